@@ -1,0 +1,89 @@
+// Package netaddr holds address helpers both sides need: parsing the
+// addresses an offence may name and matching address lists such as ignoreip.
+package netaddr
+
+import (
+	"fmt"
+	"net/netip"
+	"strings"
+	"sync"
+)
+
+// Canonical returns addr without an IPv4-in-IPv6 mapping, so that
+// ::ffff:192.0.2.1 and 192.0.2.1 are the same ban.
+func Canonical(addr netip.Addr) netip.Addr { return addr.Unmap().WithZone("") }
+
+// ParsePrefix parses an address or a CIDR ("192.0.2.1", "10.0.0.0/8", "::1").
+func ParsePrefix(s string) (netip.Prefix, error) {
+	s = strings.TrimSpace(s)
+	if strings.Contains(s, "/") {
+		p, err := netip.ParsePrefix(s)
+		if err != nil {
+			return netip.Prefix{}, err
+		}
+		bits := p.Bits()
+		if p.Addr().Is4In6() {
+			if bits -= 96; bits < 0 {
+				return netip.Prefix{}, fmt.Errorf("prefix %s: mapped IPv4 prefix shorter than /96", s)
+			}
+		}
+		return netip.PrefixFrom(Canonical(p.Addr()), bits).Masked(), nil
+	}
+	a, err := netip.ParseAddr(s)
+	if err != nil {
+		return netip.Prefix{}, err
+	}
+	a = Canonical(a)
+	return netip.PrefixFrom(a, a.BitLen()), nil
+}
+
+// Set is a list of prefixes, safe for concurrent use; its contents can be
+// replaced while it is read (the fleet's own addresses change as agents come
+// and go).
+type Set struct {
+	mu       sync.RWMutex
+	prefixes []netip.Prefix
+}
+
+// ParseSet parses a list of addresses and CIDRs; an error names the bad entry.
+func ParseSet(list []string) (*Set, error) {
+	s := &Set{}
+	for i, e := range list {
+		p, err := ParsePrefix(e)
+		if err != nil {
+			return nil, fmt.Errorf("entry %d %q: %w", i, e, err)
+		}
+		s.prefixes = append(s.prefixes, p)
+	}
+	return s, nil
+}
+
+// Contains reports whether addr is in the set.
+func (s *Set) Contains(addr netip.Addr) bool {
+	if s == nil {
+		return false
+	}
+	addr = Canonical(addr)
+	s.mu.RLock()
+	defer s.mu.RUnlock()
+	for _, p := range s.prefixes {
+		if p.Contains(addr) {
+			return true
+		}
+	}
+	return false
+}
+
+// Replace swaps the set's contents.
+func (s *Set) Replace(prefixes []netip.Prefix) {
+	s.mu.Lock()
+	s.prefixes = prefixes
+	s.mu.Unlock()
+}
+
+// Prefixes returns a copy of the set's contents.
+func (s *Set) Prefixes() []netip.Prefix {
+	s.mu.RLock()
+	defer s.mu.RUnlock()
+	return append([]netip.Prefix(nil), s.prefixes...)
+}

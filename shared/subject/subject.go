@@ -1,0 +1,90 @@
+// Package subject names the NATS subjects, streams and buckets that agents and
+// coordinators agree on, and computes an address's shard.
+//
+// Offences travel on banfleet.offence.<shard>.<host>: the shard lets several
+// coordinators split the work, the host token is the sender's identity (NATS
+// permissions can pin an agent to its own host token).
+package subject
+
+import (
+	"fmt"
+	"hash/fnv"
+	"net/netip"
+	"regexp"
+	"strconv"
+	"strings"
+)
+
+const (
+	// OffenceStream is the JetStream stream that stores offences.
+	OffenceStream = "OFFENCES"
+	// OffencePrefix starts every offence subject.
+	OffencePrefix = "banfleet.offence"
+	// OffenceWildcard matches every offence subject.
+	OffenceWildcard = OffencePrefix + ".>"
+	// BansBucket is the KV bucket holding the fleet's bans; a key's TTL is the ban time.
+	BansBucket = "bans"
+	// AgentsBucket is the KV bucket where agents publish their heartbeat.
+	AgentsBucket = "agents"
+	// DefaultShards is the number of offence shards.
+	DefaultShards = 16
+)
+
+var nameRE = regexp.MustCompile(`^[A-Za-z0-9_-]{1,64}$`)
+
+// ValidName reports whether s may be used as a host or jail name: it becomes a
+// subject token and part of KV keys, so only [A-Za-z0-9_-] is allowed.
+func ValidName(s string) bool { return nameRE.MatchString(s) }
+
+// Shard returns the shard of addr among n shards (n > 0).
+func Shard(addr netip.Addr, n int) int {
+	h := fnv.New32a()
+	b := addr.As16()
+	h.Write(b[:])
+	return int(h.Sum32() % uint32(n))
+}
+
+// Offence is the subject an agent publishes an offence about addr on.
+func Offence(shard int, host string) string {
+	return OffencePrefix + "." + strconv.Itoa(shard) + "." + host
+}
+
+// ParseOffence splits an offence subject into shard and host.
+func ParseOffence(subj string) (shard int, host string, err error) {
+	rest, ok := strings.CutPrefix(subj, OffencePrefix+".")
+	if !ok {
+		return 0, "", fmt.Errorf("subject %q: not an offence subject", subj)
+	}
+	s, host, ok := strings.Cut(rest, ".")
+	if !ok || !ValidName(host) {
+		return 0, "", fmt.Errorf("subject %q: bad host token", subj)
+	}
+	shard, err = strconv.Atoi(s)
+	if err != nil || shard < 0 {
+		return 0, "", fmt.Errorf("subject %q: bad shard token", subj)
+	}
+	return shard, host, nil
+}
+
+// AgentRequest is the subject an agent answers live requests on; verb is
+// "firewall" (what its firewall holds) or "health".
+func AgentRequest(host, verb string) string { return "banfleet.agent." + host + "." + verb }
+
+// BanKey is the KV key of a ban of addr in jail. KV keys cannot hold ':' so
+// IPv6 colons become '_'.
+func BanKey(jail string, addr netip.Addr) string {
+	return jail + "." + strings.ReplaceAll(addr.String(), ":", "_")
+}
+
+// ParseBanKey reverses BanKey.
+func ParseBanKey(key string) (jail string, addr netip.Addr, err error) {
+	jail, a, ok := strings.Cut(key, ".")
+	if !ok || !ValidName(jail) {
+		return "", netip.Addr{}, fmt.Errorf("ban key %q: bad jail", key)
+	}
+	addr, err = netip.ParseAddr(strings.ReplaceAll(a, "_", ":"))
+	if err != nil {
+		return "", netip.Addr{}, fmt.Errorf("ban key %q: %w", key, err)
+	}
+	return jail, addr, nil
+}

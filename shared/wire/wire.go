@@ -1,0 +1,189 @@
+package wire
+
+import (
+	"bytes"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net/netip"
+	"time"
+
+	"github.com/banfleet/banfleet/shared/subject"
+)
+
+// Version is the version of every message this build writes and reads.
+const Version = 1
+
+// MaxLine is the longest log line an offence carries; longer lines are cut.
+const MaxLine = 1024
+
+// MaxMessage is the largest message a decoder accepts.
+const MaxMessage = 64 << 10
+
+// Offence is one failure seen by one host's agent.
+type Offence struct {
+	V    int        `json:"v"`
+	ID   string     `json:"id"`   // unique per host and offence; the JetStream Msg-Id
+	Host string     `json:"host"` // must equal the subject's host token
+	Jail string     `json:"jail"`
+	Addr netip.Addr `json:"addr"`
+	Time time.Time  `json:"time"` // the log line's time
+	Line string     `json:"line"` // the matched line, at most MaxLine bytes
+	User string     `json:"user,omitempty"`
+}
+
+// Reason says why the coordinator banned: how many offences from which hosts.
+type Reason struct {
+	Count int      `json:"count"`
+	Hosts []string `json:"hosts,omitempty"`
+	Text  string   `json:"text,omitempty"` // free text, e.g. for manual bans
+}
+
+// Ban is the value of a key in the bans bucket.
+type Ban struct {
+	V       int        `json:"v"`
+	Addr    netip.Addr `json:"addr"`
+	Jail    string     `json:"jail"`
+	Ports   []uint16   `json:"ports,omitempty"` // empty: all ports
+	Reason  Reason     `json:"reason"`
+	Created time.Time  `json:"created"`
+	Expires time.Time  `json:"expires"`
+	By      string     `json:"by"` // "coord" or "admin:<user>@<host>"
+	Count   int        `json:"count,omitempty"` // how many times this address was banned in this jail (bantime.increment)
+}
+
+// Heartbeat is what an agent writes to the agents bucket periodically.
+type Heartbeat struct {
+	V           int          `json:"v"`
+	Host        string       `json:"host"`
+	Version     string       `json:"version"`
+	Started     time.Time    `json:"started"`
+	Seen        time.Time    `json:"seen"`
+	BansApplied int          `json:"bans_applied"` // elements in its firewall
+	Backend     string       `json:"backend"`
+	Addrs       []netip.Addr `json:"addrs,omitempty"` // the host's own addresses: never banned
+}
+
+// FirewallEntry is one element of an agent's firewall.
+type FirewallEntry struct {
+	Jail      string     `json:"jail"`
+	Addr      netip.Addr `json:"addr"`
+	ExpiresIn float64    `json:"expires_in_s"` // seconds; 0 = no timeout
+}
+
+// FirewallState is an agent's answer to a firewall request.
+type FirewallState struct {
+	V       int             `json:"v"`
+	Host    string          `json:"host"`
+	Backend string          `json:"backend"`
+	Entries []FirewallEntry `json:"entries"`
+	Error   string          `json:"error,omitempty"`
+}
+
+// Validate checks an offence's fields.
+func (o *Offence) Validate() error {
+	switch {
+	case o.ID == "" || len(o.ID) > 256:
+		return fmt.Errorf("%w: offence id empty or too long", ErrMalformed)
+	case !subject.ValidName(o.Host):
+		return fmt.Errorf("%w: offence host %q invalid", ErrMalformed, o.Host)
+	case !subject.ValidName(o.Jail):
+		return fmt.Errorf("%w: offence jail %q invalid", ErrMalformed, o.Jail)
+	case !o.Addr.IsValid() || o.Addr.Zone() != "":
+		return fmt.Errorf("%w: offence addr missing or invalid", ErrMalformed)
+	case o.Time.IsZero():
+		return fmt.Errorf("%w: offence time missing", ErrMalformed)
+	case len(o.Line) > MaxLine:
+		return fmt.Errorf("%w: offence line longer than %d bytes", ErrMalformed, MaxLine)
+	}
+	return nil
+}
+
+// Validate checks a ban's fields.
+func (b *Ban) Validate() error {
+	switch {
+	case !subject.ValidName(b.Jail):
+		return fmt.Errorf("%w: ban jail %q invalid", ErrMalformed, b.Jail)
+	case !b.Addr.IsValid() || b.Addr.Zone() != "":
+		return fmt.Errorf("%w: ban addr missing or invalid", ErrMalformed)
+	case b.Created.IsZero():
+		return fmt.Errorf("%w: ban created time missing", ErrMalformed)
+	case !b.Expires.IsZero() && b.Expires.Before(b.Created):
+		return fmt.Errorf("%w: ban expires before it was created", ErrMalformed)
+	}
+	return nil
+}
+
+// Validate checks a heartbeat's fields.
+func (h *Heartbeat) Validate() error {
+	if !subject.ValidName(h.Host) {
+		return fmt.Errorf("%w: heartbeat host %q invalid", ErrMalformed, h.Host)
+	}
+	return nil
+}
+
+// Validate checks a firewall state's fields.
+func (f *FirewallState) Validate() error {
+	if !subject.ValidName(f.Host) {
+		return fmt.Errorf("%w: firewall state host %q invalid", ErrMalformed, f.Host)
+	}
+	return nil
+}
+
+type validator interface{ Validate() error }
+
+// Decode strictly decodes data into msg (a pointer to one of this package's
+// messages) and validates it.
+func Decode(data []byte, msg validator) error {
+	if len(data) > MaxMessage {
+		return fmt.Errorf("%w: %d bytes, more than %d", ErrMalformed, len(data), MaxMessage)
+	}
+	var probe struct {
+		V *int `json:"v"`
+	}
+	if err := json.Unmarshal(data, &probe); err != nil {
+		return fmt.Errorf("%w: %v", ErrMalformed, err)
+	}
+	if probe.V == nil {
+		return fmt.Errorf("%w: no version field", ErrMalformed)
+	}
+	if *probe.V != Version {
+		return fmt.Errorf("%w: %d", ErrVersion, *probe.V)
+	}
+	dec := json.NewDecoder(bytes.NewReader(data))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(msg); err != nil {
+		return fmt.Errorf("%w: %v", ErrMalformed, err)
+	}
+	if _, err := dec.Token(); err != io.EOF {
+		return fmt.Errorf("%w: trailing data", ErrMalformed)
+	}
+	return msg.Validate()
+}
+
+// Encode sets the version and marshals msg.
+func Encode(msg any) ([]byte, error) {
+	switch m := msg.(type) {
+	case *Offence:
+		m.V = Version
+	case *Ban:
+		m.V = Version
+	case *Heartbeat:
+		m.V = Version
+	case *FirewallState:
+		m.V = Version
+	}
+	return json.Marshal(msg)
+}
+
+// CutLine returns line cut to MaxLine bytes without splitting a UTF-8 sequence.
+func CutLine(line []byte) string {
+	if len(line) <= MaxLine {
+		return string(line)
+	}
+	n := MaxLine
+	for n > 0 && line[n]&0xC0 == 0x80 {
+		n--
+	}
+	return string(line[:n])
+}

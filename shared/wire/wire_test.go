@@ -1,0 +1,73 @@
+package wire
+
+import (
+	"errors"
+	"net/netip"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/require"
+)
+
+func validOffence() *Offence {
+	return &Offence{ID: "h1:12:345", Host: "h1", Jail: "sshd", Addr: netip.MustParseAddr("203.0.113.9"),
+		Time: time.Date(2026, 11, 26, 6, 35, 46, 0, time.UTC), Line: "Failed password for root from 203.0.113.9 port 1 ssh2"}
+}
+
+func TestOffenceRoundTrip(t *testing.T) {
+	o := validOffence()
+	b, err := Encode(o)
+	require.NoError(t, err)
+	var got Offence
+	require.NoError(t, Decode(b, &got))
+	require.Equal(t, *o, got)
+}
+
+func TestDecodeRejects(t *testing.T) {
+	good, _ := Encode(validOffence())
+	cases := map[string]struct {
+		data string
+		want error
+	}{
+		"garbage":       {"\x00\x01garbage", ErrMalformed},
+		"empty":         {"", ErrMalformed},
+		"no version":    {`{"id":"x"}`, ErrMalformed},
+		"future":        {`{"v":2,"id":"x"}`, ErrVersion},
+		"unknown field": {strings.Replace(string(good), `"v":1`, `"v":1,"evil":true`, 1), ErrMalformed},
+		"trailing":      {string(good) + `{}`, ErrMalformed},
+		"bad addr":      {strings.Replace(string(good), `203.0.113.9"`, `203.0.113"`, 1), ErrMalformed},
+		"bad host":      {strings.Replace(string(good), `"host":"h1"`, `"host":"h1.evil"`, 1), ErrMalformed},
+		"no time":       {strings.Replace(string(good), `"time":"2026-11-26T06:35:46Z",`, ``, 1), ErrMalformed},
+		"huge":          {`{"v":1,"id":"` + strings.Repeat("a", MaxMessage) + `"}`, ErrMalformed},
+	}
+	for name, c := range cases {
+		t.Run(name, func(t *testing.T) {
+			var o Offence
+			err := Decode([]byte(c.data), &o)
+			require.Error(t, err)
+			require.True(t, errors.Is(err, c.want), "got %v", err)
+		})
+	}
+}
+
+func TestCutLine(t *testing.T) {
+	long := strings.Repeat("é", MaxLine) // 2 bytes each
+	got := CutLine([]byte(long))
+	require.LessOrEqual(t, len(got), MaxLine)
+	require.True(t, strings.HasPrefix(long, got))
+	require.Equal(t, 0, len(got)%2)
+}
+
+func FuzzDecodeOffence(f *testing.F) {
+	good, _ := Encode(validOffence())
+	f.Add(good)
+	f.Add([]byte(`{"v":1}`))
+	f.Add([]byte(`{"v":2}`))
+	f.Fuzz(func(t *testing.T, data []byte) {
+		var o Offence
+		if err := Decode(data, &o); err == nil {
+			require.NoError(t, o.Validate())
+		}
+	})
+}
