@@ -1,0 +1,223 @@
+package config
+
+import (
+	"fmt"
+	"net/url"
+	"os"
+	"path/filepath"
+	"sort"
+	"strings"
+	"time"
+
+	"github.com/knadh/koanf/v2"
+
+	"github.com/banfleet/banfleet/shared/subject"
+)
+
+// Agent is banfleet-agent's configuration. Every field is documented in
+// deploy/config/agent.yaml.
+type Agent struct {
+	// Host is this host's name in the fleet ([A-Za-z0-9_-]); default: the
+	// short hostname.
+	Host string `koanf:"host"`
+	// NATS says how to reach the fleet's NATS.
+	NATS AgentNATS `koanf:"nats"`
+	// StateDir keeps log positions between restarts.
+	StateDir string `koanf:"state_dir"`
+	// Firewall selects how bans are enforced.
+	Firewall Firewall `koanf:"firewall"`
+	// Metrics is the Prometheus endpoint.
+	Metrics Metrics `koanf:"metrics"`
+	// Log is the daemon's own log.
+	Log Log `koanf:"log"`
+	// Heartbeat is how often the agent reports to the agents bucket.
+	Heartbeat time.Duration `koanf:"heartbeat"`
+	// Reconcile is how often the firewall is compared with the bans bucket
+	// and repaired (it is always reconciled at start).
+	Reconcile time.Duration `koanf:"reconcile"`
+	// Jails are the jails this host watches, by name.
+	Jails map[string]AgentJail `koanf:"jails"`
+
+	// File is the file the configuration was read from (not a key).
+	File string `koanf:"-"`
+}
+
+// AgentNATS is the agent's NATS connection.
+type AgentNATS struct {
+	// URL of the fleet's NATS (comma-separated for a cluster).
+	URL string `koanf:"url"`
+	// Creds is an optional NATS credentials file.
+	Creds string `koanf:"creds"`
+}
+
+// Firewall selects the enforcement backend.
+type Firewall struct {
+	// Backend is "nftables" (default) or "none" (log only).
+	Backend string `koanf:"backend"`
+	// Table is the nftables table (family inet) banfleet owns.
+	Table string `koanf:"table"`
+}
+
+// AgentJail is one jail on one host.
+type AgentJail struct {
+	// Enabled turns the jail on (default true).
+	Enabled *bool `koanf:"enabled"`
+	// Filter is the built-in filter's name (default: the jail's name).
+	Filter string `koanf:"filter"`
+	// LogPath lists the log files to follow.
+	LogPath []string `koanf:"logpath"`
+	// Port lists the ports the jail's bans block: numbers, service names or
+	// ranges a:b; empty = all ports.
+	Port []string `koanf:"port"`
+	// Protocol is tcp (default), udp or all.
+	Protocol string `koanf:"protocol"`
+
+	// Ports is Port resolved (not a key).
+	Ports []uint16 `koanf:"-"`
+}
+
+// On reports whether the jail is enabled.
+func (j AgentJail) On() bool { return j.Enabled == nil || *j.Enabled }
+
+func agentDefaults() map[string]any {
+	return map[string]any{
+		"nats.url":         "nats://127.0.0.1:4222",
+		"state_dir":        "/var/lib/banfleet-agent",
+		"firewall.backend": "nftables",
+		"firewall.table":   "banfleet",
+		"metrics.listen":   "127.0.0.1:9721",
+		"log.format":       "json",
+		"log.level":        "info",
+		"heartbeat":        "5s",
+		"reconcile":        "60s",
+	}
+}
+
+// LoadAgent reads and validates the agent's configuration.
+func LoadAgent(src Source) (*Agent, *koanf.Koanf, error) {
+	var c Agent
+	k, err := load(src, agentDefaults(), &c)
+	if err != nil {
+		return nil, nil, err
+	}
+	c.File = src.File
+	if err := c.validate(); err != nil {
+		return nil, nil, err
+	}
+	return &c, k, nil
+}
+
+func (c *Agent) where() string {
+	if c.File == "" {
+		return "config"
+	}
+	return "config " + c.File
+}
+
+func (c *Agent) validate() error {
+	w := c.where()
+	if c.Host == "" {
+		c.Host = shortHostname()
+	}
+	if !subject.ValidName(c.Host) {
+		return fieldError(w, "host", "%q may only hold letters, digits, '-' and '_'", c.Host)
+	}
+	if err := validNATSURL(c.NATS.URL); err != nil {
+		return fieldError(w, "nats.url", "%v", err)
+	}
+	if c.StateDir == "" {
+		return fieldError(w, "state_dir", "must be set")
+	}
+	switch c.Firewall.Backend {
+	case "nftables", "none":
+	default:
+		return fieldError(w, "firewall.backend", "%q is not nftables or none", c.Firewall.Backend)
+	}
+	if !subject.ValidName(c.Firewall.Table) {
+		return fieldError(w, "firewall.table", "%q is not a valid table name", c.Firewall.Table)
+	}
+	if c.Heartbeat < 100*time.Millisecond {
+		return fieldError(w, "heartbeat", "%v is shorter than 100ms", c.Heartbeat)
+	}
+	if c.Reconcile < time.Second {
+		return fieldError(w, "reconcile", "%v is shorter than 1s", c.Reconcile)
+	}
+	if err := c.Log.validate(w); err != nil {
+		return err
+	}
+	if err := c.Metrics.validate(w); err != nil {
+		return err
+	}
+	for _, name := range c.JailNames() {
+		j := c.Jails[name]
+		f := "jails." + name
+		if !subject.ValidName(name) || len(name) > 32 {
+			return fieldError(w, f, "jail name may only hold letters, digits, '-' and '_' (at most 32)")
+		}
+		if j.Filter == "" {
+			j.Filter = name
+		}
+		if j.On() && len(j.LogPath) == 0 {
+			return fieldError(w, f+".logpath", "no log file given")
+		}
+		for i, p := range j.LogPath {
+			if !filepath.IsAbs(p) {
+				return fieldError(w, fmt.Sprintf("%s.logpath[%d]", f, i), "%q is not an absolute path", p)
+			}
+		}
+		ports, err := ParsePorts(j.Port)
+		if err != nil {
+			return fieldError(w, f+".port", "%v", err)
+		}
+		j.Ports = ports
+		switch j.Protocol {
+		case "":
+			j.Protocol = "tcp"
+		case "tcp", "udp", "all":
+		default:
+			return fieldError(w, f+".protocol", "%q is not tcp, udp or all", j.Protocol)
+		}
+		c.Jails[name] = j
+	}
+	return nil
+}
+
+// JailNames returns the jail names in order.
+func (c *Agent) JailNames() []string {
+	names := make([]string, 0, len(c.Jails))
+	for n := range c.Jails {
+		names = append(names, n)
+	}
+	sort.Strings(names)
+	return names
+}
+
+func shortHostname() string {
+	h, err := os.Hostname()
+	if err != nil {
+		return ""
+	}
+	h, _, _ = strings.Cut(h, ".")
+	return h
+}
+
+func validNATSURL(s string) error {
+	if s == "" {
+		return fmt.Errorf("empty")
+	}
+	for _, one := range strings.Split(s, ",") {
+		u, err := url.Parse(one)
+		if err != nil {
+			return err
+		}
+		switch u.Scheme {
+		case "nats", "tls", "ws", "wss":
+		default:
+			return fmt.Errorf("%q: scheme must be nats, tls, ws or wss", one)
+		}
+		if u.Host == "" {
+			return fmt.Errorf("%q: no host", one)
+		}
+	}
+	return nil
+}

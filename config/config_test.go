@@ -1,0 +1,76 @@
+package config
+
+import (
+	"errors"
+	"os"
+	"path/filepath"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/require"
+)
+
+func TestLoadAgentGood(t *testing.T) {
+	c, k, err := LoadAgent(Source{File: "testdata/agent-good.yaml", Environ: []string{"BANFLEET_NATS_URL=nats://10.9.9.9:4222", "BANFLEET_SOMETHING_ELSE=1"}})
+	require.NoError(t, err)
+	require.Equal(t, "web-1", c.Host)
+	require.Equal(t, "nats://10.9.9.9:4222", c.NATS.URL, "environment wins over file")
+	require.Equal(t, "none", c.Firewall.Backend)
+	require.Equal(t, "banfleet", c.Firewall.Table, "default kept")
+	require.Equal(t, 2*time.Second, c.Heartbeat)
+	require.Equal(t, []uint16{22, 2222}, c.Jails["sshd"].Ports)
+	require.Equal(t, "sshd", c.Jails["sshd"].Filter)
+	require.Equal(t, "tcp", c.Jails["sshd"].Protocol)
+	out, err := Dump(k)
+	require.NoError(t, err)
+	require.Contains(t, string(out), "nats://10.9.9.9:4222")
+}
+
+func TestLoadCoordGood(t *testing.T) {
+	c, _, err := LoadCoord(Source{File: "testdata/coord-good.yaml", Environ: []string{}, Overrides: map[string]any{"defaults.maxretry": 7}})
+	require.NoError(t, err)
+	require.Equal(t, time.Hour, c.Policy("sshd").BanTime, "jail inherits defaults")
+	require.Equal(t, 3, c.Policy("sshd").MaxRetry)
+	require.Equal(t, 7, c.Policy("other").MaxRetry, "flag override")
+	require.Equal(t, 10*time.Minute, c.Policy("other").FindTime)
+	require.Equal(t, "fleet", c.Policy("sshd").Scope)
+	require.Equal(t, []uint16{22}, c.Policy("sshd").Ports)
+}
+
+func TestLoadBad(t *testing.T) {
+	cases := []struct {
+		name, kind, yaml, want string
+	}{
+		{"unknown key", "agent", "hots: x\n", "hots"},
+		{"bad host", "agent", "host: a.b\n", "host"},
+		{"bad url", "agent", "nats: {url: http://x}\n", "nats.url"},
+		{"bad backend", "agent", "firewall: {backend: iptables}\n", "firewall.backend"},
+		{"no logpath", "agent", "jails: {sshd: {port: [22]}}\n", "jails.sshd.logpath"},
+		{"relative logpath", "agent", "jails: {sshd: {logpath: [auth.log]}}\n", "jails.sshd.logpath[0]"},
+		{"bad port", "agent", "jails: {sshd: {logpath: [/x], port: [sssh]}}\n", "jails.sshd.port"},
+		{"unknown jail key", "agent", "jails: {sshd: {logpath: [/x], maxretry: 3}}\n", "maxretry"},
+		{"bad duration", "coord", "defaults: {bantime: forever}\n", "bantime"},
+		{"bad maxretry", "coord", "jails: {sshd: {maxretry: -1}}\n", "jails.sshd.maxretry"},
+		{"bad scope", "coord", "defaults: {scope: galaxy}\n", "defaults.scope"},
+		{"bad ignoreip", "coord", "ignoreip: [10.0.0.0/33]\n", "ignoreip"},
+		{"yaml syntax", "coord", "nats: [\n", "config"},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			f := filepath.Join(t.TempDir(), "c.yaml")
+			require.NoError(t, os.WriteFile(f, []byte(c.yaml), 0o600))
+			var err error
+			if c.kind == "agent" {
+				_, _, err = LoadAgent(Source{File: f, Environ: []string{}})
+			} else {
+				_, _, err = LoadCoord(Source{File: f, Environ: []string{}})
+			}
+			require.Error(t, err)
+			require.Contains(t, err.Error(), f, "error names the file")
+			require.Contains(t, err.Error(), c.want, "error names the field")
+		})
+	}
+	_, _, err := LoadAgent(Source{File: "testdata/missing.yaml"})
+	require.Error(t, err)
+	require.False(t, errors.Is(err, ErrInvalid))
+}

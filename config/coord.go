@@ -1,0 +1,197 @@
+package config
+
+import (
+	"net"
+	"time"
+
+	"github.com/knadh/koanf/v2"
+
+	"github.com/banfleet/banfleet/shared/netaddr"
+	"github.com/banfleet/banfleet/shared/subject"
+)
+
+// Coord is coord serve's configuration. Every field is documented in
+// deploy/config/coord.yaml.
+type Coord struct {
+	// Name is this coordinator's name (default: the short hostname).
+	Name string `koanf:"name"`
+	// NATS says which NATS to use: an external one (URL) or the embedded one.
+	NATS CoordNATS `koanf:"nats"`
+	// Defaults is the policy of every jail not listed under jails.
+	Defaults JailPolicy `koanf:"defaults"`
+	// Jails override the defaults per jail.
+	Jails map[string]JailPolicy `koanf:"jails"`
+	// IgnoreIP lists addresses and CIDRs never banned (the fleet's own
+	// addresses, which agents report, are never banned either).
+	IgnoreIP []string `koanf:"ignoreip"`
+	// Metrics is the Prometheus endpoint.
+	Metrics Metrics `koanf:"metrics"`
+	// Log is the daemon's own log.
+	Log Log `koanf:"log"`
+
+	// Ignore is IgnoreIP parsed (not a key).
+	Ignore *netaddr.Set `koanf:"-"`
+	// File is the file the configuration was read from (not a key).
+	File string `koanf:"-"`
+}
+
+// CoordNATS is the coordinator's NATS.
+type CoordNATS struct {
+	// URL of an external NATS cluster; "" starts the embedded server.
+	URL string `koanf:"url"`
+	// Creds is an optional credentials file for the external NATS.
+	Creds string `koanf:"creds"`
+	// Listen is the embedded server's client address (host:port).
+	Listen string `koanf:"listen"`
+	// StoreDir is where the embedded server keeps JetStream data.
+	StoreDir string `koanf:"store_dir"`
+	// Retention is how long offences stay in the stream.
+	Retention time.Duration `koanf:"retention"`
+}
+
+// JailPolicy is when a jail bans, fleet-wide. Zero fields inherit the
+// defaults.
+type JailPolicy struct {
+	// BanTime is how long a ban lasts.
+	BanTime time.Duration `koanf:"bantime"`
+	// FindTime is the window offences are counted in.
+	FindTime time.Duration `koanf:"findtime"`
+	// MaxRetry is how many offences within findtime ban.
+	MaxRetry int `koanf:"maxretry"`
+	// Scope is "fleet" (count every host's offences together) or "host"
+	// (count each host apart, as Fail2Ban on each host would).
+	Scope string `koanf:"scope"`
+	// Port is what a ban blocks (recorded in the ban; agents use their own
+	// jail's ports when they know the jail).
+	Port []string `koanf:"port"`
+
+	// Ports is Port resolved (not a key).
+	Ports []uint16 `koanf:"-"`
+}
+
+func coordDefaults() map[string]any {
+	return map[string]any{
+		"nats.listen":       "127.0.0.1:4222",
+		"nats.store_dir":    "/var/lib/banfleet/nats",
+		"nats.retention":    "24h",
+		"defaults.bantime":  "10m",
+		"defaults.findtime": "10m",
+		"defaults.maxretry": 5,
+		"defaults.scope":    "fleet",
+		"ignoreip":          []string{"127.0.0.0/8", "::1"},
+		"metrics.listen":    "127.0.0.1:9720",
+		"log.format":        "json",
+		"log.level":         "info",
+	}
+}
+
+// LoadCoord reads and validates the coordinator's configuration.
+func LoadCoord(src Source) (*Coord, *koanf.Koanf, error) {
+	var c Coord
+	k, err := load(src, coordDefaults(), &c)
+	if err != nil {
+		return nil, nil, err
+	}
+	c.File = src.File
+	if err := c.validate(); err != nil {
+		return nil, nil, err
+	}
+	return &c, k, nil
+}
+
+func (c *Coord) validate() error {
+	w := "config"
+	if c.File != "" {
+		w += " " + c.File
+	}
+	if c.Name == "" {
+		c.Name = shortHostname()
+	}
+	if c.NATS.URL != "" {
+		if err := validNATSURL(c.NATS.URL); err != nil {
+			return fieldError(w, "nats.url", "%v", err)
+		}
+	} else {
+		if _, _, err := net.SplitHostPort(c.NATS.Listen); err != nil {
+			return fieldError(w, "nats.listen", "%v", err)
+		}
+		if c.NATS.StoreDir == "" {
+			return fieldError(w, "nats.store_dir", "must be set for the embedded server")
+		}
+	}
+	if c.NATS.Retention < time.Minute {
+		return fieldError(w, "nats.retention", "%v is shorter than 1m", c.NATS.Retention)
+	}
+	if err := c.Defaults.validate(w, "defaults"); err != nil {
+		return err
+	}
+	for name, j := range c.Jails {
+		if !subject.ValidName(name) || len(name) > 32 {
+			return fieldError(w, "jails."+name, "jail name may only hold letters, digits, '-' and '_' (at most 32)")
+		}
+		j = c.Defaults.merge(j)
+		if err := j.validate(w, "jails."+name); err != nil {
+			return err
+		}
+		c.Jails[name] = j
+	}
+	set, err := netaddr.ParseSet(c.IgnoreIP)
+	if err != nil {
+		return fieldError(w, "ignoreip", "%v", err)
+	}
+	c.Ignore = set
+	if err := c.Log.validate(w); err != nil {
+		return err
+	}
+	return c.Metrics.validate(w)
+}
+
+// Policy returns the policy of jail (the defaults if it has none of its own).
+func (c *Coord) Policy(jail string) JailPolicy {
+	if p, ok := c.Jails[jail]; ok {
+		return p
+	}
+	return c.Defaults
+}
+
+func (d JailPolicy) merge(j JailPolicy) JailPolicy {
+	if j.BanTime == 0 {
+		j.BanTime = d.BanTime
+	}
+	if j.FindTime == 0 {
+		j.FindTime = d.FindTime
+	}
+	if j.MaxRetry == 0 {
+		j.MaxRetry = d.MaxRetry
+	}
+	if j.Scope == "" {
+		j.Scope = d.Scope
+	}
+	if j.Port == nil {
+		j.Port = d.Port
+	}
+	return j
+}
+
+func (j *JailPolicy) validate(w, f string) error {
+	if j.BanTime < time.Second {
+		return fieldError(w, f+".bantime", "%v is shorter than 1s", j.BanTime)
+	}
+	if j.FindTime < time.Second {
+		return fieldError(w, f+".findtime", "%v is shorter than 1s", j.FindTime)
+	}
+	if j.MaxRetry < 1 || j.MaxRetry > 1000 {
+		return fieldError(w, f+".maxretry", "%d is not between 1 and 1000", j.MaxRetry)
+	}
+	switch j.Scope {
+	case "fleet", "host":
+	default:
+		return fieldError(w, f+".scope", "%q is not fleet or host", j.Scope)
+	}
+	ports, err := ParsePorts(j.Port)
+	if err != nil {
+		return fieldError(w, f+".port", "%v", err)
+	}
+	j.Ports = ports
+	return nil
+}
