@@ -48,7 +48,7 @@ type Ban struct {
 	Reason  Reason     `json:"reason"`
 	Created time.Time  `json:"created"`
 	Expires time.Time  `json:"expires"`
-	By      string     `json:"by"` // "coord" or "admin:<user>@<host>"
+	By      string     `json:"by"`              // "coord" or "admin:<user>@<host>"
 	Count   int        `json:"count,omitempty"` // how many times this address was banned in this jail (bantime.increment)
 }
 
