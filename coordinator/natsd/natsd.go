@@ -1,0 +1,90 @@
+// Package natsd runs the NATS server with JetStream embedded in coord serve:
+// the single-node default, so a small fleet has nothing else to run.
+package natsd
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"net"
+	"strconv"
+	"time"
+
+	"github.com/nats-io/nats-server/v2/server"
+)
+
+// Options configures the embedded server.
+type Options struct {
+	Listen   string // host:port for clients; port 0 picks a free one
+	StoreDir string // JetStream storage
+	Name     string // server name
+	Logger   *slog.Logger
+}
+
+// Server is a running embedded NATS server.
+type Server struct {
+	s *server.Server
+}
+
+// Start starts the server and waits until it accepts clients.
+func Start(o Options) (*Server, error) {
+	host, portS, err := net.SplitHostPort(o.Listen)
+	if err != nil {
+		return nil, fmt.Errorf("nats listen %q: %w", o.Listen, err)
+	}
+	port, err := strconv.Atoi(portS)
+	if err != nil {
+		return nil, fmt.Errorf("nats listen %q: %w", o.Listen, err)
+	}
+	if port == 0 {
+		port = server.RANDOM_PORT
+	}
+	opts := &server.Options{
+		ServerName:         o.Name,
+		Host:               host,
+		Port:               port,
+		JetStream:          true,
+		StoreDir:           o.StoreDir,
+		NoSigs:             true,
+		MaxPayload:         1 << 20,
+		JetStreamMaxMemory: 256 << 20,
+	}
+	s, err := server.NewServer(opts)
+	if err != nil {
+		return nil, fmt.Errorf("nats server: %w", err)
+	}
+	if o.Logger != nil {
+		s.SetLoggerV2(&logAdapter{l: o.Logger.With("component", "nats")}, false, false, false)
+	}
+	go s.Start()
+	if !s.ReadyForConnections(15 * time.Second) {
+		s.Shutdown()
+		return nil, fmt.Errorf("nats server on %s: not ready after 15s", o.Listen)
+	}
+	return &Server{s: s}, nil
+}
+
+// ClientURL is the URL clients connect to.
+func (s *Server) ClientURL() string { return s.s.ClientURL() }
+
+// Shutdown stops the server gracefully.
+func (s *Server) Shutdown() {
+	s.s.Shutdown()
+	s.s.WaitForShutdown()
+}
+
+// Run blocks until ctx ends, then shuts the server down.
+func (s *Server) Run(ctx context.Context) error {
+	<-ctx.Done()
+	s.Shutdown()
+	return nil
+}
+
+type logAdapter struct{ l *slog.Logger }
+
+func (a *logAdapter) Noticef(format string, v ...any) { a.l.Info(fmt.Sprintf(format, v...)) }
+func (a *logAdapter) Warnf(format string, v ...any)   { a.l.Warn(fmt.Sprintf(format, v...)) }
+func (a *logAdapter) Fatalf(format string, v ...any)  { a.l.Error(fmt.Sprintf(format, v...)) }
+func (a *logAdapter) Errorf(format string, v ...any)  { a.l.Error(fmt.Sprintf(format, v...)) }
+func (a *logAdapter) Debugf(format string, v ...any)  { a.l.Debug(fmt.Sprintf(format, v...)) }
+func (a *logAdapter) Tracef(format string, v ...any)  {}
