@@ -1,0 +1,360 @@
+// Package serve is the coordinator daemon (coord serve): it runs or joins
+// NATS, makes the offence stream and the buckets, consumes every host's
+// offences, decides bans fleet-wide and writes them to the bans bucket.
+package serve
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net/netip"
+	"time"
+
+	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nats.go/jetstream"
+	"github.com/prometheus/client_golang/prometheus"
+	"golang.org/x/sync/errgroup"
+
+	"github.com/banfleet/banfleet/config"
+	"github.com/banfleet/banfleet/coordinator/decide"
+	"github.com/banfleet/banfleet/coordinator/natsd"
+	"github.com/banfleet/banfleet/shared/bans"
+	"github.com/banfleet/banfleet/shared/obs"
+	"github.com/banfleet/banfleet/shared/subject"
+	"github.com/banfleet/banfleet/shared/wire"
+)
+
+// HistoryBucket remembers recent bans after their keys expired, so offences
+// a ban already punished are not counted again when the stream is replayed.
+const HistoryBucket = "banhist"
+
+type metrics struct {
+	offences  *prometheus.CounterVec
+	rejects   *prometheus.CounterVec
+	bans      *prometheus.CounterVec
+	banErrors prometheus.Counter
+	windows   prometheus.Gauge
+	fleet     prometheus.Gauge
+}
+
+func newMetrics(reg prometheus.Registerer) *metrics {
+	m := &metrics{
+		offences:  prometheus.NewCounterVec(prometheus.CounterOpts{Name: "banfleet_coord_offences_total", Help: "Offences consumed, by jail and outcome."}, []string{"jail", "outcome"}),
+		rejects:   prometheus.NewCounterVec(prometheus.CounterOpts{Name: "banfleet_coord_rejected_messages_total", Help: "Offence messages rejected, by reason."}, []string{"reason"}),
+		bans:      prometheus.NewCounterVec(prometheus.CounterOpts{Name: "banfleet_coord_bans_total", Help: "Bans decided, by jail."}, []string{"jail"}),
+		banErrors: prometheus.NewCounter(prometheus.CounterOpts{Name: "banfleet_coord_ban_write_errors_total", Help: "Bans that could not be written to the bucket."}),
+		windows:   prometheus.NewGauge(prometheus.GaugeOpts{Name: "banfleet_coord_tracked_windows", Help: "(jail, address) windows being counted."}),
+		fleet:     prometheus.NewGauge(prometheus.GaugeOpts{Name: "banfleet_coord_fleet_addresses", Help: "Own addresses of the fleet's hosts, never banned."}),
+	}
+	reg.MustRegister(m.offences, m.rejects, m.bans, m.banErrors, m.windows, m.fleet)
+	return m
+}
+
+// Coordinator is a running coord serve.
+type Coordinator struct {
+	cfg    *config.Coord
+	log    *slog.Logger
+	m      *metrics
+	reg    *prometheus.Registry
+	engine *decide.Engine
+	now    func() time.Time
+
+	js    jetstream.JetStream
+	store *bans.Store
+	hist  jetstream.KeyValue
+}
+
+// New prepares a coordinator; Run starts it.
+func New(cfg *config.Coord, log *slog.Logger, reg *prometheus.Registry) *Coordinator {
+	return &Coordinator{
+		cfg:    cfg,
+		log:    log,
+		reg:    reg,
+		m:      newMetrics(reg),
+		engine: decide.New(cfg, "coord:"+cfg.Name),
+		now:    time.Now,
+	}
+}
+
+// Run serves until ctx ends.
+func (c *Coordinator) Run(ctx context.Context) error {
+	url := c.cfg.NATS.URL
+	var embedded *natsd.Server
+	if url == "" {
+		var err error
+		embedded, err = natsd.Start(natsd.Options{Listen: c.cfg.NATS.Listen, StoreDir: c.cfg.NATS.StoreDir, Name: c.cfg.Name, Logger: c.log})
+		if err != nil {
+			return err
+		}
+		defer embedded.Shutdown()
+		url = embedded.ClientURL()
+		c.log.Info("embedded nats started", "listen", c.cfg.NATS.Listen, "store_dir", c.cfg.NATS.StoreDir)
+	}
+	opts := []nats.Option{nats.Name("coord " + c.cfg.Name), nats.MaxReconnects(-1), nats.RetryOnFailedConnect(true)}
+	if c.cfg.NATS.Creds != "" {
+		opts = append(opts, nats.UserCredentials(c.cfg.NATS.Creds))
+	}
+	nc, err := nats.Connect(url, opts...)
+	if err != nil {
+		return fmt.Errorf("connect nats %s: %w", url, err)
+	}
+	defer nc.Close()
+	js, err := jetstream.New(nc)
+	if err != nil {
+		return fmt.Errorf("jetstream: %w", err)
+	}
+	c.js = js
+	if err := c.setup(ctx); err != nil {
+		return err
+	}
+	g, ctx := errgroup.WithContext(ctx)
+	g.Go(func() error { return obs.ServeMetrics(ctx, c.cfg.Metrics.Listen, c.reg, c.log) })
+	g.Go(func() error { return c.watchFleet(ctx) })
+	g.Go(func() error { return c.watchBans(ctx) })
+	g.Go(func() error { return c.consume(ctx) })
+	g.Go(func() error { return c.sweep(ctx) })
+	c.log.Info("coordinator running", "name", c.cfg.Name, "nats", url)
+	err = g.Wait()
+	c.log.Info("coordinator stopped")
+	return err
+}
+
+// setup makes the stream and buckets (retrying while JetStream has no leader)
+// and loads the ban history.
+func (c *Coordinator) setup(ctx context.Context) error {
+	var lastErr error
+	for attempt := 0; ; attempt++ {
+		lastErr = c.setupOnce(ctx)
+		if lastErr == nil {
+			return nil
+		}
+		if attempt == 30 {
+			return lastErr
+		}
+		c.log.Warn("jetstream setup failed, retrying", "err", lastErr)
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-time.After(time.Second):
+		}
+	}
+}
+
+func (c *Coordinator) maxFindTime() time.Duration {
+	m := c.cfg.Defaults.FindTime
+	for _, j := range c.cfg.Jails {
+		m = max(m, j.FindTime)
+	}
+	return m
+}
+
+func (c *Coordinator) setupOnce(ctx context.Context) error {
+	ctx, cancel := context.WithTimeout(ctx, 10*time.Second)
+	defer cancel()
+	retention := max(c.cfg.NATS.Retention, c.maxFindTime())
+	_, err := c.js.CreateOrUpdateStream(ctx, jetstream.StreamConfig{
+		Name:        subject.OffenceStream,
+		Description: "banfleet offences from every host",
+		Subjects:    []string{subject.OffenceWildcard},
+		Storage:     jetstream.FileStorage,
+		MaxAge:      retention,
+		MaxMsgSize:  wire.MaxMessage,
+		Duplicates:  min(10*time.Minute, retention),
+		Discard:     jetstream.DiscardOld,
+	})
+	if err != nil {
+		return fmt.Errorf("create stream %s: %w", subject.OffenceStream, err)
+	}
+	if c.store, err = bans.Open(ctx, c.js, true, 1); err != nil {
+		return err
+	}
+	if _, err = c.js.CreateOrUpdateKeyValue(ctx, jetstream.KeyValueConfig{
+		Bucket: subject.AgentsBucket, Description: "banfleet agent heartbeats", History: 1,
+		TTL: 24 * time.Hour, Storage: jetstream.FileStorage,
+	}); err != nil {
+		return fmt.Errorf("create bucket %s: %w", subject.AgentsBucket, err)
+	}
+	c.hist, err = c.js.CreateOrUpdateKeyValue(ctx, jetstream.KeyValueConfig{
+		Bucket: HistoryBucket, Description: "banfleet recent bans (for replay)", History: 1,
+		TTL: retention, Storage: jetstream.FileStorage,
+	})
+	if err != nil {
+		return fmt.Errorf("create bucket %s: %w", HistoryBucket, err)
+	}
+	// Load the history before consuming, so replayed offences are judged against it.
+	w, err := c.hist.WatchAll(ctx, jetstream.IgnoreDeletes())
+	if err != nil {
+		return fmt.Errorf("read %s: %w", HistoryBucket, err)
+	}
+	defer w.Stop()
+	n := 0
+	for e := range w.Updates() {
+		if e == nil {
+			break
+		}
+		if b, err := bans.Decode(e); err == nil {
+			c.engine.Remember(b.Jail, b.Addr, b.Created)
+			n++
+		}
+	}
+	c.log.Info("ban history loaded", "bans", n)
+	return nil
+}
+
+// consume reads offences from findtime ago on (rebuilding the windows after
+// a restart) and decides.
+func (c *Coordinator) consume(ctx context.Context) error {
+	start := c.now().Add(-c.maxFindTime())
+	cons, err := c.js.OrderedConsumer(ctx, subject.OffenceStream, jetstream.OrderedConsumerConfig{
+		FilterSubjects: []string{subject.OffenceWildcard},
+		DeliverPolicy:  jetstream.DeliverByStartTimePolicy,
+		OptStartTime:   &start,
+	})
+	if err != nil {
+		return fmt.Errorf("offence consumer: %w", err)
+	}
+	cc, err := cons.Consume(func(msg jetstream.Msg) { c.handle(ctx, msg.Subject(), msg.Data()) })
+	if err != nil {
+		return fmt.Errorf("consume offences: %w", err)
+	}
+	<-ctx.Done()
+	cc.Stop()
+	return nil
+}
+
+// handle judges one offence message. Nothing is trusted because it arrived:
+// the message must decode strictly and name the host its subject names.
+func (c *Coordinator) handle(ctx context.Context, subj string, data []byte) {
+	_, host, err := subject.ParseOffence(subj)
+	if err != nil {
+		c.reject("subject", subj, err)
+		return
+	}
+	var o wire.Offence
+	if err := wire.Decode(data, &o); err != nil {
+		reason := "malformed"
+		if errors.Is(err, wire.ErrVersion) {
+			reason = "version"
+		}
+		c.reject(reason, subj, err)
+		return
+	}
+	if o.Host != host {
+		c.reject("host_mismatch", subj, fmt.Errorf("message names host %q", o.Host))
+		return
+	}
+	now := c.now()
+	outcome, ban := c.engine.Offer(&o, now)
+	c.m.offences.WithLabelValues(o.Jail, outcome.String()).Inc()
+	c.log.Debug("offence", "jail", o.Jail, "addr", o.Addr, "host", o.Host, "outcome", outcome.String())
+	if ban == nil {
+		return
+	}
+	wctx, cancel := context.WithTimeout(ctx, 5*time.Second)
+	defer cancel()
+	err = c.store.Create(wctx, ban, now)
+	switch {
+	case errors.Is(err, bans.ErrExists):
+		c.log.Debug("already banned", "jail", ban.Jail, "addr", ban.Addr)
+	case err != nil:
+		c.m.banErrors.Inc()
+		c.log.Error("ban not stored", "jail", ban.Jail, "addr", ban.Addr, "err", err)
+	default:
+		c.m.bans.WithLabelValues(ban.Jail).Inc()
+		c.log.Info("ban", "jail", ban.Jail, "addr", ban.Addr, "count", ban.Reason.Count, "hosts", ban.Reason.Hosts, "expires", ban.Expires)
+	}
+}
+
+func (c *Coordinator) reject(reason, subj string, err error) {
+	c.m.rejects.WithLabelValues(reason).Inc()
+	c.log.Warn("offence rejected", "reason", reason, "subject", subj, "err", err)
+}
+
+// watchBans follows the bans bucket: every ban, automatic or manual, resets
+// counting for its address and is kept in the history bucket.
+func (c *Coordinator) watchBans(ctx context.Context) error {
+	return watchLoop(ctx, c.log, "bans", func(ctx context.Context) (jetstream.KeyWatcher, error) {
+		return c.store.KV().WatchAll(ctx, jetstream.IgnoreDeletes())
+	}, func(e jetstream.KeyValueEntry) {
+		b, err := bans.Decode(e)
+		if err != nil {
+			c.log.Warn("bad ban value", "key", e.Key(), "err", err)
+			return
+		}
+		c.engine.Remember(b.Jail, b.Addr, b.Created)
+		data, _ := wire.Encode(b)
+		if _, err := c.hist.Put(ctx, e.Key(), data); err != nil {
+			c.log.Warn("ban history not written", "key", e.Key(), "err", err)
+		}
+	})
+}
+
+// watchFleet keeps the set of the fleet's own addresses from the agents'
+// heartbeats.
+func (c *Coordinator) watchFleet(ctx context.Context) error {
+	kv, err := c.js.KeyValue(ctx, subject.AgentsBucket)
+	if err != nil {
+		return fmt.Errorf("bucket %s: %w", subject.AgentsBucket, err)
+	}
+	addrs := map[string][]netip.Prefix{}
+	return watchLoop(ctx, c.log, "agents", func(ctx context.Context) (jetstream.KeyWatcher, error) {
+		return kv.WatchAll(ctx)
+	}, func(e jetstream.KeyValueEntry) {
+		if e.Operation() != jetstream.KeyValuePut {
+			delete(addrs, e.Key())
+		} else {
+			var hb wire.Heartbeat
+			if err := wire.Decode(e.Value(), &hb); err != nil || hb.Host != e.Key() {
+				c.log.Warn("bad heartbeat", "key", e.Key(), "err", err)
+				return
+			}
+			ps := make([]netip.Prefix, 0, len(hb.Addrs))
+			for _, a := range hb.Addrs {
+				ps = append(ps, netip.PrefixFrom(a.Unmap(), a.Unmap().BitLen()))
+			}
+			addrs[e.Key()] = ps
+		}
+		var all []netip.Prefix
+		for _, ps := range addrs {
+			all = append(all, ps...)
+		}
+		c.engine.Fleet().Replace(all)
+		c.m.fleet.Set(float64(len(all)))
+	})
+}
+
+// watchLoop runs a KV watch, restarting it if it breaks, until ctx ends.
+func watchLoop(ctx context.Context, log *slog.Logger, what string, start func(context.Context) (jetstream.KeyWatcher, error), fn func(jetstream.KeyValueEntry)) error {
+	for ctx.Err() == nil {
+		w, err := start(ctx)
+		if err != nil {
+			log.Warn("watch failed, retrying", "bucket", what, "err", err)
+			select {
+			case <-ctx.Done():
+			case <-time.After(time.Second):
+			}
+			continue
+		}
+		for e := range w.Updates() {
+			if e != nil {
+				fn(e)
+			}
+		}
+		_ = w.Stop()
+	}
+	return nil
+}
+
+func (c *Coordinator) sweep(ctx context.Context) error {
+	t := time.NewTicker(10 * time.Second)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return nil
+		case <-t.C:
+			c.m.windows.Set(float64(c.engine.Sweep(c.now())))
+		}
+	}
+}
