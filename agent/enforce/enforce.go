@@ -1,0 +1,305 @@
+// Package enforce mirrors the fleet's bans bucket into the host's firewall.
+//
+// At start (and after every lost watch) it reads the whole bucket and
+// reconciles the firewall with it in one transaction; then it applies each
+// change as it arrives, batching what arrives together into one transaction;
+// and from time to time it reconciles again, repairing any drift. Bans of the
+// host's own addresses are refused.
+package enforce
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"net/netip"
+	"sync"
+	"time"
+
+	"github.com/nats-io/nats.go/jetstream"
+	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/banfleet/banfleet/agent/firewall"
+	"github.com/banfleet/banfleet/shared/bans"
+	"github.com/banfleet/banfleet/shared/netaddr"
+	"github.com/banfleet/banfleet/shared/subject"
+	"github.com/banfleet/banfleet/shared/wire"
+)
+
+// Options configures an Enforcer.
+type Options struct {
+	Backend   firewall.Backend
+	Jails     []firewall.JailSpec // the host's jails (ports); other jails come from the bans
+	Own       *netaddr.Set        // the host's own addresses: never banned
+	Reconcile time.Duration       // periodic reconcile; default 60s
+	MaxBatch  int                 // most changes in one transaction; default 2000
+	Logger    *slog.Logger
+	Registry  prometheus.Registerer
+	Now       func() time.Time
+}
+
+// Enforcer keeps the firewall equal to the bans bucket.
+type Enforcer struct {
+	o        Options
+	declared map[string]bool
+
+	mu      sync.Mutex
+	desired map[string]wire.Ban // by bucket key
+
+	elements            prometheus.Gauge
+	applied, reconciles prometheus.Counter
+	refused, badValues  prometheus.Counter
+	fwErrors            prometheus.Counter
+}
+
+// New returns an enforcer.
+func New(o Options) *Enforcer {
+	if o.Reconcile <= 0 {
+		o.Reconcile = time.Minute
+	}
+	if o.MaxBatch <= 0 {
+		o.MaxBatch = 2000
+	}
+	if o.Now == nil {
+		o.Now = time.Now
+	}
+	e := &Enforcer{
+		o:          o,
+		declared:   map[string]bool{},
+		desired:    map[string]wire.Ban{},
+		elements:   prometheus.NewGauge(prometheus.GaugeOpts{Name: "banfleet_agent_bans_desired", Help: "Bans in the bucket this host enforces."}),
+		applied:    prometheus.NewCounter(prometheus.CounterOpts{Name: "banfleet_agent_firewall_changes_total", Help: "Elements added or removed by incremental transactions."}),
+		reconciles: prometheus.NewCounter(prometheus.CounterOpts{Name: "banfleet_agent_firewall_reconciles_total", Help: "Full reconciliations of the firewall with the bucket."}),
+		refused:    prometheus.NewCounter(prometheus.CounterOpts{Name: "banfleet_agent_bans_refused_total", Help: "Bans refused because they name this host's own address."}),
+		badValues:  prometheus.NewCounter(prometheus.CounterOpts{Name: "banfleet_agent_bans_malformed_total", Help: "Bucket values that did not decode."}),
+		fwErrors:   prometheus.NewCounter(prometheus.CounterOpts{Name: "banfleet_agent_firewall_errors_total", Help: "Failed firewall transactions."}),
+	}
+	if o.Registry != nil {
+		o.Registry.MustRegister(e.elements, e.applied, e.reconciles, e.refused, e.badValues, e.fwErrors)
+	}
+	for _, j := range o.Jails {
+		e.declared[j.Name] = true
+	}
+	return e
+}
+
+// Desired returns how many bans this host enforces now.
+func (e *Enforcer) Desired() int {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	return len(e.desired)
+}
+
+// Run watches kv until ctx ends, re-establishing the watch if it fails.
+func (e *Enforcer) Run(ctx context.Context, kv jetstream.KeyValue) error {
+	if len(e.o.Jails) > 0 {
+		if err := e.o.Backend.Declare(e.o.Jails...); err != nil {
+			return fmt.Errorf("declare jails: %w", err)
+		}
+	}
+	for ctx.Err() == nil {
+		if err := e.watch(ctx, kv); err != nil && ctx.Err() == nil {
+			e.o.Logger.Warn("bans watch failed, retrying", "err", err)
+			select {
+			case <-ctx.Done():
+			case <-time.After(time.Second):
+			}
+		}
+	}
+	return nil
+}
+
+type change struct {
+	key string
+	ban *wire.Ban // nil: removed
+}
+
+func (e *Enforcer) watch(ctx context.Context, kv jetstream.KeyValue) error {
+	w, err := kv.WatchAll(ctx)
+	if err != nil {
+		return fmt.Errorf("watch bans: %w", err)
+	}
+	defer w.Stop()
+	updates := w.Updates()
+
+	// The initial values, up to the nil marker, then one reconcile.
+	initial := map[string]wire.Ban{}
+	for synced := false; !synced; {
+		select {
+		case <-ctx.Done():
+			return nil
+		case ent, ok := <-updates:
+			if !ok {
+				return fmt.Errorf("watch closed before initial values")
+			}
+			if ent == nil {
+				synced = true
+				break
+			}
+			if c, ok := e.decode(ent); ok && c.ban != nil {
+				initial[c.key] = *c.ban
+			} else {
+				delete(initial, ent.Key())
+			}
+		}
+	}
+	e.mu.Lock()
+	e.desired = initial
+	e.mu.Unlock()
+	e.reconcile("start")
+
+	tick := time.NewTicker(e.o.Reconcile)
+	defer tick.Stop()
+	var batch []change
+	for {
+		select {
+		case <-ctx.Done():
+			return nil
+		case <-tick.C:
+			e.reconcile("periodic")
+		case ent, ok := <-updates:
+			if !ok {
+				return fmt.Errorf("watch closed")
+			}
+			batch = batch[:0]
+			if ent != nil {
+				if c, ok := e.decode(ent); ok {
+					batch = append(batch, c)
+				}
+			}
+			// Take what else is already waiting into the same transaction.
+		drain:
+			for len(batch) < e.o.MaxBatch {
+				select {
+				case ent, ok := <-updates:
+					if !ok {
+						break drain
+					}
+					if ent != nil {
+						if c, ok := e.decode(ent); ok {
+							batch = append(batch, c)
+						}
+					}
+				default:
+					break drain
+				}
+			}
+			e.apply(batch)
+		}
+	}
+}
+
+// decode turns a bucket entry into a change; ok is false for a value that
+// must be ignored.
+func (e *Enforcer) decode(ent jetstream.KeyValueEntry) (change, bool) {
+	if ent.Operation() != jetstream.KeyValuePut {
+		return change{key: ent.Key()}, true
+	}
+	b, err := bans.Decode(ent)
+	if err != nil {
+		e.badValues.Inc()
+		e.o.Logger.Warn("ban value rejected", "key", ent.Key(), "err", err)
+		return change{}, false
+	}
+	b.Addr = netaddr.Canonical(b.Addr)
+	if e.o.Own.Contains(b.Addr) || b.Addr.IsLoopback() || b.Addr.IsUnspecified() {
+		e.refused.Inc()
+		e.o.Logger.Warn("ban of this host's own address refused", "jail", b.Jail, "addr", b.Addr)
+		return change{}, false
+	}
+	return change{key: ent.Key(), ban: b}, true
+}
+
+func (e *Enforcer) entry(b *wire.Ban, now time.Time) (firewall.Entry, bool) {
+	var timeout time.Duration
+	if !b.Expires.IsZero() {
+		timeout = b.Expires.Sub(now)
+		if timeout < time.Second {
+			return firewall.Entry{}, false // expiring; the bucket will say so
+		}
+	}
+	if !e.declared[b.Jail] {
+		spec := firewall.JailSpec{Name: b.Jail, Ports: b.Ports, Proto: "tcp"}
+		if len(b.Ports) == 0 {
+			spec.Proto = "all"
+		}
+		if err := e.o.Backend.Declare(spec); err != nil {
+			e.o.Logger.Warn("jail not declared", "jail", b.Jail, "err", err)
+		}
+		e.declared[b.Jail] = true
+	}
+	return firewall.Entry{Jail: b.Jail, Addr: b.Addr, Timeout: timeout}, true
+}
+
+func (e *Enforcer) apply(batch []change) {
+	if len(batch) == 0 {
+		return
+	}
+	now := e.o.Now()
+	var add, del []firewall.Entry
+	e.mu.Lock()
+	for _, c := range batch {
+		if c.ban != nil {
+			e.desired[c.key] = *c.ban
+			if en, ok := e.entry(c.ban, now); ok {
+				add = append(add, en)
+			}
+			continue
+		}
+		old, had := e.desired[c.key]
+		if !had {
+			jail, addr, err := subject.ParseBanKey(c.key)
+			if err != nil {
+				continue
+			}
+			old = wire.Ban{Jail: jail, Addr: netaddr.Canonical(addr)}
+		}
+		delete(e.desired, c.key)
+		del = append(del, firewall.Entry{Jail: old.Jail, Addr: old.Addr})
+	}
+	e.elements.Set(float64(len(e.desired)))
+	e.mu.Unlock()
+	if err := e.o.Backend.Apply(add, del); err != nil {
+		e.fwErrors.Inc()
+		e.o.Logger.Error("firewall update failed; reconciling", "add", len(add), "del", len(del), "err", err)
+		e.reconcile("repair")
+		return
+	}
+	e.applied.Add(float64(len(add) + len(del)))
+	for _, a := range add {
+		e.o.Logger.Info("ban enforced", "jail", a.Jail, "addr", a.Addr, "timeout", a.Timeout.Round(time.Second))
+	}
+	for _, d := range del {
+		e.o.Logger.Info("ban lifted", "jail", d.Jail, "addr", d.Addr)
+	}
+}
+
+func (e *Enforcer) reconcile(why string) {
+	now := e.o.Now()
+	e.mu.Lock()
+	want := make([]firewall.Entry, 0, len(e.desired))
+	for _, b := range e.desired {
+		if en, ok := e.entry(&b, now); ok {
+			want = append(want, en)
+		}
+	}
+	e.elements.Set(float64(len(e.desired)))
+	e.mu.Unlock()
+	added, removed, err := e.o.Backend.Reconcile(want)
+	if err != nil {
+		e.fwErrors.Inc()
+		e.o.Logger.Error("firewall reconcile failed", "why", why, "err", err)
+		return
+	}
+	e.reconciles.Inc()
+	lvl := slog.LevelDebug
+	if added+removed > 0 || why != "periodic" {
+		lvl = slog.LevelInfo
+	}
+	e.o.Logger.Log(context.Background(), lvl, "firewall reconciled", "why", why, "bans", len(want), "added", added, "removed", removed)
+}
+
+// Own returns the host's own addresses (not loopback, not link-local), to
+// report in heartbeats and never ban.
+func Own() ([]netip.Addr, error) {
+	return ownAddrs()
+}

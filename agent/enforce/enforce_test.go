@@ -1,0 +1,68 @@
+package enforce
+
+import (
+	"context"
+	"log/slog"
+	"net/netip"
+	"testing"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/stretchr/testify/require"
+
+	"github.com/banfleet/banfleet/agent/firewall"
+	"github.com/banfleet/banfleet/shared/bans"
+	"github.com/banfleet/banfleet/shared/natstest"
+	"github.com/banfleet/banfleet/shared/netaddr"
+	"github.com/banfleet/banfleet/shared/wire"
+)
+
+func held(t *testing.T, fw firewall.Backend) []string {
+	es, err := fw.List()
+	require.NoError(t, err)
+	var out []string
+	for _, e := range es {
+		out = append(out, e.Jail+"/"+e.Addr.String())
+	}
+	return out
+}
+
+func TestMirrorsBucket(t *testing.T) {
+	ns := natstest.Start(t)
+	ctx := natstest.Ctx(t, 60*time.Second)
+	st, err := bans.Open(ctx, ns.JS, true, 1)
+	require.NoError(t, err)
+	now := time.Now()
+	ban := func(addr, jail string, d time.Duration) *wire.Ban {
+		return &wire.Ban{Addr: netip.MustParseAddr(addr), Jail: jail, Created: now, Expires: now.Add(d), By: "test"}
+	}
+	// Present before the agent starts: reconciled at start, along with a stale element.
+	require.NoError(t, st.Create(ctx, ban("203.0.113.1", "sshd", time.Hour), now))
+	fw := firewall.NewNone(slog.New(slog.DiscardHandler))
+	require.NoError(t, fw.Apply([]firewall.Entry{{Jail: "sshd", Addr: netip.MustParseAddr("198.51.100.1"), Timeout: time.Hour}}, nil))
+
+	own, _ := netaddr.ParseSet([]string{"192.0.2.11"})
+	e := New(Options{Backend: fw, Jails: []firewall.JailSpec{{Name: "sshd", Ports: []uint16{22}}}, Own: own,
+		Logger: slog.New(slog.DiscardHandler), Registry: prometheus.NewRegistry()})
+	rctx, cancel := context.WithCancel(ctx)
+	done := make(chan struct{})
+	go func() { _ = e.Run(rctx, st.KV()); close(done) }()
+	t.Cleanup(func() { cancel(); <-done })
+
+	require.Eventually(t, func() bool {
+		h := held(t, fw)
+		return len(h) == 1 && h[0] == "sshd/203.0.113.1"
+	}, 10*time.Second, 10*time.Millisecond, "reconciled at start")
+
+	// Changes arrive incrementally; own addresses are refused; bad values are skipped.
+	require.NoError(t, st.Put(ctx, ban("2001:db8::9", "manual", time.Hour), now))
+	require.NoError(t, st.Put(ctx, ban("192.0.2.11", "sshd", time.Hour), now))
+	_, err = st.KV().Put(ctx, "sshd.203.0.113.99", []byte("garbage"))
+	require.NoError(t, err)
+	require.NoError(t, st.Delete(ctx, "sshd", netip.MustParseAddr("203.0.113.1")))
+	require.Eventually(t, func() bool {
+		h := held(t, fw)
+		return len(h) == 1 && h[0] == "manual/2001:db8::9"
+	}, 10*time.Second, 10*time.Millisecond)
+	require.Equal(t, 1, e.Desired())
+}

@@ -1,0 +1,131 @@
+// Package publish sends an agent's offences to JetStream. Each offence is
+// published with a Msg-Id built from the host and the offence's id, so a
+// retry (after a timeout, a reconnect or an agent restart that re-reads the
+// same lines) is stored once: the stream de-duplicates it.
+package publish
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"time"
+
+	"github.com/nats-io/nats.go/jetstream"
+	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/banfleet/banfleet/shared/netaddr"
+	"github.com/banfleet/banfleet/shared/subject"
+	"github.com/banfleet/banfleet/shared/wire"
+)
+
+// Publisher queues offences and publishes them in order.
+type Publisher struct {
+	js     jetstream.JetStream
+	host   string
+	log    *slog.Logger
+	queue  chan *wire.Offence
+	shards int
+
+	published, duplicates, dropped, errors prometheus.Counter
+}
+
+// Options configures a Publisher.
+type Options struct {
+	Host     string
+	Queue    int // offences held while NATS is slow or away; default 10000
+	Shards   int // default subject.DefaultShards
+	Logger   *slog.Logger
+	Registry prometheus.Registerer
+}
+
+// New returns a publisher for js.
+func New(js jetstream.JetStream, o Options) *Publisher {
+	if o.Queue <= 0 {
+		o.Queue = 10000
+	}
+	if o.Shards <= 0 {
+		o.Shards = subject.DefaultShards
+	}
+	p := &Publisher{
+		js: js, host: o.Host, log: o.Logger, queue: make(chan *wire.Offence, o.Queue), shards: o.Shards,
+		published:  prometheus.NewCounter(prometheus.CounterOpts{Name: "banfleet_agent_offences_published_total", Help: "Offences stored by JetStream."}),
+		duplicates: prometheus.NewCounter(prometheus.CounterOpts{Name: "banfleet_agent_offences_duplicate_total", Help: "Offences JetStream already had (retries)."}),
+		dropped:    prometheus.NewCounter(prometheus.CounterOpts{Name: "banfleet_agent_offences_dropped_total", Help: "Offences dropped because the queue was full."}),
+		errors:     prometheus.NewCounter(prometheus.CounterOpts{Name: "banfleet_agent_publish_errors_total", Help: "Failed publish attempts (each is retried)."}),
+	}
+	if o.Registry != nil {
+		o.Registry.MustRegister(p.published, p.duplicates, p.dropped, p.errors)
+	}
+	return p
+}
+
+// Offer queues an offence without blocking; it reports false (and counts a
+// drop) when the queue is full.
+func (p *Publisher) Offer(o *wire.Offence) bool {
+	select {
+	case p.queue <- o:
+		return true
+	default:
+		p.dropped.Inc()
+		return false
+	}
+}
+
+// MsgID is the JetStream de-duplication id of an offence.
+func MsgID(o *wire.Offence) string { return o.Host + "/" + o.ID }
+
+// Run publishes queued offences until ctx ends, retrying each with the same
+// Msg-Id until JetStream stores it.
+func (p *Publisher) Run(ctx context.Context) error {
+	for {
+		select {
+		case <-ctx.Done():
+			return nil
+		case o := <-p.queue:
+			if err := p.publish(ctx, o); err != nil {
+				return nil // ctx ended
+			}
+		}
+	}
+}
+
+func (p *Publisher) publish(ctx context.Context, o *wire.Offence) error {
+	data, err := wire.Encode(o)
+	if err != nil {
+		p.log.Error("offence not encodable", "err", err)
+		return nil
+	}
+	subj := subject.Offence(subject.Shard(netaddr.Canonical(o.Addr), p.shards), p.host)
+	backoff := 50 * time.Millisecond
+	for {
+		pctx, cancel := context.WithTimeout(ctx, 2*time.Second)
+		ack, err := p.js.Publish(pctx, subj, data, jetstream.WithMsgID(MsgID(o)))
+		cancel()
+		if err == nil {
+			if ack.Duplicate {
+				p.duplicates.Inc()
+			} else {
+				p.published.Inc()
+			}
+			p.log.Debug("offence published", "jail", o.Jail, "addr", o.Addr, "id", o.ID, "duplicate", ack.Duplicate)
+			return nil
+		}
+		if ctx.Err() != nil {
+			return ctx.Err()
+		}
+		p.errors.Inc()
+		if !errors.Is(err, context.DeadlineExceeded) {
+			p.log.Warn("publish failed, retrying", "jail", o.Jail, "addr", o.Addr, "err", err, "retry_in", backoff)
+		}
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-time.After(backoff):
+		}
+		backoff = min(backoff*2, 2*time.Second)
+	}
+}
+
+// String describes the publisher (for logs).
+func (p *Publisher) String() string { return fmt.Sprintf("publisher(%s)", p.host) }

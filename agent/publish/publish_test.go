@@ -1,0 +1,69 @@
+package publish
+
+import (
+	"context"
+	"log/slog"
+	"net/netip"
+	"testing"
+	"time"
+
+	"github.com/nats-io/nats.go/jetstream"
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/testutil"
+	"github.com/stretchr/testify/require"
+
+	"github.com/banfleet/banfleet/shared/natstest"
+	"github.com/banfleet/banfleet/shared/subject"
+	"github.com/banfleet/banfleet/shared/wire"
+)
+
+func TestPublishDeduplicates(t *testing.T) {
+	ns := natstest.Start(t)
+	ctx := natstest.Ctx(t, 30*time.Second)
+	st, err := ns.JS.CreateStream(ctx, jetstream.StreamConfig{Name: subject.OffenceStream, Subjects: []string{subject.OffenceWildcard}})
+	require.NoError(t, err)
+
+	p := New(ns.JS, Options{Host: "h1", Logger: slog.New(slog.DiscardHandler), Registry: prometheus.NewRegistry()})
+	rctx, cancel := context.WithCancel(ctx)
+	done := make(chan struct{})
+	go func() { _ = p.Run(rctx); close(done) }()
+	t.Cleanup(func() { cancel(); <-done })
+
+	o := &wire.Offence{ID: "12:0:abc", Host: "h1", Jail: "sshd", Addr: netip.MustParseAddr("203.0.113.9"), Time: time.Now()}
+	other := *o
+	other.ID = "12:80:def"
+	// The same offence offered three times (retries, a re-read after restart) is stored once.
+	require.True(t, p.Offer(o))
+	require.True(t, p.Offer(o))
+	require.True(t, p.Offer(&other))
+	require.True(t, p.Offer(o))
+	require.Eventually(t, func() bool {
+		return testutil.ToFloat64(p.published) == 2 && testutil.ToFloat64(p.duplicates) == 2
+	}, 10*time.Second, 10*time.Millisecond)
+	info, err := st.Info(ctx)
+	require.NoError(t, err)
+	require.EqualValues(t, 2, info.State.Msgs)
+
+	// The stored message is on the address's shard subject for this host.
+	msg, err := st.GetLastMsgForSubject(ctx, subject.Offence(subject.Shard(o.Addr, subject.DefaultShards), "h1"))
+	require.NoError(t, err)
+	var got wire.Offence
+	require.NoError(t, wire.Decode(msg.Data, &got))
+	require.Equal(t, "h1", got.Host)
+}
+
+func TestPublishRetriesUntilStreamExists(t *testing.T) {
+	ns := natstest.Start(t)
+	ctx := natstest.Ctx(t, 30*time.Second)
+	p := New(ns.JS, Options{Host: "h1", Logger: slog.New(slog.DiscardHandler), Registry: prometheus.NewRegistry()})
+	rctx, cancel := context.WithCancel(ctx)
+	done := make(chan struct{})
+	go func() { _ = p.Run(rctx); close(done) }()
+	t.Cleanup(func() { cancel(); <-done })
+
+	require.True(t, p.Offer(&wire.Offence{ID: "1:0:x", Host: "h1", Jail: "sshd", Addr: netip.MustParseAddr("203.0.113.9"), Time: time.Now()}))
+	require.Eventually(t, func() bool { return testutil.ToFloat64(p.errors) >= 1 }, 10*time.Second, 10*time.Millisecond)
+	_, err := ns.JS.CreateStream(ctx, jetstream.StreamConfig{Name: subject.OffenceStream, Subjects: []string{subject.OffenceWildcard}})
+	require.NoError(t, err)
+	require.Eventually(t, func() bool { return testutil.ToFloat64(p.published) == 1 }, 15*time.Second, 20*time.Millisecond)
+}
