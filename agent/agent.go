@@ -1,0 +1,350 @@
+package agent
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"hash/fnv"
+	"log/slog"
+	"net/netip"
+	"os"
+	"path/filepath"
+	"strconv"
+	"sync"
+	"time"
+
+	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nats.go/jetstream"
+	"github.com/prometheus/client_golang/prometheus"
+	"golang.org/x/sync/errgroup"
+
+	"github.com/banfleet/banfleet/agent/enforce"
+	"github.com/banfleet/banfleet/agent/filter"
+	"github.com/banfleet/banfleet/agent/firewall"
+	"github.com/banfleet/banfleet/agent/publish"
+	"github.com/banfleet/banfleet/agent/tail"
+	"github.com/banfleet/banfleet/config"
+	"github.com/banfleet/banfleet/shared/bans"
+	"github.com/banfleet/banfleet/shared/netaddr"
+	"github.com/banfleet/banfleet/shared/obs"
+	"github.com/banfleet/banfleet/shared/subject"
+	"github.com/banfleet/banfleet/shared/wire"
+)
+
+// Agent is a configured banfleet-agent.
+type Agent struct {
+	cfg     *config.Agent
+	log     *slog.Logger
+	reg     *prometheus.Registry
+	version string
+	started time.Time
+
+	own *netaddr.Set
+	fw  firewall.Backend
+	enf *enforce.Enforcer
+	pub *publish.Publisher
+
+	lines, failures, ignored, unparsed *prometheus.CounterVec
+	tooLong                            prometheus.CounterFunc
+}
+
+// New prepares an agent; Run starts it.
+func New(cfg *config.Agent, log *slog.Logger, reg *prometheus.Registry, version string) *Agent {
+	a := &Agent{cfg: cfg, log: log, reg: reg, version: version, own: &netaddr.Set{}}
+	a.lines = prometheus.NewCounterVec(prometheus.CounterOpts{Name: "banfleet_agent_lines_total", Help: "Log lines read, by jail."}, []string{"jail"})
+	a.failures = prometheus.NewCounterVec(prometheus.CounterOpts{Name: "banfleet_agent_failures_total", Help: "Lines that matched a failure, by jail."}, []string{"jail"})
+	a.ignored = prometheus.NewCounterVec(prometheus.CounterOpts{Name: "banfleet_agent_lines_ignored_total", Help: "Lines that matched but are not failures (NOFAIL, ignoreregex), by jail."}, []string{"jail"})
+	a.unparsed = prometheus.NewCounterVec(prometheus.CounterOpts{Name: "banfleet_agent_lines_unparsed_total", Help: "Lines without a recognisable date or syslog prefix, counted and skipped, by jail."}, []string{"jail"})
+	reg.MustRegister(a.lines, a.failures, a.ignored, a.unparsed)
+	return a
+}
+
+// Run runs the agent until ctx ends.
+func (a *Agent) Run(ctx context.Context) error {
+	a.started = time.Now()
+	fw, err := a.openFirewall()
+	if err != nil {
+		return err
+	}
+	a.fw = fw
+	defer fw.Close()
+	a.refreshOwn()
+
+	if err := os.MkdirAll(a.cfg.StateDir, 0o750); err != nil {
+		return fmt.Errorf("state dir: %w", err)
+	}
+	state, err := tail.LoadState(filepath.Join(a.cfg.StateDir, "positions.json"))
+	if err != nil {
+		return err
+	}
+
+	opts := []nats.Option{
+		nats.Name("banfleet-agent " + a.cfg.Host),
+		nats.MaxReconnects(-1),
+		nats.ReconnectWait(500 * time.Millisecond),
+		nats.RetryOnFailedConnect(true),
+		nats.DisconnectErrHandler(func(_ *nats.Conn, err error) {
+			if err != nil {
+				a.log.Warn("nats disconnected", "err", err)
+			}
+		}),
+		nats.ReconnectHandler(func(nc *nats.Conn) { a.log.Info("nats connected", "url", nc.ConnectedUrl()) }),
+		nats.ErrorHandler(func(_ *nats.Conn, _ *nats.Subscription, err error) { a.log.Warn("nats error", "err", err) }),
+	}
+	if a.cfg.NATS.Creds != "" {
+		opts = append(opts, nats.UserCredentials(a.cfg.NATS.Creds))
+	}
+	nc, err := nats.Connect(a.cfg.NATS.URL, opts...)
+	if err != nil {
+		return fmt.Errorf("nats %s: %w", a.cfg.NATS.URL, err)
+	}
+	defer nc.Close()
+	js, err := jetstream.New(nc)
+	if err != nil {
+		return fmt.Errorf("jetstream: %w", err)
+	}
+
+	a.pub = publish.New(js, publish.Options{Host: a.cfg.Host, Logger: a.log, Registry: a.reg})
+	var specs []firewall.JailSpec
+	for _, name := range a.cfg.JailNames() {
+		if j := a.cfg.Jails[name]; j.On() {
+			specs = append(specs, firewall.JailSpec{Name: name, Ports: j.Ports, Proto: j.Protocol})
+		}
+	}
+	a.enf = enforce.New(enforce.Options{Backend: fw, Jails: specs, Own: a.own, Reconcile: a.cfg.Reconcile, Logger: a.log, Registry: a.reg})
+
+	followers, err := a.sources(state)
+	if err != nil {
+		return err
+	}
+	sub, err := nc.Subscribe(subject.AgentRequest(a.cfg.Host, "firewall"), a.answerFirewall)
+	if err != nil {
+		return fmt.Errorf("subscribe control: %w", err)
+	}
+	defer sub.Unsubscribe()
+
+	g, gctx := errgroup.WithContext(ctx)
+	g.Go(func() error { return obs.ServeMetrics(gctx, a.cfg.Metrics.Listen, a.reg, a.log) })
+	g.Go(func() error { return a.pub.Run(gctx) })
+	g.Go(func() error {
+		st, err := waitBucket(gctx, a.log, func(ctx context.Context) (*bans.Store, error) { return bans.Open(ctx, js, false, 0) })
+		if err != nil || st == nil {
+			return err
+		}
+		return a.enf.Run(gctx, st.KV())
+	})
+	g.Go(func() error { return a.heartbeat(gctx, js) })
+	for _, f := range followers {
+		g.Go(func() error { return f.run(gctx) })
+	}
+	g.Go(func() error { return a.savePositions(gctx, state, followers) })
+	a.log.Info("agent running", "host", a.cfg.Host, "nats", a.cfg.NATS.URL, "firewall", a.cfg.Firewall.Backend, "jails", len(specs), "logs", len(followers))
+	err = g.Wait()
+	a.log.Info("agent stopped")
+	return err
+}
+
+func (a *Agent) openFirewall() (firewall.Backend, error) {
+	if a.cfg.Firewall.Backend == "none" {
+		return firewall.NewNone(a.log.With("component", "firewall")), nil
+	}
+	fw, err := firewall.NewNftables(firewall.NftOptions{Table: a.cfg.Firewall.Table, Logger: a.log.With("component", "firewall")})
+	if err != nil {
+		return nil, fmt.Errorf("nftables: %w", err)
+	}
+	return fw, nil
+}
+
+func (a *Agent) refreshOwn() []netip.Addr {
+	addrs, err := enforce.Own()
+	if err != nil {
+		a.log.Warn("own addresses unknown", "err", err)
+		return nil
+	}
+	ps := make([]netip.Prefix, 0, len(addrs))
+	for _, ad := range addrs {
+		ps = append(ps, netip.PrefixFrom(ad, ad.BitLen()))
+	}
+	a.own.Replace(ps)
+	return addrs
+}
+
+// follower is one log file of one jail.
+type follower struct {
+	path string
+	f    *tail.Follower
+	h    tail.Handler
+}
+
+func (f *follower) run(ctx context.Context) error { return f.f.Run(ctx, f.h) }
+
+func (a *Agent) sources(state *tail.State) ([]*follower, error) {
+	var out []*follower
+	stats := &tail.Stats{}
+	a.reg.MustRegister(
+		prometheus.NewCounterFunc(prometheus.CounterOpts{Name: "banfleet_agent_lines_too_long_total", Help: "Lines longer than the limit, skipped."}, func() float64 { return float64(stats.TooLong.Load()) }),
+		prometheus.NewCounterFunc(prometheus.CounterOpts{Name: "banfleet_agent_log_rotations_total", Help: "Log rotations followed."}, func() float64 { return float64(stats.Rotations.Load() + stats.Truncations.Load()) }),
+	)
+	for _, name := range a.cfg.JailNames() {
+		j := a.cfg.Jails[name]
+		if !j.On() {
+			continue
+		}
+		flt, err := filter.Builtin(j.Filter, filter.Options{Mode: "normal"})
+		if err != nil {
+			return nil, fmt.Errorf("config %s: jails.%s.filter: %w", a.cfg.File, name, err)
+		}
+		for _, path := range j.LogPath {
+			h := a.handler(name, flt)
+			out = append(out, &follower{
+				path: path,
+				f:    tail.New(path, state.Get(path), tail.Options{Logger: a.log.With("log", path), Stats: stats}),
+				h:    h,
+			})
+		}
+	}
+	return out, nil
+}
+
+// handler returns the per-line function of one jail. Only a failure
+// allocates.
+func (a *Agent) handler(jail string, flt filter.Filter) tail.Handler {
+	lines := a.lines.WithLabelValues(jail)
+	failures := a.failures.WithLabelValues(jail)
+	ignored := a.ignored.WithLabelValues(jail)
+	unparsed := a.unparsed.WithLabelValues(jail)
+	return func(line []byte, start int64, pos tail.Position) {
+		lines.Inc()
+		fail, v := flt.Match(line, time.Now())
+		switch v {
+		case filter.Failed:
+		case filter.Ignored:
+			ignored.Inc()
+			return
+		case filter.BadLine:
+			unparsed.Inc()
+			return
+		default:
+			return
+		}
+		failures.Inc()
+		o := &wire.Offence{
+			ID:   offenceID(pos.Ino, start, line),
+			Host: a.cfg.Host,
+			Jail: jail,
+			Addr: netaddr.Canonical(fail.Addr),
+			Time: fail.Time,
+			Line: wire.CutLine(line),
+			User: fail.User,
+		}
+		a.log.Debug("failure", "jail", jail, "addr", o.Addr, "user", o.User)
+		a.pub.Offer(o)
+	}
+}
+
+// offenceID names an offence by where its line is and what it says: stable
+// when the same line is read again (restart, retry), different when a
+// truncated file reuses an offset.
+func offenceID(ino uint64, start int64, line []byte) string {
+	h := fnv.New64a()
+	h.Write(line)
+	return strconv.FormatUint(ino, 36) + "-" + strconv.FormatInt(start, 36) + "-" + strconv.FormatUint(h.Sum64(), 36)
+}
+
+func (a *Agent) savePositions(ctx context.Context, state *tail.State, fs []*follower) error {
+	save := func() {
+		for _, f := range fs {
+			state.Set(f.path, f.f.Position())
+		}
+		if err := state.Save(); err != nil {
+			a.log.Warn("positions not saved", "err", err)
+		}
+	}
+	t := time.NewTicker(time.Second)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			save()
+			return nil
+		case <-t.C:
+			save()
+		}
+	}
+}
+
+func (a *Agent) answerFirewall(m *nats.Msg) {
+	st := wire.FirewallState{Host: a.cfg.Host, Backend: a.cfg.Firewall.Backend, Entries: []wire.FirewallEntry{}}
+	es, err := a.fw.List()
+	if err != nil {
+		st.Error = err.Error()
+	}
+	for _, e := range es {
+		st.Entries = append(st.Entries, wire.FirewallEntry{Jail: e.Jail, Addr: e.Addr, ExpiresIn: e.Timeout.Seconds()})
+	}
+	data, err := wire.Encode(&st)
+	if err != nil {
+		a.log.Error("firewall state not encodable", "err", err)
+		return
+	}
+	if err := m.Respond(data); err != nil {
+		a.log.Warn("firewall request not answered", "err", err)
+	}
+}
+
+func (a *Agent) heartbeat(ctx context.Context, js jetstream.JetStream) error {
+	kv, err := waitBucket(ctx, a.log, func(ctx context.Context) (jetstream.KeyValue, error) {
+		return js.KeyValue(ctx, subject.AgentsBucket)
+	})
+	if err != nil || kv == nil {
+		return err
+	}
+	t := time.NewTicker(a.cfg.Heartbeat)
+	defer t.Stop()
+	var once sync.Once
+	for {
+		hb := wire.Heartbeat{Host: a.cfg.Host, Version: a.version, Started: a.started, Seen: time.Now(),
+			BansApplied: a.enf.Desired(), Backend: a.cfg.Firewall.Backend, Addrs: a.refreshOwn()}
+		data, err := wire.Encode(&hb)
+		if err == nil {
+			pctx, cancel := context.WithTimeout(ctx, 2*time.Second)
+			_, err = kv.Put(pctx, a.cfg.Host, data)
+			cancel()
+		}
+		if err != nil && ctx.Err() == nil {
+			a.log.Warn("heartbeat not sent", "err", err)
+		} else if err == nil {
+			once.Do(func() { a.log.Info("heartbeat sent", "bucket", subject.AgentsBucket) })
+		}
+		select {
+		case <-ctx.Done():
+			return nil
+		case <-t.C:
+		}
+	}
+}
+
+// waitBucket retries open until the coordinator has made the bucket or ctx
+// ends (then it returns the zero value and nil).
+func waitBucket[T any](ctx context.Context, log *slog.Logger, open func(context.Context) (T, error)) (T, error) {
+	var zero T
+	for delay := 200 * time.Millisecond; ; delay = min(delay*2, 5*time.Second) {
+		octx, cancel := context.WithTimeout(ctx, 5*time.Second)
+		v, err := open(octx)
+		cancel()
+		if err == nil {
+			return v, nil
+		}
+		if ctx.Err() != nil {
+			return zero, nil
+		}
+		if !errors.Is(err, context.DeadlineExceeded) {
+			log.Info("waiting for the coordinator's buckets", "err", err)
+		}
+		select {
+		case <-ctx.Done():
+			return zero, nil
+		case <-time.After(delay):
+		}
+	}
+}

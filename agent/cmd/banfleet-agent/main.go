@@ -1,0 +1,59 @@
+// Command banfleet-agent is banfleet's per-host daemon.
+package main
+
+import (
+	"context"
+	"flag"
+	"fmt"
+	"os"
+	"os/signal"
+	"syscall"
+
+	"github.com/banfleet/banfleet/agent"
+	"github.com/banfleet/banfleet/config"
+	"github.com/banfleet/banfleet/shared/obs"
+)
+
+var version = "dev"
+
+func main() {
+	os.Exit(run())
+}
+
+func run() int {
+	file := flag.String("c", "/etc/banfleet/agent.yaml", "configuration file (YAML)")
+	test := flag.Bool("t", false, "check the configuration and exit")
+	dump := flag.Bool("T", false, "print the merged configuration and exit")
+	showVersion := flag.Bool("version", false, "print the version and exit")
+	flag.Parse()
+	if *showVersion {
+		fmt.Println(version)
+		return 0
+	}
+	cfg, k, err := config.LoadAgent(config.Source{File: *file})
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "banfleet-agent:", err)
+		return 2
+	}
+	if *dump {
+		out, err := config.Dump(k)
+		if err != nil {
+			fmt.Fprintln(os.Stderr, "banfleet-agent:", err)
+			return 1
+		}
+		os.Stdout.Write(out)
+		return 0
+	}
+	if *test {
+		fmt.Printf("config %s: ok\n", *file)
+		return 0
+	}
+	log := obs.NewLogger(os.Stderr, cfg.Log.Format, cfg.Log.SlogLevel())
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	if err := agent.New(cfg, log, obs.NewRegistry(), version).Run(ctx); err != nil {
+		log.Error("agent failed", "err", err)
+		return 1
+	}
+	return 0
+}
