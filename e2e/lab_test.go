@@ -369,6 +369,15 @@ func TestLabCleansUpAfterDeadRuns(t *testing.T) {
 	waited := make(chan error, 1)
 	go func() { waited <- sleeper.Wait() }()
 	t.Cleanup(func() { _ = sleeper.Process.Kill() })
+	// ip execs sleep once it has entered the namespace: wait for that, or the
+	// cleanup below may look before the process is in the namespace.
+	require.NoError(t, lab.WaitFor(5*time.Second, func() error {
+		comm, err := os.ReadFile(fmt.Sprintf("/proc/%d/comm", sleeper.Process.Pid))
+		if err != nil || strings.TrimSpace(string(comm)) != "sleep" {
+			return fmt.Errorf("sleeper not in the namespace yet (%q, %v)", comm, err)
+		}
+		return nil
+	}))
 	dir, err := os.MkdirTemp("", fmt.Sprintf("bf%d-lab-", pid))
 	require.NoError(t, err)
 	t.Cleanup(func() { _ = os.RemoveAll(dir) })
