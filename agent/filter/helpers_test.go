@@ -7,18 +7,42 @@ import (
 	"fmt"
 	"os"
 	"os/exec"
+	"path/filepath"
 	"strconv"
 	"testing"
 	"time"
+
+	"github.com/banfleet/banfleet/shared/f2bref"
 )
 
-// Files of Debian's fail2ban 1.0.2 package that the tests compare against.
-const (
-	f2bPython     = "/usr/bin/python3" // the pyenv python3 cannot import fail2ban
+// Files of Debian's fail2ban 1.0.2 package that the tests compare against,
+// found by f2bref (unpacked into .cache by `go tool task test`, or installed).
+const f2bPython = "/usr/bin/python3" // the pyenv python3 cannot import fail2ban
+
+var (
+	f2bTree       *f2bref.Tree
 	f2bConfigDir  = "/etc/fail2ban"
 	f2bSSHDConf   = "/etc/fail2ban/filter.d/sshd.conf"
 	f2bSampleSSHD = "/usr/lib/python3/dist-packages/fail2ban/tests/files/logs/sshd"
 )
+
+func init() {
+	if tr, err := f2bref.Find(); err == nil {
+		f2bTree = tr
+		f2bConfigDir = tr.ConfDir
+		f2bSSHDConf = filepath.Join(tr.ConfDir, "filter.d", "sshd.conf")
+		f2bSampleSSHD = filepath.Join(tr.SampleLogs, "sshd")
+	}
+}
+
+// f2bPythonCmd runs python3 with the reference fail2ban importable.
+func f2bPythonCmd(args ...string) *exec.Cmd {
+	cmd := exec.Command(f2bPython, args...)
+	if f2bTree != nil {
+		cmd.Env = append(os.Environ(), "PYTHONPATH="+f2bTree.PyPath)
+	}
+	return cmd
+}
 
 // f2bNow is Fail2Ban's sample-test "now" (2005-08-14 10:00:00 UTC), so that
 // year inference of the sample file's dates matches its expectations.
@@ -35,14 +59,14 @@ func requireFail2Ban(t testing.TB, needPython bool) {
 		}
 	}
 	if missing == "" && needPython {
-		if err := exec.Command(f2bPython, "-c", "import fail2ban.server.failregex").Run(); err != nil {
+		if err := f2bPythonCmd("-c", "import fail2ban.server.failregex").Run(); err != nil {
 			missing = f2bPython + " with the fail2ban module"
 		}
 	}
 	if missing == "" {
 		return
 	}
-	msg := fmt.Sprintf("fail2ban 1.0.2 not installed (missing %s; apt-get install fail2ban)", missing)
+	msg := fmt.Sprintf("fail2ban 1.0.2 not found (missing %s; run e2e/scripts/fail2ban.sh)", missing)
 	if os.Getenv("BANFLEET_E2E") == "1" {
 		t.Fatal(msg)
 	}
@@ -81,8 +105,8 @@ func runOracle(t *testing.T, lines []string, now time.Time) []oracleResult {
 		in.Write(b)
 		in.WriteByte('\n')
 	}
-	cmd := exec.Command(f2bPython, "testdata/f2b_oracle.py", f2bConfigDir, "normal", "no")
-	cmd.Env = append(os.Environ(), "TZ=UTC", "BANFLEET_NOW="+strconv.FormatInt(now.Unix(), 10))
+	cmd := f2bPythonCmd("testdata/f2b_oracle.py", f2bConfigDir, "normal", "no")
+	cmd.Env = append(cmd.Environ(), "TZ=UTC", "BANFLEET_NOW="+strconv.FormatInt(now.Unix(), 10))
 	cmd.Stdin = &in
 	var stderr bytes.Buffer
 	cmd.Stderr = &stderr
