@@ -10,6 +10,7 @@ package decide
 
 import (
 	"net/netip"
+	"slices"
 	"sync"
 	"time"
 
@@ -43,6 +44,7 @@ type Engine struct {
 	fleet  *netaddr.Set
 
 	mu       sync.Mutex
+	reported map[string]config.JailPolicy
 	tracker  *window.Tracker
 	jails    map[string]uint16
 	hosts    map[string]uint16
@@ -100,11 +102,10 @@ func (e *Engine) Offer(o *wire.Offence, now time.Time) (Outcome, *wire.Ban) {
 	if e.fleet.Contains(addr) {
 		return Fleet, nil
 	}
-	pol := e.cfg.Policy(o.Jail)
-	wp := window.Policy{MaxRetry: pol.MaxRetry, FindTime: pol.FindTime}
-
 	e.mu.Lock()
 	defer e.mu.Unlock()
+	pol := e.policy(o.Jail)
+	wp := window.Policy{MaxRetry: pol.MaxRetry, FindTime: pol.FindTime}
 	jail := e.jailID(o.Jail)
 	host := e.hostID(o.Host)
 	pk := window.MakeKey(jail, addr, 0)
@@ -132,15 +133,91 @@ func (e *Engine) Offer(o *wire.Offence, now time.Time) (Outcome, *wire.Ban) {
 	}
 	e.tracker.Forget(k)
 	e.punished[pk] = uint32(now.Unix())
-	return Banned, &wire.Ban{
+	ban := &wire.Ban{
 		Addr:    addr,
 		Jail:    o.Jail,
 		Ports:   pol.Ports,
 		Reason:  wire.Reason{Count: r.Count, Hosts: hosts},
 		Created: now,
-		Expires: now.Add(pol.BanTime),
 		By:      e.by,
 	}
+	if pol.BanTime > 0 { // a negative bantime (Fail2Ban's -1) is permanent
+		ban.Expires = now.Add(pol.BanTime)
+	}
+	return Banned, ban
+}
+
+// SetReported sets the jail policies the fleet's hosts report (Fail2Ban
+// thresholds of their jails): they apply to jails the coordinator's own
+// configuration does not name, over its defaults.
+func (e *Engine) SetReported(p map[string]config.JailPolicy) {
+	e.mu.Lock()
+	e.reported = p
+	e.mu.Unlock()
+}
+
+// MergeReported combines what several hosts report for the same jails into
+// one policy per jail, over defaults: the strictest thresholds win (lowest
+// maxretry, longest findtime and bantime, permanent over any), ports add up.
+func MergeReported(defaults config.JailPolicy, reports []map[string]wire.JailPolicy) map[string]config.JailPolicy {
+	out := map[string]config.JailPolicy{}
+	for _, rep := range reports {
+		for jail, r := range rep {
+			p, seen := out[jail]
+			if !seen {
+				p = config.JailPolicy{Scope: defaults.Scope}
+			}
+			if r.MaxRetry > 0 && (p.MaxRetry == 0 || r.MaxRetry < p.MaxRetry) {
+				p.MaxRetry = r.MaxRetry
+			}
+			if ft := time.Duration(r.FindTime * float64(time.Second)); ft > p.FindTime {
+				p.FindTime = ft
+			}
+			switch bt := time.Duration(r.BanTime * float64(time.Second)); {
+			case r.BanTime < 0 || p.BanTime < 0:
+				p.BanTime = -1
+			case bt > p.BanTime:
+				p.BanTime = bt
+			}
+			for _, port := range r.Ports {
+				if !slices.Contains(p.Ports, port) {
+					p.Ports = append(p.Ports, port)
+				}
+			}
+			out[jail] = p
+		}
+	}
+	for jail, p := range out {
+		if p.MaxRetry == 0 {
+			p.MaxRetry = defaults.MaxRetry
+		}
+		if p.FindTime == 0 {
+			p.FindTime = defaults.FindTime
+		}
+		if p.BanTime == 0 {
+			p.BanTime = defaults.BanTime
+		}
+		slices.Sort(p.Ports)
+		out[jail] = p
+	}
+	return out
+}
+
+// Policy returns the policy in force for jail.
+func (e *Engine) Policy(jail string) config.JailPolicy {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	return e.policy(jail)
+}
+
+func (e *Engine) policy(jail string) config.JailPolicy {
+	if p, ok := e.cfg.Jails[jail]; ok {
+		return p
+	}
+	if p, ok := e.reported[jail]; ok {
+		return p
+	}
+	return e.cfg.Defaults
 }
 
 // Remember records that addr was banned in jail at `at` (from the ban
@@ -168,7 +245,7 @@ func (e *Engine) Sweep(now time.Time) int {
 	for n, id := range e.jails {
 		names[id] = n
 	}
-	find := func(j uint16) time.Duration { return e.cfg.Policy(names[j]).FindTime }
+	find := func(j uint16) time.Duration { return e.policy(names[j]).FindTime }
 	e.tracker.Sweep(now, find)
 	for k, t := range e.punished {
 		if int64(t) < now.Add(-find(k.Jail)).Unix() {

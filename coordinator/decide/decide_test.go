@@ -93,3 +93,23 @@ func TestStaleAndSweep(t *testing.T) {
 	require.Equal(t, 1, e.Sweep(t0.Add(time.Minute)))
 	require.Equal(t, 0, e.Sweep(t0.Add(11*time.Minute)))
 }
+
+func TestReportedPolicies(t *testing.T) {
+	cfg := testConfig(t, "fleet")
+	e := New(cfg, "c")
+	merged := MergeReported(cfg.Defaults, []map[string]wire.JailPolicy{
+		{"nginx-http-auth": {MaxRetry: 4, FindTime: 60, BanTime: 600, Ports: []uint16{80}}},
+		{"nginx-http-auth": {MaxRetry: 2, FindTime: 30, BanTime: -1, Ports: []uint16{443, 80}}, "postfix": {}},
+	})
+	require.Equal(t, config.JailPolicy{MaxRetry: 2, FindTime: time.Minute, BanTime: -1, Scope: "fleet", Ports: []uint16{80, 443}}, merged["nginx-http-auth"])
+	require.Equal(t, cfg.Defaults.MaxRetry, merged["postfix"].MaxRetry, "unset thresholds come from the defaults")
+	e.SetReported(merged)
+	require.Equal(t, 3, e.Policy("sshd").MaxRetry, "the coordinator's own jail config wins")
+	require.Equal(t, 2, e.Policy("nginx-http-auth").MaxRetry)
+	o := off("h1", "203.0.113.9", t0)
+	o.Jail = "nginx-http-auth"
+	e.Offer(o, t0)
+	got, ban := e.Offer(o, t0)
+	require.Equal(t, Banned, got)
+	require.True(t, ban.Expires.IsZero(), "bantime -1 is permanent")
+}

@@ -298,11 +298,13 @@ func (c *Coordinator) watchFleet(ctx context.Context) error {
 		return fmt.Errorf("bucket %s: %w", subject.AgentsBucket, err)
 	}
 	addrs := map[string][]netip.Prefix{}
+	jails := map[string]map[string]wire.JailPolicy{}
 	return watchLoop(ctx, c.log, "agents", func(ctx context.Context) (jetstream.KeyWatcher, error) {
 		return kv.WatchAll(ctx)
 	}, func(e jetstream.KeyValueEntry) {
 		if e.Operation() != jetstream.KeyValuePut {
 			delete(addrs, e.Key())
+			delete(jails, e.Key())
 		} else {
 			var hb wire.Heartbeat
 			if err := wire.Decode(e.Value(), &hb); err != nil || hb.Host != e.Key() {
@@ -314,7 +316,13 @@ func (c *Coordinator) watchFleet(ctx context.Context) error {
 				ps = append(ps, netip.PrefixFrom(a.Unmap(), a.Unmap().BitLen()))
 			}
 			addrs[e.Key()] = ps
+			jails[e.Key()] = hb.Jails
 		}
+		reports := make([]map[string]wire.JailPolicy, 0, len(jails))
+		for _, j := range jails {
+			reports = append(reports, j)
+		}
+		c.engine.SetReported(decide.MergeReported(c.cfg.Defaults, reports))
 		var all []netip.Prefix
 		for _, ps := range addrs {
 			all = append(all, ps...)

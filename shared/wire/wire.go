@@ -62,6 +62,18 @@ type Heartbeat struct {
 	BansApplied int          `json:"bans_applied"` // elements in its firewall
 	Backend     string       `json:"backend"`
 	Addrs       []netip.Addr `json:"addrs,omitempty"` // the host's own addresses: never banned
+	// Jails are the thresholds this host's jails bring (from a Fail2Ban
+	// configuration): the coordinator's defaults for jails its own
+	// configuration does not name.
+	Jails map[string]JailPolicy `json:"jails,omitempty"`
+}
+
+// JailPolicy is a jail's thresholds as a host knows them.
+type JailPolicy struct {
+	MaxRetry int      `json:"maxretry,omitempty"`
+	FindTime float64  `json:"findtime_s,omitempty"`
+	BanTime  float64  `json:"bantime_s,omitempty"` // < 0: permanent
+	Ports    []uint16 `json:"ports,omitempty"`
 }
 
 // FirewallEntry is one element of an agent's firewall.
