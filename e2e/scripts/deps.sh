@@ -12,6 +12,8 @@ have sshd    || need+=(openssh-server)
 have ssh     || need+=(openssh-client)
 have ssh-keygen || need+=(openssh-client)
 have sshpass || need+=(sshpass)
+have journalctl || need+=(systemd)
+have systemd-journal-remote || [ -x /lib/systemd/systemd-journal-remote ] || need+=(systemd-journal-remote)
 
 if [ ${#need[@]} -eq 0 ]; then
   exit 0
