@@ -5,11 +5,15 @@ import (
 	"net/url"
 	"os"
 	"path/filepath"
+	"slices"
 	"sort"
 	"strings"
 	"time"
 
 	"github.com/knadh/koanf/v2"
+
+	"github.com/banfleet/banfleet/agent/filter"
+	"github.com/banfleet/banfleet/config/fail2ban"
 
 	"github.com/banfleet/banfleet/shared/subject"
 )
@@ -35,6 +39,11 @@ type Agent struct {
 	// Reconcile is how often the firewall is compared with the bans bucket
 	// and repaired (it is always reconciled at start).
 	Reconcile time.Duration `koanf:"reconcile"`
+	// Fail2Ban is a Fail2Ban configuration directory (e.g. /etc/fail2ban):
+	// the jails enabled there run here, with their filters from filter.d,
+	// log paths, ports and thresholds; jails below with the same name
+	// override single keys of them. "" = none.
+	Fail2Ban string `koanf:"fail2ban"`
 	// Jails are the jails this host watches, by name.
 	Jails map[string]AgentJail `koanf:"jails"`
 
@@ -58,23 +67,56 @@ type Firewall struct {
 	Table string `koanf:"table"`
 }
 
-// AgentJail is one jail on one host.
+// AgentJail is one jail on one host. The keys are Fail2Ban's jail options,
+// so a jail read from a Fail2Ban configuration decodes into the same struct.
 type AgentJail struct {
 	// Enabled turns the jail on (default true).
 	Enabled *bool `koanf:"enabled"`
-	// Filter is the built-in filter's name (default: the jail's name).
+	// Filter is the filter: a built-in name (sshd), or, with fail2ban set,
+	// a filter.d spec such as "sshd[mode=aggressive]". Default: the jail's
+	// name.
 	Filter string `koanf:"filter"`
-	// LogPath lists the log files to follow.
+	// Backend is where the log comes from: auto, polling, pyinotify (log
+	// files) or systemd (the journal; logpath is then not used).
+	Backend string `koanf:"backend"`
+	// Journal is set for a systemd backend (read from Fail2Ban configs).
+	Journal bool `koanf:"journal"`
+	// LogPath lists the log files to follow (globs).
 	LogPath []string `koanf:"logpath"`
+	// LogPathTail lists those of LogPath read from the end on first start
+	// (Fail2Ban's "tail"); the others are read from the start.
+	LogPathTail []string `koanf:"logpath_tail"`
 	// Port lists the ports the jail's bans block: numbers, service names or
 	// ranges a:b; empty = all ports.
 	Port []string `koanf:"port"`
 	// Protocol is tcp (default), udp or all.
 	Protocol string `koanf:"protocol"`
+	// MaxRetry, FindTime and BanTime are the jail's thresholds as this host
+	// knows them (from Fail2Ban): reported to the coordinator, whose own
+	// configuration wins. 0 = not set; a negative bantime is permanent.
+	MaxRetry int           `koanf:"maxretry"`
+	FindTime time.Duration `koanf:"findtime"`
+	BanTime  time.Duration `koanf:"bantime"`
+	// The filter itself, as Fail2Ban's failregex engine takes it; set by a
+	// Fail2Ban configuration, or by hand for a jail without a filter file.
+	PrefRegex    string     `koanf:"prefregex"`
+	FailRegex    []string   `koanf:"failregex"`
+	IgnoreRegex  []string   `koanf:"ignoreregex"`
+	MaxLines     int        `koanf:"maxlines"`
+	DatePattern  string     `koanf:"datepattern"`
+	JournalMatch [][]string `koanf:"journalmatch"`
+	UseDNS       string     `koanf:"usedns"`
 
 	// Ports is Port resolved (not a key).
 	Ports []uint16 `koanf:"-"`
 }
+
+// FromJournal reports whether the jail reads the systemd journal.
+func (j AgentJail) FromJournal() bool { return j.Journal || strings.HasPrefix(j.Backend, "systemd") }
+
+// Regex reports whether the jail's filter is given as Fail2Ban regexes
+// (rather than a built-in filter).
+func (j AgentJail) Regex() bool { return len(j.FailRegex) > 0 }
 
 // On reports whether the jail is enabled.
 func (j AgentJail) On() bool { return j.Enabled == nil || *j.Enabled }
@@ -93,10 +135,20 @@ func agentDefaults() map[string]any {
 	}
 }
 
-// LoadAgent reads and validates the agent's configuration.
+// fail2banKeys are the jail keys taken from a Fail2Ban configuration.
+var fail2banKeys = []string{"enabled", "filter", "backend", "journal", "logpath", "logpath_tail", "port", "protocol",
+	"maxretry", "findtime", "bantime", "prefregex", "failregex", "ignoreregex", "maxlines", "datepattern", "journalmatch", "usedns"}
+
+// LoadAgent reads and validates the agent's configuration. When it names a
+// Fail2Ban configuration (fail2ban: DIR), the jails enabled there are
+// loaded under the YAML's.
 func LoadAgent(src Source) (*Agent, *koanf.Koanf, error) {
 	var c Agent
-	k, err := load(src, agentDefaults(), &c)
+	var under []koanf.Provider
+	if dir := peekString(src, "fail2ban"); dir != "" {
+		under = append(under, fail2ban.NewProvider(dir, fail2ban.WithKeys(fail2banKeys...)))
+	}
+	k, err := load(src, agentDefaults(), &c, under...)
 	if err != nil {
 		return nil, nil, err
 	}
@@ -157,13 +209,36 @@ func (c *Agent) validate() error {
 		if j.Filter == "" {
 			j.Filter = name
 		}
-		if j.On() && len(j.LogPath) == 0 {
+		if j.On() && len(j.LogPath) == 0 && !j.FromJournal() {
 			return fieldError(w, f+".logpath", "no log file given")
 		}
 		for i, p := range j.LogPath {
 			if !filepath.IsAbs(p) {
 				return fieldError(w, fmt.Sprintf("%s.logpath[%d]", f, i), "%q is not an absolute path", p)
 			}
+		}
+		switch {
+		case j.Regex() || !j.On():
+		case c.Fail2Ban != "":
+			backend := "auto"
+			if j.FromJournal() {
+				backend = "systemd"
+			}
+			def, err := fail2ban.LoadFilter(c.Fail2Ban, j.Filter, map[string]string{"backend": backend})
+			if err != nil {
+				return fieldError(w, f+".filter", "%v", err)
+			}
+			j.PrefRegex, j.FailRegex, j.IgnoreRegex = def.PrefRegex, def.FailRegex, def.IgnoreRegex
+			j.MaxLines, j.DatePattern, j.UseDNS = def.MaxLines, def.DatePattern, def.UseDNS
+			if len(j.JournalMatch) == 0 {
+				j.JournalMatch = def.JournalMatch
+			}
+			if !j.Regex() {
+				return fieldError(w, f+".filter", "%q has no failregex", j.Filter)
+			}
+		case !slices.Contains(filter.BuiltinNames(), j.Filter):
+			return fieldError(w, f+".filter", "%q is not a built-in filter (built in: %s); set fail2ban: to read filter.d",
+				j.Filter, strings.Join(filter.BuiltinNames(), ", "))
 		}
 		ports, err := ParsePorts(j.Port)
 		if err != nil {

@@ -68,6 +68,9 @@ func ParsePorts(entries []string) ([]uint16, error) {
 			if part == "" {
 				continue
 			}
+			if part == "0:65535" || part == "1:65535" {
+				return nil, nil // every port: Fail2Ban's jail.conf default
+			}
 			if lo, hi, ok := strings.Cut(part, ":"); ok {
 				a, err1 := parsePort(lo)
 				b, err2 := parsePort(hi)

@@ -8,6 +8,8 @@ import (
 	"time"
 
 	"github.com/stretchr/testify/require"
+
+	"github.com/banfleet/banfleet/shared/f2bref"
 )
 
 func TestLoadAgentGood(t *testing.T) {
@@ -48,7 +50,7 @@ func TestLoadBad(t *testing.T) {
 		{"no logpath", "agent", "jails: {sshd: {port: [22]}}\n", "jails.sshd.logpath"},
 		{"relative logpath", "agent", "jails: {sshd: {logpath: [auth.log]}}\n", "jails.sshd.logpath[0]"},
 		{"bad port", "agent", "jails: {sshd: {logpath: [/x], port: [sssh]}}\n", "jails.sshd.port"},
-		{"unknown jail key", "agent", "jails: {sshd: {logpath: [/x], maxretry: 3}}\n", "maxretry"},
+		{"unknown jail key", "agent", "jails: {sshd: {logpath: [/x], maxretyr: 3}}\n", "maxretyr"},
 		{"bad duration", "coord", "defaults: {bantime: forever}\n", "bantime"},
 		{"bad maxretry", "coord", "jails: {sshd: {maxretry: -1}}\n", "jails.sshd.maxretry"},
 		{"bad scope", "coord", "defaults: {scope: galaxy}\n", "defaults.scope"},
@@ -73,4 +75,32 @@ func TestLoadBad(t *testing.T) {
 	_, _, err := LoadAgent(Source{File: "testdata/missing.yaml"})
 	require.Error(t, err)
 	require.False(t, errors.Is(err, ErrInvalid))
+}
+
+func TestLoadAgentFromFail2Ban(t *testing.T) {
+	tr := f2bref.Require(t)
+	f := filepath.Join(t.TempDir(), "agent.yaml")
+	// The Debian configuration enables sshd; the YAML overrides its log path only.
+	require.NoError(t, os.WriteFile(f, []byte("host: h1\nfail2ban: "+tr.ConfDir+"\njails:\n  sshd:\n    logpath: [/tmp/auth.log]\n"), 0o600))
+	c, _, err := LoadAgent(Source{File: f, Environ: []string{}})
+	require.NoError(t, err)
+	j, ok := c.Jails["sshd"]
+	require.True(t, ok)
+	require.Equal(t, []string{"/tmp/auth.log"}, j.LogPath)
+	require.Equal(t, []uint16{22}, j.Ports)
+	require.Equal(t, "sshd[mode=normal]", j.Filter)
+	require.NotEmpty(t, j.FailRegex, "regexes from filter.d")
+	require.Contains(t, j.PrefRegex, "<F-CONTENT>")
+	require.Equal(t, 5, j.MaxRetry)
+
+	// A YAML jail naming a filter.d filter gets its regexes too.
+	require.NoError(t, os.WriteFile(f, []byte("host: h1\nfail2ban: "+tr.ConfDir+"\njails:\n  web:\n    filter: nginx-http-auth\n    logpath: [/var/log/nginx/error.log]\n    port: [http, https]\n"), 0o600))
+	c, _, err = LoadAgent(Source{File: f, Environ: []string{}})
+	require.NoError(t, err)
+	require.NotEmpty(t, c.Jails["web"].FailRegex)
+
+	// Without fail2ban, only built-in filters.
+	require.NoError(t, os.WriteFile(f, []byte("host: h1\njails:\n  web:\n    filter: nginx-http-auth\n    logpath: [/x]\n"), 0o600))
+	_, _, err = LoadAgent(Source{File: f, Environ: []string{}})
+	require.ErrorContains(t, err, "jails.web.filter")
 }

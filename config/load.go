@@ -28,7 +28,7 @@ type Source struct {
 
 // load merges defaults, file, environment and overrides into out (a pointer
 // to a struct with koanf tags) and returns the merged koanf instance.
-func load(src Source, defaults map[string]any, out any) (*koanf.Koanf, error) {
+func load(src Source, defaults map[string]any, out any, under ...koanf.Provider) (*koanf.Koanf, error) {
 	where := "config"
 	if src.File != "" {
 		where = "config " + src.File
@@ -36,6 +36,11 @@ func load(src Source, defaults map[string]any, out any) (*koanf.Koanf, error) {
 	k := koanf.New(".")
 	if err := k.Load(confmap.Provider(defaults, "."), nil); err != nil {
 		return nil, fmt.Errorf("%s: defaults: %w", where, err)
+	}
+	for _, p := range under {
+		if err := k.Load(p, nil); err != nil {
+			return nil, fmt.Errorf("%s: %w", where, err)
+		}
 	}
 	if src.File != "" {
 		if _, err := os.Stat(src.File); errors.Is(err, fs.ErrNotExist) {
@@ -83,6 +88,29 @@ func load(src Source, defaults map[string]any, out any) (*koanf.Koanf, error) {
 		return nil, fmt.Errorf("%s: %w: %v", where, ErrInvalid, err)
 	}
 	return k, nil
+}
+
+// peekString reads one top-level string key from the file and environment
+// before the real load (for keys that decide what else to load).
+func peekString(src Source, key string) string {
+	k := koanf.New(".")
+	if src.File != "" {
+		_ = k.Load(file.Provider(src.File), yaml.Parser())
+	}
+	environ := src.Environ
+	if environ == nil {
+		environ = os.Environ()
+	}
+	name := EnvPrefix + strings.ToUpper(key) + "="
+	for _, e := range environ {
+		if v, ok := strings.CutPrefix(e, name); ok {
+			return v
+		}
+	}
+	if v, ok := src.Overrides[key].(string); ok {
+		return v
+	}
+	return k.String(key)
 }
 
 // scalarPaths maps environment names (without prefix) to key paths for every
