@@ -4,12 +4,10 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"hash/fnv"
 	"log/slog"
 	"net/netip"
 	"os"
 	"path/filepath"
-	"strconv"
 	"sync"
 	"time"
 
@@ -19,7 +17,6 @@ import (
 	"golang.org/x/sync/errgroup"
 
 	"github.com/banfleet/banfleet/agent/enforce"
-	"github.com/banfleet/banfleet/agent/filter"
 	"github.com/banfleet/banfleet/agent/firewall"
 	"github.com/banfleet/banfleet/agent/publish"
 	"github.com/banfleet/banfleet/agent/tail"
@@ -77,6 +74,10 @@ func (a *Agent) Run(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
+	cursors, err := loadCursors(filepath.Join(a.cfg.StateDir, "journal.json"))
+	if err != nil {
+		return err
+	}
 
 	opts := []nats.Option{
 		nats.Name("banfleet-agent " + a.cfg.Host),
@@ -113,10 +114,7 @@ func (a *Agent) Run(ctx context.Context) error {
 	}
 	a.enf = enforce.New(enforce.Options{Backend: fw, Jails: specs, Own: a.own, Reconcile: a.cfg.Reconcile, Logger: a.log, Registry: a.reg})
 
-	followers, err := a.sources(state)
-	if err != nil {
-		return err
-	}
+	srcs := newSources(a, state, cursors)
 	sub, err := nc.Subscribe(subject.AgentRequest(a.cfg.Host, "firewall"), a.answerFirewall)
 	if err != nil {
 		return fmt.Errorf("subscribe control: %w", err)
@@ -134,11 +132,8 @@ func (a *Agent) Run(ctx context.Context) error {
 		return a.enf.Run(gctx, st.KV())
 	})
 	g.Go(func() error { return a.heartbeat(gctx, js) })
-	for _, f := range followers {
-		g.Go(func() error { return f.run(gctx) })
-	}
-	g.Go(func() error { return a.savePositions(gctx, state, followers) })
-	a.log.Info("agent running", "host", a.cfg.Host, "nats", a.cfg.NATS.URL, "firewall", a.cfg.Firewall.Backend, "jails", len(specs), "logs", len(followers))
+	g.Go(func() error { return srcs.Run(gctx) })
+	a.log.Info("agent running", "host", a.cfg.Host, "nats", a.cfg.NATS.URL, "firewall", a.cfg.Firewall.Backend, "jails", len(specs))
 	err = g.Wait()
 	a.log.Info("agent stopped")
 	return err
@@ -167,110 +162,6 @@ func (a *Agent) refreshOwn() []netip.Addr {
 	}
 	a.own.Replace(ps)
 	return addrs
-}
-
-// follower is one log file of one jail.
-type follower struct {
-	path string
-	f    *tail.Follower
-	h    tail.Handler
-}
-
-func (f *follower) run(ctx context.Context) error { return f.f.Run(ctx, f.h) }
-
-func (a *Agent) sources(state *tail.State) ([]*follower, error) {
-	var out []*follower
-	stats := &tail.Stats{}
-	a.reg.MustRegister(
-		prometheus.NewCounterFunc(prometheus.CounterOpts{Name: "banfleet_agent_lines_too_long_total", Help: "Lines longer than the limit, skipped."}, func() float64 { return float64(stats.TooLong.Load()) }),
-		prometheus.NewCounterFunc(prometheus.CounterOpts{Name: "banfleet_agent_log_rotations_total", Help: "Log rotations followed."}, func() float64 { return float64(stats.Rotations.Load() + stats.Truncations.Load()) }),
-	)
-	for _, name := range a.cfg.JailNames() {
-		j := a.cfg.Jails[name]
-		if !j.On() {
-			continue
-		}
-		flt, err := filter.Builtin(j.Filter, filter.Options{Mode: "normal"})
-		if err != nil {
-			return nil, fmt.Errorf("config %s: jails.%s.filter: %w", a.cfg.File, name, err)
-		}
-		for _, path := range j.LogPath {
-			h := a.handler(name, flt)
-			out = append(out, &follower{
-				path: path,
-				f:    tail.New(path, state.Get(path), tail.Options{Logger: a.log.With("log", path), Stats: stats}),
-				h:    h,
-			})
-		}
-	}
-	return out, nil
-}
-
-// handler returns the per-line function of one jail. Only a failure
-// allocates.
-func (a *Agent) handler(jail string, flt filter.Filter) tail.Handler {
-	lines := a.lines.WithLabelValues(jail)
-	failures := a.failures.WithLabelValues(jail)
-	ignored := a.ignored.WithLabelValues(jail)
-	unparsed := a.unparsed.WithLabelValues(jail)
-	return func(line []byte, start int64, pos tail.Position) {
-		lines.Inc()
-		fail, v := flt.Match(line, time.Now())
-		switch v {
-		case filter.Failed:
-		case filter.Ignored:
-			ignored.Inc()
-			return
-		case filter.BadLine:
-			unparsed.Inc()
-			return
-		default:
-			return
-		}
-		failures.Inc()
-		o := &wire.Offence{
-			ID:   offenceID(pos.Ino, start, line),
-			Host: a.cfg.Host,
-			Jail: jail,
-			Addr: netaddr.Canonical(fail.Addr),
-			Time: fail.Time,
-			Line: wire.CutLine(line),
-			User: fail.User,
-		}
-		a.log.Debug("failure", "jail", jail, "addr", o.Addr, "user", o.User)
-		a.pub.Offer(o)
-	}
-}
-
-// offenceID names an offence by where its line is and what it says: stable
-// when the same line is read again (restart, retry), different when a
-// truncated file reuses an offset.
-func offenceID(ino uint64, start int64, line []byte) string {
-	h := fnv.New64a()
-	h.Write(line)
-	return strconv.FormatUint(ino, 36) + "-" + strconv.FormatInt(start, 36) + "-" + strconv.FormatUint(h.Sum64(), 36)
-}
-
-func (a *Agent) savePositions(ctx context.Context, state *tail.State, fs []*follower) error {
-	save := func() {
-		for _, f := range fs {
-			state.Set(f.path, f.f.Position())
-		}
-		if err := state.Save(); err != nil {
-			a.log.Warn("positions not saved", "err", err)
-		}
-	}
-	t := time.NewTicker(time.Second)
-	defer t.Stop()
-	for {
-		select {
-		case <-ctx.Done():
-			save()
-			return nil
-		case <-t.C:
-			save()
-		}
-	}
 }
 
 func (a *Agent) answerFirewall(m *nats.Msg) {
@@ -304,7 +195,7 @@ func (a *Agent) heartbeat(ctx context.Context, js jetstream.JetStream) error {
 	var once sync.Once
 	for {
 		hb := wire.Heartbeat{Host: a.cfg.Host, Version: a.version, Started: a.started, Seen: time.Now(),
-			BansApplied: a.enf.Desired(), Backend: a.cfg.Firewall.Backend, Addrs: a.refreshOwn()}
+			BansApplied: a.enf.Desired(), Backend: a.cfg.Firewall.Backend, Addrs: a.refreshOwn(), Jails: a.jailPolicies()}
 		data, err := wire.Encode(&hb)
 		if err == nil {
 			pctx, cancel := context.WithTimeout(ctx, 2*time.Second)
@@ -347,4 +238,20 @@ func waitBucket[T any](ctx context.Context, log *slog.Logger, open func(context.
 		case <-time.After(delay):
 		}
 	}
+}
+
+// jailPolicies are the thresholds this host's jails bring (from Fail2Ban),
+// reported to the coordinator as defaults.
+func (a *Agent) jailPolicies() map[string]wire.JailPolicy {
+	out := map[string]wire.JailPolicy{}
+	for name, j := range a.cfg.Jails {
+		if !j.On() || (j.MaxRetry == 0 && j.FindTime == 0 && j.BanTime == 0) {
+			continue
+		}
+		out[name] = wire.JailPolicy{MaxRetry: j.MaxRetry, FindTime: j.FindTime.Seconds(), BanTime: j.BanTime.Seconds(), Ports: j.Ports}
+	}
+	if len(out) == 0 {
+		return nil
+	}
+	return out
 }

@@ -27,5 +27,10 @@ fi
 rm -rf "$dest"
 mkdir -p "$dest"
 dpkg-deb -x fail2ban_*.deb "$dest/root"
+# Fail2Ban's two zzz-* test filters include ../../../../../../../config/filter.d/common.conf,
+# a path of Fail2Ban's source tree that the package layout lacks; Fail2Ban's own
+# test run needs it too. Provide it inside the unpacked tree.
+mkdir -p "$dest/root/usr/config/filter.d"
+ln -s ../../../etc/fail2ban/filter.d/common.conf "$dest/root/usr/config/filter.d/common.conf"
 cp fail2ban_*.deb "$dest/"
 echo "banfleet: unpacked $(ls fail2ban_*.deb) into $dest/root (not installed)" >&2

@@ -10,6 +10,7 @@ import (
 	"syscall"
 
 	"github.com/banfleet/banfleet/agent"
+	"github.com/banfleet/banfleet/agent/regexcmd"
 	"github.com/banfleet/banfleet/config"
 	"github.com/banfleet/banfleet/shared/obs"
 )
@@ -21,6 +22,13 @@ func main() {
 }
 
 func run() int {
+	if len(os.Args) > 1 && os.Args[1] == "regex" {
+		return regexcmd.Run(os.Args[2:], os.Stdout, os.Stderr)
+	}
+	flag.Usage = func() {
+		fmt.Fprintf(os.Stderr, "usage: banfleet-agent [-c FILE] [-t] [-T] [-version]\n       banfleet-agent regex [options] LOG FILTER [IGNOREREGEX]   (like fail2ban-regex)\n")
+		flag.PrintDefaults()
+	}
 	file := flag.String("c", "/etc/banfleet/agent.yaml", "configuration file (YAML)")
 	test := flag.Bool("t", false, "check the configuration and exit")
 	dump := flag.Bool("T", false, "print the merged configuration and exit")

@@ -32,8 +32,9 @@ type Result struct {
 // (multi-line buffers) across the lines of a sample file, as Fail2Ban's
 // cached filter does.
 type Instance interface {
-	// FailRegexCount is the number of failregex of the filter.
-	FailRegexCount() int
+	// FailRegexes are the filter's failregex (as configured; they identify
+	// a regex across option combinations).
+	FailRegexes() []string
 	// Process returns every match of line (checkAllRegex), nofail and
 	// pending ones included; now is TestNow.
 	Process(line string, now time.Time) ([]Result, error)
@@ -111,6 +112,7 @@ func Run(e Engine, confDir, logsDir, name string) *FilterReport {
 		return fr, nil
 	}
 
+	usedRe := map[string]bool{} // failregex that had a sample under any options
 	files := []string{name}
 	var tests []*filterRun
 	var common map[string]any
@@ -218,7 +220,7 @@ func Run(e Engine, confDir, logsDir, name string) *FilterReport {
 						continue
 					}
 				}
-				if err := check(fr, line, faildata, now); err != nil && c.Err == "" {
+				if err := check(fr, line, faildata, now, usedRe); err != nil && c.Err == "" {
 					c.Err, c.Filter = err.Error(), fr.key
 				}
 			}
@@ -231,8 +233,8 @@ func Run(e Engine, confDir, logsDir, name string) *FilterReport {
 	}
 	for _, key := range order {
 		fr := cache[key]
-		for i := range fr.inst.FailRegexCount() {
-			if !fr.used[i] {
+		for i, re := range fr.inst.FailRegexes() {
+			if !fr.used[i] && !usedRe[re] {
 				rep.Unsampled = append(rep.Unsampled, fmt.Sprintf("%s: failregex %d has no sample", key, i))
 			}
 		}
@@ -241,7 +243,7 @@ func Run(e Engine, confDir, logsDir, name string) *FilterReport {
 }
 
 // check runs one line through one filter run and compares with faildata.
-func check(fr *filterRun, line string, faildata map[string]any, now time.Time) error {
+func check(fr *filterRun, line string, faildata map[string]any, now time.Time, usedRe map[string]bool) error {
 	var res []Result
 	var err error
 	if s, _ := fr.opts["logtype"].(string); s == "journal" {
@@ -255,10 +257,17 @@ func check(fr *filterRun, line string, faildata map[string]any, now time.Time) e
 	if err != nil {
 		return fmt.Errorf("process: %w", err)
 	}
+	regexes := fr.inst.FailRegexes()
+	use := func(i int) {
+		fr.used[i] = true
+		if i >= 0 && i < len(regexes) {
+			usedRe[regexes[i]] = true
+		}
+	}
 	var found []Result
 	for _, r := range res {
 		if r.FID == nil || truthy(r.Fields["nofail"]) {
-			fr.used[r.Regex] = true
+			use(r.Regex)
 			continue
 		}
 		found = append(found, r)
@@ -311,7 +320,7 @@ func check(fr *filterRun, line string, faildata map[string]any, now time.Time) e
 			return fmt.Errorf("time: got %f (%s), want %f (%s)", r.Time, time.Unix(0, int64(r.Time*1e9)).UTC().Format(time.RFC3339Nano), want, t)
 		}
 	}
-	fr.used[r.Regex] = true
+	use(r.Regex)
 	return nil
 }
 
@@ -327,7 +336,8 @@ var zurich = func() *time.Location {
 func Location() *time.Location { return zurich }
 
 func jsonTime(s string) (float64, error) {
-	for _, layout := range []string{"2006-01-02T15:04:05", "2006-01-02T15:04:05.999999"} {
+	// Python's strptime takes one or two digits ("2005-03-7T02:09:33").
+	for _, layout := range []string{"2006-1-2T15:4:5", "2006-1-2T15:4:5.999999"} {
 		if t, err := time.ParseInLocation(layout, s, zurich); err == nil {
 			return float64(t.UnixNano()) / 1e9, nil
 		}

@@ -18,7 +18,7 @@ func (e *fakeEngine) Filter(_, name string, opts map[string]string) (Instance, e
 	return &fakeInst{mode: opts["mode"]}, nil
 }
 
-func (f *fakeInst) FailRegexCount() int { return 1 }
+func (f *fakeInst) FailRegexes() []string { return []string{"FAIL " + f.mode} }
 
 func (f *fakeInst) Process(line string, _ time.Time) ([]Result, error) {
 	fields := strings.Fields(line)
@@ -55,7 +55,7 @@ func TestHarnessRules(t *testing.T) {
 		require.Empty(t, c.Err, "%s:%d %s", c.File, c.Line, c.Text)
 	}
 	require.Equal(t, []string{"fake/", "fake/a", "fake/b"}, e.loads)
-	require.Equal(t, []string{`fake{"mode":"b"}: failregex 0 has no sample`}, rep.Unsampled)
+	require.Equal(t, []string{`fake{"mode":"b"}: failregex 0 has no sample`}, rep.Unsampled, "regex 'FAIL b' never matched")
 }
 
 func TestEval(t *testing.T) {

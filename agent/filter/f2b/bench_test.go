@@ -1,0 +1,29 @@
+package f2b
+
+import (
+	"testing"
+	"time"
+)
+
+// The agent must process 2,000,000 lines/s on one core with the stock sshd
+// filter (mode normal) on a realistic auth.log: 30 % sshd failure lines,
+// 70 % noise (see authLog: lines of attacking sessions, logins, cron, sudo).
+// One op is one line, so ns/op is ns/line. Dates are found by the tests'
+// minimal syslog finder (helpers_test.go), not agent/filter/date.
+
+func benchLines(b *testing.B, fail float64) {
+	c := compileSSHD(b, "normal")
+	lines := newAuthLog(1).lines(8192, fail)
+	m := c.New()
+	now := time.Date(2026, 11, 26, 12, 0, 0, 0, time.UTC)
+	b.ReportAllocs()
+	b.ResetTimer()
+	for i := 0; b.Loop(); i++ {
+		m.Match(lines[i&8191], now)
+	}
+	b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N), "ns/line")
+}
+
+func BenchmarkSSHDNoise(b *testing.B)   { benchLines(b, 0) }
+func BenchmarkSSHDFailure(b *testing.B) { benchLines(b, 1) }
+func BenchmarkSSHDMix(b *testing.B)     { benchLines(b, 0.3) }

@@ -1,0 +1,216 @@
+package f2b
+
+import (
+	"fmt"
+	"strings"
+	"time"
+)
+
+// Definition is a filter after Fail2Ban's config interpolation, as
+// config/fail2ban yields it: the regexes still hold Fail2Ban's tags
+// (<HOST>, <F-USER>…</F-USER>, …), which Compile expands.
+type Definition struct {
+	Name        string
+	PrefRegex   string
+	FailRegex   []string
+	IgnoreRegex []string
+	// MaxLines is the multi-line buffer size; 0 and 1 mean single lines.
+	MaxLines int
+	// DatePattern is handed to Options.Dates as is.
+	DatePattern string
+	// UseDNS is "yes", "warn" (Fail2Ban's default, used when empty), "no" or
+	// "raw". It only shapes <HOST> as Fail2Ban does ("no" leaves out the
+	// <DNS> alternative); banfleet never resolves names, see the package doc.
+	UseDNS string
+	// LogType is common.conf's logtype: "file" (default), "short",
+	// "rfc5424" or "journal". Only "journal" changes matching: journal
+	// lines carry no date in their text, the time comes with the entry (see
+	// MatchAt); the others only shaped the regexes config/fail2ban built.
+	LogType string
+}
+
+// DateFinder finds the date in a line: the time and the byte span of the
+// date text, which Fail2Ban cuts out of the line before matching. It is
+// what agent/filter/date's *Detector provides. A DateFinder belongs to one
+// Matcher (it may keep state, such as the order of its templates).
+type DateFinder interface {
+	Find(line []byte, now time.Time) (t time.Time, start, end int, ok bool)
+}
+
+// Options configure Compile.
+type Options struct {
+	// Location is the time zone of dates without one (nil: time.Local).
+	Location *time.Location
+	// Dates builds a date finder for a datepattern. It is called once by
+	// Compile (to report a bad pattern) and once per Matcher. Nil means no
+	// date detection: lines are matched whole and take the time given to
+	// Match (or Fail2Ban's last-date rule).
+	Dates func(pattern string, loc *time.Location) (DateFinder, error)
+	// MatchTimeout bounds one regexp2 search (regexes RE2 cannot run); a
+	// search that runs out is counted and treated as no match. Default 100ms.
+	MatchTimeout time.Duration
+}
+
+// Compiled is a compiled filter. It is immutable and safe for concurrent
+// use; each log source gets its own Matcher from New.
+type Compiled struct {
+	def      Definition
+	opts     Options
+	useDNS   string
+	maxLines int
+	journal  bool
+
+	pref   *regex
+	fail   []*regex
+	ignore []*regex
+
+	// ignoreFirst: Fail2Ban checks ignoreregex on the whole buffer before
+	// anything else when there are fewer ignoreregex than failregex - 2.
+	ignoreFirst bool
+
+	// prefGroups / the content group of the prefregex (0 if none)
+	contentGroup int
+	fast         *prefixParser // hand-written prefregex, nil if not recognised
+
+	// dispatch[c] lists, in order, the failregex that can match a buffer
+	// starting with byte c.
+	dispatch [256][]int16
+}
+
+// Compile checks and compiles every regex of def once.
+func Compile(def Definition, o Options) (*Compiled, error) {
+	c := &Compiled{def: def, opts: o}
+	if c.opts.MatchTimeout <= 0 {
+		c.opts.MatchTimeout = 100 * time.Millisecond
+	}
+	if c.opts.Location == nil {
+		c.opts.Location = time.Local
+	}
+	c.useDNS = strings.ToLower(def.UseDNS)
+	switch c.useDNS {
+	case "":
+		c.useDNS = "warn"
+	case "yes", "warn", "no", "raw":
+	default:
+		return nil, fmt.Errorf("filter %s: usedns %q (want yes, warn, no or raw): %w", def.Name, def.UseDNS, ErrBadOption)
+	}
+	c.journal = def.LogType == "journal"
+	if def.MaxLines < 0 {
+		return nil, fmt.Errorf("filter %s: maxlines %d: %w", def.Name, def.MaxLines, ErrBadOption)
+	}
+	c.maxLines = max(def.MaxLines, 1)
+	if len(def.FailRegex) == 0 {
+		return nil, fmt.Errorf("filter %s: %w", def.Name, ErrNoFailRegex)
+	}
+	multiBuf := c.maxLines > 1
+	to := c.opts.MatchTimeout
+	var err error
+	if strings.TrimSpace(def.PrefRegex) != "" {
+		c.pref, err = compileRegex("prefregex", 0, def.PrefRegex, c.useDNS, false, multiBuf, to)
+		if err != nil {
+			return nil, fmt.Errorf("filter %s: %w", def.Name, &RegexError{Kind: "prefregex", Regex: def.PrefRegex, Err: err})
+		}
+		c.contentGroup = c.pref.groupNumber("content")
+		if !multiBuf {
+			c.fast = recognisePrefix(c.pref)
+		}
+	}
+	for i, s := range def.FailRegex {
+		r, err := compileRegex("failregex", i, s, c.useDNS, multiBuf, multiBuf, to)
+		if err == nil && !r.hasFailureID() && (c.pref == nil || !c.pref.hasFailureID()) {
+			err = ErrNoFailureID
+		}
+		if err != nil {
+			return nil, fmt.Errorf("filter %s: %w", def.Name, &RegexError{Kind: "failregex", Index: i, Regex: s, Err: err})
+		}
+		c.fail = append(c.fail, r)
+	}
+	for i, s := range def.IgnoreRegex {
+		r, err := compileRegex("ignoreregex", i, s, c.useDNS, false, multiBuf, to)
+		if err != nil {
+			return nil, fmt.Errorf("filter %s: %w", def.Name, &RegexError{Kind: "ignoreregex", Index: i, Regex: s, Err: err})
+		}
+		c.ignore = append(c.ignore, r)
+	}
+	c.ignoreFirst = len(c.ignore) > 0 && len(c.ignore) < len(c.fail)-2
+	for b := 0; b < 256; b++ {
+		for i, r := range c.fail {
+			if !r.pf.anchored || r.pf.anyFirst || r.pf.first.has(byte(b)) {
+				c.dispatch[b] = append(c.dispatch[b], int16(i))
+			}
+		}
+	}
+	if !c.journal && c.opts.Dates != nil {
+		if _, err := c.opts.Dates(def.DatePattern, c.opts.Location); err != nil {
+			return nil, fmt.Errorf("filter %s: datepattern %q: %w", def.Name, def.DatePattern, err)
+		}
+	}
+	return c, nil
+}
+
+// Name returns the filter's name.
+func (c *Compiled) Name() string { return c.def.Name }
+
+// failureIDGroups are Fail2Ban's FAILURE_ID_PRESENTS.
+var failureIDGroups = []string{"fid", "ip4", "ip6", "dns", "mlfid"}
+
+func (r *regex) hasFailureID() bool {
+	for _, n := range failureIDGroups {
+		if r.groupNumber(n) > 0 {
+			return true
+		}
+	}
+	return false
+}
+
+func (r *regex) groupNumber(name string) int {
+	for g, n := range r.names {
+		if g > 0 && n == name {
+			return g
+		}
+	}
+	return 0
+}
+
+// RegexInfo describes one compiled regex.
+type RegexInfo struct {
+	Kind   string // "prefregex", "failregex", "ignoreregex"
+	Index  int
+	Python string   // the regex as Fail2Ban compiles it (tags expanded)
+	Engine string   // EngineRE2 or EngineRegexp2
+	RE2    []string // the RE2 programs (several when split), if any
+	Net    string   // the regexp2 form
+}
+
+// Regexes describes how each regex is run.
+func (c *Compiled) Regexes() []RegexInfo {
+	var out []RegexInfo
+	add := func(r *regex) {
+		in := RegexInfo{Kind: r.kind, Index: r.index, Python: r.src, Engine: EngineRegexp2, Net: r.netSrc}
+		if r.progs != nil {
+			in.Engine = EngineRE2
+			for _, p := range r.progs {
+				in.RE2 = append(in.RE2, p.src)
+			}
+		}
+		out = append(out, in)
+	}
+	if c.pref != nil {
+		add(c.pref)
+	}
+	for _, r := range c.fail {
+		add(r)
+	}
+	for _, r := range c.ignore {
+		add(r)
+	}
+	return out
+}
+
+// newDates builds the date finder of one Matcher.
+func (c *Compiled) newDates() (DateFinder, error) {
+	if c.journal || c.opts.Dates == nil {
+		return nil, nil
+	}
+	return c.opts.Dates(c.def.DatePattern, c.opts.Location)
+}

@@ -1,0 +1,321 @@
+package agent
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"hash/fnv"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/banfleet/banfleet/agent/filter"
+	"github.com/banfleet/banfleet/agent/journal"
+	"github.com/banfleet/banfleet/agent/tail"
+	"github.com/banfleet/banfleet/shared/netaddr"
+	"github.com/banfleet/banfleet/shared/wire"
+)
+
+// rescanEvery is how often log path globs are expanded again to pick up new
+// files.
+const rescanEvery = 10 * time.Second
+
+// sources runs every log source of every enabled jail: file followers
+// (globs expanded now and again) and journal readers, and saves where each
+// stopped.
+type sources struct {
+	a       *Agent
+	state   *tail.State
+	cursors *cursorStore
+	stats   *tail.Stats
+	jstats  *journal.Stats
+
+	mu        sync.Mutex
+	followers map[string]*tail.Follower // by state key
+	journals  map[string]*journal.Source
+}
+
+func newSources(a *Agent, state *tail.State, cursors *cursorStore) *sources {
+	s := &sources{a: a, state: state, cursors: cursors, stats: &tail.Stats{}, jstats: &journal.Stats{},
+		followers: map[string]*tail.Follower{}, journals: map[string]*journal.Source{}}
+	a.reg.MustRegister(
+		prometheus.NewCounterFunc(prometheus.CounterOpts{Name: "banfleet_agent_lines_too_long_total", Help: "Lines longer than the limit, skipped."}, func() float64 { return float64(s.stats.TooLong.Load()) }),
+		prometheus.NewCounterFunc(prometheus.CounterOpts{Name: "banfleet_agent_log_rotations_total", Help: "Log rotations followed."}, func() float64 { return float64(s.stats.Rotations.Load() + s.stats.Truncations.Load()) }),
+		prometheus.NewCounterFunc(prometheus.CounterOpts{Name: "banfleet_agent_journal_entries_total", Help: "Journal entries read."}, func() float64 { return float64(s.jstats.Entries.Load()) }),
+	)
+	return s
+}
+
+// Run starts every source and returns when ctx ends.
+func (s *sources) Run(ctx context.Context) error {
+	var wg sync.WaitGroup
+	defer wg.Wait()
+	for _, name := range s.a.cfg.JailNames() {
+		j := s.a.cfg.Jails[name]
+		if !j.On() {
+			continue
+		}
+		newFilter, err := newFilterFactory(name, j)
+		if err != nil {
+			return err
+		}
+		if j.FromJournal() {
+			src, err := s.journal(name, j.JournalMatch, j.FindTime)
+			if err != nil {
+				return err
+			}
+			flt := newFilter()
+			h := s.a.handler(name, flt)
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				_ = src.Run(ctx, func(e journal.Entry) { h(e.Line, e.Time, "j-"+hashString(e.Cursor)) })
+			}()
+			continue
+		}
+		for _, glob := range j.LogPath {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				s.followGlob(ctx, name, glob, newFilter)
+			}()
+		}
+	}
+	wg.Add(1)
+	go func() {
+		defer wg.Done()
+		s.saveLoop(ctx)
+	}()
+	<-ctx.Done()
+	return nil
+}
+
+// followGlob follows every file glob names, now and as they appear. A glob
+// without wildcards is a single path, followed even before it exists.
+func (s *sources) followGlob(ctx context.Context, jail, glob string, newFilter filterFactory) {
+	var wg sync.WaitGroup
+	defer wg.Wait()
+	started := map[string]bool{}
+	literal := !strings.ContainsAny(glob, "*?[")
+	for {
+		paths := []string{glob}
+		if !literal {
+			var err error
+			if paths, err = filepath.Glob(glob); err != nil {
+				s.a.log.Error("bad log path glob", "jail", jail, "glob", glob, "err", err)
+				return
+			}
+		}
+		for _, p := range paths {
+			if started[p] {
+				continue
+			}
+			if fi, err := os.Stat(p); err == nil && fi.IsDir() {
+				continue
+			}
+			started[p] = true
+			key := jail + ":" + p
+			f := tail.New(p, s.state.Get(key), tail.Options{Logger: s.a.log.With("log", p, "jail", jail), Stats: s.stats})
+			s.mu.Lock()
+			s.followers[key] = f
+			s.mu.Unlock()
+			h := s.a.handler(jail, newFilter())
+			ino := func(pos tail.Position) string { return strconv.FormatUint(pos.Ino, 36) }
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				_ = f.Run(ctx, func(line []byte, start int64, pos tail.Position) {
+					h(line, time.Time{}, ino(pos)+"-"+strconv.FormatInt(start, 36))
+				})
+			}()
+			s.a.log.Info("following log", "jail", jail, "path", p)
+		}
+		if literal {
+			<-ctx.Done()
+			return
+		}
+		select {
+		case <-ctx.Done():
+			return
+		case <-time.After(rescanEvery):
+		}
+	}
+}
+
+func (s *sources) journal(jail string, match [][]string, since time.Duration) (*journal.Source, error) {
+	o := journal.Options{
+		Match:  match,
+		Cursor: s.cursors.Get(jail),
+		Since:  since,
+		Logger: s.a.log.With("journal", jail),
+		Stats:  s.jstats,
+	}
+	if err := o.Validate(); err != nil {
+		return nil, fmt.Errorf("jail %s: journal: %w", jail, err)
+	}
+	src := journal.New(o)
+	s.mu.Lock()
+	s.journals[jail] = src
+	s.mu.Unlock()
+	s.a.log.Info("reading journal", "jail", jail, "match", match)
+	return src, nil
+}
+
+// saveLoop saves positions and cursors every second and at the end.
+func (s *sources) saveLoop(ctx context.Context) {
+	t := time.NewTicker(time.Second)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			s.save()
+			return
+		case <-t.C:
+			s.save()
+		}
+	}
+}
+
+func (s *sources) save() {
+	s.mu.Lock()
+	for key, f := range s.followers {
+		s.state.Set(key, f.Position())
+	}
+	for jail, j := range s.journals {
+		if c := j.Cursor(); c != "" {
+			s.cursors.Set(jail, c)
+		}
+	}
+	s.mu.Unlock()
+	if err := s.state.Save(); err != nil {
+		s.a.log.Warn("positions not saved", "err", err)
+	}
+	if err := s.cursors.Save(); err != nil {
+		s.a.log.Warn("journal cursors not saved", "err", err)
+	}
+}
+
+// lineHandler takes one line, its time when the source knows it (the
+// journal) or zero, and a source-unique id of the line's place.
+type lineHandler func(line []byte, at time.Time, place string)
+
+// handler returns the per-line function of one jail and one source. Only a
+// failure allocates.
+func (a *Agent) handler(jail string, flt lineFilter) lineHandler {
+	lines := a.lines.WithLabelValues(jail)
+	failures := a.failures.WithLabelValues(jail)
+	ignored := a.ignored.WithLabelValues(jail)
+	unparsed := a.unparsed.WithLabelValues(jail)
+	at, hasAt := flt.(atFilter)
+	return func(line []byte, t time.Time, place string) {
+		lines.Inc()
+		var fail filter.Failure
+		var v filter.Verdict
+		switch {
+		case t.IsZero():
+			fail, v = flt.Match(line, time.Now())
+		case hasAt:
+			fail, v = at.MatchAt(line, t)
+		default:
+			// A built-in filter reads the syslog prefix: give it the journal's time as one.
+			fail, v = flt.Match(append(t.AppendFormat(make([]byte, 0, 40+len(line)), time.RFC3339Nano), append([]byte{' '}, line...)...), time.Now())
+		}
+		switch v {
+		case filter.Failed:
+		case filter.Ignored:
+			ignored.Inc()
+			return
+		case filter.BadLine:
+			unparsed.Inc()
+			return
+		default:
+			return
+		}
+		failures.Inc()
+		o := &wire.Offence{
+			ID:   place + "-" + hashBytes(line),
+			Host: a.cfg.Host,
+			Jail: jail,
+			Addr: netaddr.Canonical(fail.Addr),
+			Time: fail.Time,
+			Line: wire.CutLine(line),
+			User: fail.User,
+		}
+		a.log.Debug("failure", "jail", jail, "addr", o.Addr, "user", o.User)
+		a.pub.Offer(o)
+	}
+}
+
+func hashBytes(b []byte) string {
+	h := fnv.New64a()
+	h.Write(b)
+	return strconv.FormatUint(h.Sum64(), 36)
+}
+
+func hashString(s string) string { return hashBytes([]byte(s)) }
+
+// cursorStore keeps each journal jail's cursor in a JSON file.
+type cursorStore struct {
+	file  string
+	mu    sync.Mutex
+	m     map[string]string
+	dirty bool
+}
+
+func loadCursors(file string) (*cursorStore, error) {
+	c := &cursorStore{file: file, m: map[string]string{}}
+	data, err := os.ReadFile(file)
+	if errors.Is(err, fs.ErrNotExist) {
+		return c, nil
+	}
+	if err != nil {
+		return nil, fmt.Errorf("journal cursors %s: %w", file, err)
+	}
+	if err := json.Unmarshal(data, &c.m); err != nil {
+		return nil, fmt.Errorf("journal cursors %s: %w", file, err)
+	}
+	return c, nil
+}
+
+func (c *cursorStore) Get(jail string) string {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.m[jail]
+}
+
+func (c *cursorStore) Set(jail, cursor string) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.m[jail] != cursor {
+		c.m[jail] = cursor
+		c.dirty = true
+	}
+}
+
+func (c *cursorStore) Save() error {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if !c.dirty {
+		return nil
+	}
+	data, err := json.Marshal(c.m)
+	if err != nil {
+		return err
+	}
+	tmp := c.file + ".tmp"
+	if err := os.WriteFile(tmp, data, 0o600); err != nil {
+		return err
+	}
+	if err := os.Rename(tmp, c.file); err != nil {
+		return err
+	}
+	c.dirty = false
+	return nil
+}
