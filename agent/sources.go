@@ -17,6 +17,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/banfleet/banfleet/agent/filter"
+	"github.com/banfleet/banfleet/agent/jailfilter"
 	"github.com/banfleet/banfleet/agent/journal"
 	"github.com/banfleet/banfleet/agent/tail"
 	"github.com/banfleet/banfleet/shared/netaddr"
@@ -62,7 +63,7 @@ func (s *sources) Run(ctx context.Context) error {
 		if !j.On() {
 			continue
 		}
-		newFilter, err := newFilterFactory(name, j)
+		newFilter, err := jailfilter.New(name, j)
 		if err != nil {
 			return err
 		}
@@ -99,7 +100,7 @@ func (s *sources) Run(ctx context.Context) error {
 
 // followGlob follows every file glob names, now and as they appear. A glob
 // without wildcards is a single path, followed even before it exists.
-func (s *sources) followGlob(ctx context.Context, jail, glob string, newFilter filterFactory) {
+func (s *sources) followGlob(ctx context.Context, jail, glob string, newFilter jailfilter.Factory) {
 	var wg sync.WaitGroup
 	defer wg.Wait()
 	started := map[string]bool{}
@@ -208,12 +209,12 @@ type lineHandler func(line []byte, at time.Time, place string)
 
 // handler returns the per-line function of one jail and one source. Only a
 // failure allocates.
-func (a *Agent) handler(jail string, flt lineFilter) lineHandler {
+func (a *Agent) handler(jail string, flt filter.Filter) lineHandler {
 	lines := a.lines.WithLabelValues(jail)
 	failures := a.failures.WithLabelValues(jail)
 	ignored := a.ignored.WithLabelValues(jail)
 	unparsed := a.unparsed.WithLabelValues(jail)
-	at, hasAt := flt.(atFilter)
+	at, hasAt := flt.(jailfilter.AtFilter)
 	return func(line []byte, t time.Time, place string) {
 		lines.Inc()
 		var fail filter.Failure

@@ -39,6 +39,7 @@ type Detector struct {
 	zr      zoneRule
 	m       pyre.Machine
 	fs      fastState
+	zm      pyre.Machine // for zone names, while m holds a match
 
 	// Fail2Ban's __lastPos, __lastEndPos (character indices and the
 	// characters around them; noChar for Python's '') and friends.
@@ -397,6 +398,7 @@ func (d *Detector) search(t *template, pos, endpos int, res *matchResult, prefil
 		}
 	}
 	if t.fast != nil {
+		d.fs.zm = &d.zm
 		switch t.fast.search(&d.fs, line, pos, endpos, res) {
 		case fastMatch:
 			return true
@@ -412,7 +414,7 @@ func (d *Detector) search(t *template, pos, endpos int, res *matchResult, prefil
 	res.s1, res.e1 = d.m.Group(1)
 	switch t.kind {
 	case kindPattern:
-		t.extract(&d.m, line, &res.f)
+		t.extract(&d.m, &d.zm, line, &res.f)
 	case kindEpoch:
 		res.ns, res.ne = d.m.Group(t.epochGroup)
 	case kindTAI64N:
@@ -570,7 +572,7 @@ func (d *Detector) reorder(num int) int {
 
 // extract reads the strptime groups of a match, as reGroupDictStrptime
 // walks groupdict().
-func (t *template) extract(m *pyre.Machine, line []byte, f *fields) {
+func (t *template) extract(m, zm *pyre.Machine, line []byte, f *fields) {
 	*f = fields{}
 	var ampm []byte
 	ampmNone := false
@@ -586,7 +588,7 @@ func (t *template) extract(m *pyre.Machine, line []byte, f *fields) {
 		if s < 0 {
 			continue
 		}
-		if !f.set(fg.key, line[s:e], ampm, ampmNone) {
+		if !f.set(zm, fg.key, line[s:e], ampm, ampmNone) {
 			f.bad = true
 			return
 		}
@@ -594,7 +596,7 @@ func (t *template) extract(m *pyre.Machine, line []byte, f *fields) {
 }
 
 // set stores one strptime value; false where Python raises.
-func (f *fields) set(k fieldKey, val, ampm []byte, ampmNone bool) bool {
+func (f *fields) set(zm *pyre.Machine, k fieldKey, val, ampm []byte, ampmNone bool) bool {
 	num := func() (int, bool) {
 		if v, ok := atoiASCII(val); ok {
 			return v, true
@@ -672,7 +674,7 @@ func (f *fields) set(k fieldKey, val, ampm []byte, ampmNone bool) bool {
 		case "Z", "UTC", "GMT":
 			f.tzoff, ok = 0, true
 		default:
-			f.tzoff, ok = zoneOffset(val)
+			f.tzoff, ok = zoneOffset(zm, val)
 		}
 	case fkAMPM:
 		ok = true
@@ -702,29 +704,30 @@ func (d *Detector) getDate(t *template, line []byte, res *matchResult, now time.
 		if res.ns < 0 {
 			return time.Time{}, false
 		}
-		v := asciiDigits(string(line[res.ns:res.ne]))
-		f, err := strconv.ParseFloat(v, 64)
-		if err != nil {
+		f, ok := epochValue(line[res.ns:res.ne], t.longEpoch)
+		if !ok {
 			return time.Time{}, false
-		}
-		if t.longEpoch && utf8.RuneCountInString(v) >= 13 {
-			if utf8.RuneCountInString(v) >= 16 && !strings.Contains(v, ".") {
-				f /= 1000000
-			} else {
-				f /= 1000
-			}
 		}
 		return floatTime(f).In(d.zr.loc), true
 	case kindTAI64N:
-		r := []rune(string(line[res.ns:res.ne]))
-		if len(r) < 17 {
+		// @4000000041f4104f00000000: Fail2Ban reads value[2:17] as hex
+		// seconds (no TAI offset, no nanoseconds)
+		v := line[res.ns:res.ne]
+		if len(v) < 17 {
 			return time.Time{}, false
 		}
-		v, err := strconv.ParseInt(string(r[2:17]), 16, 64)
-		if err != nil {
-			return time.Time{}, false
+		var sec int64
+		for _, c := range v[2:17] {
+			switch {
+			case c >= '0' && c <= '9':
+				sec = sec*16 + int64(c-'0')
+			case c >= 'a' && c <= 'f':
+				sec = sec*16 + int64(c-'a'+10)
+			default:
+				return time.Time{}, false
+			}
 		}
-		return time.Unix(v, 0).In(d.zr.loc), true
+		return time.Unix(sec, 0).In(d.zr.loc), true
 	}
 	if sec := now.Unix(); sec != d.clockSec || now.Location() != d.clockLoc || d.clockLoc == nil {
 		d.clock, d.clockSec, d.clockLoc = newClock(now), sec, now.Location()
@@ -734,6 +737,57 @@ func (d *Detector) getDate(t *template, line []byte, res *matchResult, now time.
 		return time.Time{}, false
 	}
 	return time.Unix(u, 0).In(d.zr.loc), true
+}
+
+// epochValue is DateEpoch.getDate: float(v), for LEPOCH divided by 1000
+// (13 to 15 digits or a fraction) or 1000000 (16 digits or more).
+func epochValue(v []byte, long bool) (float64, bool) {
+	f, ok := parseDecimal(v)
+	if !ok {
+		s := asciiDigits(string(v))
+		var err error
+		if f, err = strconv.ParseFloat(s, 64); err != nil {
+			return 0, false
+		}
+		v = []byte(s)
+	}
+	if long && utf8.RuneCount(v) >= 13 {
+		if utf8.RuneCount(v) >= 16 && bytes.IndexByte(v, '.') < 0 {
+			f /= 1000000
+		} else {
+			f /= 1000
+		}
+	}
+	return f, true
+}
+
+var pow10 = [...]float64{1, 1e1, 1e2, 1e3, 1e4, 1e5, 1e6, 1e7, 1e8, 1e9, 1e10, 1e11, 1e12, 1e13, 1e14, 1e15}
+
+// parseDecimal reads ASCII digits with at most one '.' when there are at
+// most 15 digits: the value and the power of ten are then exact, so one
+// division rounds correctly, as Python's float() does. ok is false for
+// anything else (the caller falls back to strconv).
+func parseDecimal(v []byte) (float64, bool) {
+	var m uint64
+	digits, frac, dot := 0, 0, false
+	for _, c := range v {
+		switch {
+		case c >= '0' && c <= '9':
+			m = m*10 + uint64(c-'0')
+			digits++
+			if dot {
+				frac++
+			}
+		case c == '.' && !dot:
+			dot = true
+		default:
+			return 0, false
+		}
+	}
+	if digits == 0 || digits > 15 {
+		return 0, false
+	}
+	return float64(m) / pow10[frac], true
 }
 
 // floatTime converts Unix seconds held in a float64 (as Fail2Ban's epoch

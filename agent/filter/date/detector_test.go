@@ -142,3 +142,29 @@ func TestOptions(t *testing.T) {
 		require.Equal(t, time.Unix(1106513999, 250e6), got.Round(time.Microsecond).UTC().In(time.Local))
 	})
 }
+
+// TestFindDoesNotAllocate: neither the hand-written matchers nor the regex
+// engine allocate once a detector is warm.
+func TestFindDoesNotAllocate(t *testing.T) {
+	now := time.Date(2026, 11, 26, 12, 0, 0, 0, time.UTC)
+	for _, c := range []struct{ pattern, line string }{
+		{"", benchSyslog},
+		{"", benchISO},
+		{"", benchApache},
+		{"", "Connection closed by 192.0.2.1 port 22 [preauth]"},
+		{"", "[1106513999.250] x"},
+		{"", "x audit(1106513999.250:12): y"},
+		{"", "@4000000041f4104f00000000 x"},
+		{"", "PDT Apr 16 21:05:29 x"},
+		{"^%Y-%m-%d %H:%M:%S(?:\\s*%Z)?", "2026-11-26 06:35:46 CET x"},
+		{"^[^\\[]*\\[({DATE})\n{^LN-BEG}", benchApache},
+		{"^<\\d+>\\d+\\s+{DATE}", "<38>1 2026-11-26T06:35:46.123456+01:00 host x"},
+		{"LEPOCH", "1138049999555 x"},
+	} {
+		d := mustNew(t, Options{Pattern: c.pattern, Location: posixZone(t, f2bTZ), Year: 2026})
+		line := []byte(c.line)
+		d.Find(line, now)
+		allocs := testing.AllocsPerRun(50, func() { d.Find(line, now) })
+		require.Zero(t, allocs, "pattern %q line %q", c.pattern, c.line)
+	}
+}

@@ -356,6 +356,7 @@ type fastState struct {
 	hasTZ    bool
 	tzBad    bool
 	fold     bool // the template is case-insensitive
+	zm       *pyre.Machine
 	pm       int8 // %p: 0 none, 1 am, 2 pm
 	matchEnd int
 }
@@ -722,7 +723,7 @@ func (st *fastState) zoneName(els []element, i, q int) bool {
 		case "Z", "UTC", "GMT":
 			st.tz = 0
 		default:
-			off, ok := zoneOffset(name)
+			off, ok := zoneOffset(st.zm, name)
 			st.tz, st.tzBad = off, !ok
 		}
 	}

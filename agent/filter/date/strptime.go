@@ -305,10 +305,13 @@ var tzAbbr = func() map[string]int {
 var fixedOffsetTZ = pyre.MustCompile(`(?:([A-Z](?:[A-Z]{2,4})?)?([+-][01]\d(?::?\d{2})?)?$)`)
 
 // zoneOffset is strptime.validateTimeZone/zone2offset: "CET", "UTC+0200",
-// "+01:00", "GMT-4", "" (0). ok is false where Fail2Ban raises.
-func zoneOffset(s []byte) (minutes int, ok bool) {
-	var m pyre.Machine
-	if !fixedOffsetTZ.Match(&m, s, 0, len(s)) {
+// "+01:00", "GMT-04", "" (0). ok is false where Fail2Ban raises. m is
+// scratch space (nil: allocate one).
+func zoneOffset(m *pyre.Machine, s []byte) (minutes int, ok bool) {
+	if m == nil {
+		m = new(pyre.Machine)
+	}
+	if !fixedOffsetTZ.Match(m, s, 0, len(s)) {
 		return 0, false
 	}
 	base := 0
@@ -323,30 +326,32 @@ func zoneOffset(s []byte) (minutes int, ok bool) {
 	if os < 0 || os == oe {
 		return base, true
 	}
-	tzo := []rune(string(s[os:oe]))
-	if len(tzo) <= 3 {
-		h, ok := pyInt(string(tzo))
-		if !ok {
+	// [+-]hh, [+-]hhmm or [+-]hh:mm, where Python's \d may be any decimal
+	// digit
+	var tzo [6]rune
+	n := 0
+	for _, r := range string(s[os:oe]) {
+		if n == len(tzo) {
 			return 0, false
 		}
-		return base + h*60, true
+		tzo[n] = r
+		n++
 	}
+	digit := func(i int) int { return digitValue(tzo[i]) }
 	sign := 1
 	if tzo[0] == '-' {
 		sign = -1
 	}
-	hh, ok1 := pyInt(string(tzo[1:3]))
-	var mm int
-	var ok2 bool
-	if tzo[3] != ':' {
-		mm, ok2 = pyInt(string(tzo[3:min(5, len(tzo))]))
-	} else {
-		mm, ok2 = pyInt(string(tzo[4:min(6, len(tzo))]))
+	h := digit(1)*10 + digit(2)
+	switch n {
+	case 3:
+		return base + sign*h*60, true
+	case 5:
+		return base + sign*(h*60+digit(3)*10+digit(4)), true
+	case 6:
+		return base + sign*(h*60+digit(4)*10+digit(5)), true
 	}
-	if !ok1 || !ok2 {
-		return 0, false
-	}
-	return base + sign*(hh*60+mm), true
+	return 0, false
 }
 
 // pyInt parses like Python's int(str): surrounding whitespace, a sign,

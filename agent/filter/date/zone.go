@@ -12,7 +12,7 @@ import (
 // Abbreviations are fixed offsets (CET never switches to CEST), as in
 // Fail2Ban.
 func ParseTimeZone(s string) (*time.Location, error) {
-	off, ok := zoneOffset([]byte(s))
+	off, ok := zoneOffset(nil, []byte(s))
 	if !ok {
 		return nil, fmt.Errorf("unknown or unsupported time zone: %q", s)
 	}

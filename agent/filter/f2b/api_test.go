@@ -362,3 +362,29 @@ func TestResultIsACopy(t *testing.T) {
 	require.Equal(t, "keep", r.Groups["user"])
 	require.Equal(t, "Invalid user keep from 192.0.2.1 port 1", r.Line)
 }
+
+// TestCompiledSharedByMatchers runs Matchers of one Compiled in parallel
+// (run with -race): a Compiled holds no mutable state.
+func TestCompiledSharedByMatchers(t *testing.T) {
+	c := compileSSHD(t, "normal")
+	lines := newAuthLog(4).lines(2000, 0.5)
+	want := make([]filter.Verdict, len(lines))
+	m := c.New()
+	for i, l := range lines {
+		_, want[i] = m.Match(l, testNow)
+	}
+	done := make(chan []filter.Verdict)
+	for g := 0; g < 4; g++ {
+		go func() {
+			m := c.New()
+			got := make([]filter.Verdict, len(lines))
+			for i, l := range lines {
+				_, got[i] = m.Match(l, testNow)
+			}
+			done <- got
+		}()
+	}
+	for g := 0; g < 4; g++ {
+		require.Equal(t, want, <-done)
+	}
+}

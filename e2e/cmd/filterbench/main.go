@@ -47,12 +47,36 @@ import (
 
 	"github.com/banfleet/banfleet/agent/filter"
 	"github.com/banfleet/banfleet/agent/filter/authlog"
+	"github.com/banfleet/banfleet/agent/jailfilter"
+	bfconfig "github.com/banfleet/banfleet/config"
+	"github.com/banfleet/banfleet/config/fail2ban"
+	"github.com/banfleet/banfleet/shared/f2bref"
 )
 
 // newFilter returns the filter under test. To benchmark the filter.d
 // engine instead of the built-in sshd filter, change this one function.
-func newFilter() (filter.Filter, error) {
-	return filter.Builtin("sshd", filter.Options{Location: time.UTC})
+func newFilter(kind, confDir string) (filter.Filter, error) {
+	if kind == "builtin" {
+		return filter.Builtin("sshd", filter.Options{Location: time.UTC})
+	}
+	if confDir == "" {
+		tr, err := f2bref.Find()
+		if err != nil {
+			return nil, err
+		}
+		confDir = tr.ConfDir
+	}
+	// The stock filter.d/sshd.conf, read and run as the agent does for a Fail2Ban jail.
+	def, err := fail2ban.LoadFilter(confDir, "sshd", map[string]string{"backend": "auto"})
+	if err != nil {
+		return nil, err
+	}
+	mk, err := jailfilter.New("sshd", bfconfig.AgentJail{Filter: "sshd", PrefRegex: def.PrefRegex, FailRegex: def.FailRegex,
+		IgnoreRegex: def.IgnoreRegex, MaxLines: def.MaxLines, DatePattern: def.DatePattern, UseDNS: "no"})
+	if err != nil {
+		return nil, err
+	}
+	return mk(), nil
 }
 
 func main() {
@@ -82,6 +106,8 @@ type config struct {
 	Runs     int            `json:"runs"`
 	JSON     bool           `json:"-"`
 	UseDNS   string         `json:"fail2ban_usedns"`
+	Filter   string         `json:"filter"`
+	ConfDir  string         `json:"-"`
 }
 
 func parseFlags(args []string, stderr io.Writer) (config, error) {
@@ -95,6 +121,8 @@ func parseFlags(args []string, stderr io.Writer) (config, error) {
 	fs.StringVar(&cfg.Out, "out", "", "keep the log, ground truth and failures in this directory (default: a temporary one, removed)")
 	fs.IntVar(&cfg.Runs, "runs", 5, "measured banfleet passes (the best is kept), after one warm-up pass")
 	fs.BoolVar(&cfg.JSON, "json", false, "print the report as JSON")
+	fs.StringVar(&cfg.Filter, "filter", "engine", "banfleet filter: engine (filter.d/sshd.conf through the failregex engine, as the agent runs a Fail2Ban jail) or builtin (the built-in sshd filter)")
+	fs.StringVar(&cfg.ConfDir, "conf", "", "Fail2Ban configuration directory for -filter engine (default: the reference tree)")
 	fs.StringVar(&cfg.UseDNS, "fail2ban-usedns", "no", "fail2ban-regex --usedns; banfleet reads <HOST> as addresses only, like \"no\" (with another value Fail2Ban may report host names, which stops the comparison)")
 	if err := fs.Parse(args); err != nil {
 		return cfg, err

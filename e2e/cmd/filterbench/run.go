@@ -42,7 +42,7 @@ func Run(ctx context.Context, cfg config, stdout, stderr io.Writer) error {
 		return err
 	}
 
-	f, err := newFilter()
+	f, err := newFilter(cfg.Filter, cfg.ConfDir)
 	if err != nil {
 		return fmt.Errorf("filter under test: %w", err)
 	}

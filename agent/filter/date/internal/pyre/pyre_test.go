@@ -1,8 +1,10 @@
 package pyre
 
 import (
+	"compress/gzip"
 	"encoding/json"
 	"flag"
+	"io"
 	"os"
 	"os/exec"
 	"testing"
@@ -10,7 +12,7 @@ import (
 	"github.com/stretchr/testify/require"
 )
 
-var update = flag.Bool("update", false, "regenerate testdata/pyre_golden.json with /usr/bin/python3")
+var update = flag.Bool("update", false, "regenerate testdata/pyre_golden.json.gz with /usr/bin/python3")
 
 type goldenPattern struct {
 	Pattern string            `json:"pattern"`
@@ -24,9 +26,14 @@ func loadGolden(t *testing.T) []goldenPattern {
 		cmd := exec.Command("/usr/bin/python3", "-W", "ignore", "testdata/pyre_oracle.py")
 		out, err := cmd.Output()
 		require.NoError(t, err)
-		require.NoError(t, os.WriteFile("testdata/pyre_golden.json", out, 0o644))
+		require.NoError(t, os.WriteFile("testdata/pyre_golden.json.gz", out, 0o644))
 	}
-	data, err := os.ReadFile("testdata/pyre_golden.json")
+	f, err := os.Open("testdata/pyre_golden.json.gz")
+	require.NoError(t, err)
+	defer f.Close()
+	zr, err := gzip.NewReader(f)
+	require.NoError(t, err)
+	data, err := io.ReadAll(zr)
 	require.NoError(t, err)
 	var g []goldenPattern
 	require.NoError(t, json.Unmarshal(data, &g))

@@ -1,13 +1,14 @@
 #!/usr/bin/python3
 """Python 3 re as the oracle for the pyre engine.
 
-Writes a JSON list of {pattern, error, cases: [[input, pos, endpos, spans]]}
-to stdout: a fixed list of patterns plus random ones from a small grammar,
+Writes a gzip-compressed JSON list of {pattern, error, cases: [[input, pos,
+endpos, spans]]} to stdout: a fixed list of patterns plus random ones from a small grammar,
 each searched in several inputs. Spans are UTF-8 byte offsets per group
 (-1 when a group did not take part); spans is null when there is no match.
 
-Run: /usr/bin/python3 pyre_oracle.py > pyre_golden.json
+Run: /usr/bin/python3 pyre_oracle.py > pyre_golden.json.gz
 """
+import gzip
 import json
 import random
 import re
@@ -156,9 +157,8 @@ def main():
             e["error"] = c["error"]
             continue
         e["cases"].append([c["input"], c["pos"], c["endpos"], c["spans"]])
-    sys.stdout.write("[\n")
-    sys.stdout.write(",\n".join(json.dumps(e, ensure_ascii=False) for e in byp.values()))
-    sys.stdout.write("\n]\n")
+    data = "[\n" + ",\n".join(json.dumps(e, ensure_ascii=False) for e in byp.values()) + "\n]\n"
+    sys.stdout.buffer.write(gzip.compress(data.encode("utf-8"), 9, mtime=0))
 
 
 if __name__ == "__main__":
