@@ -10,6 +10,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/banfleet/banfleet/e2e/lab"
+	"github.com/banfleet/banfleet/shared/f2bref"
 )
 
 var hostAddrs = map[string]string{lab.H1: lab.H1Addr.String(), lab.H2: lab.H2Addr.String(), lab.H3: lab.H3Addr.String()}
@@ -276,4 +277,23 @@ func TestBadInput(t *testing.T) {
 	_, code, err := l.Coord("bans")
 	require.NoError(t, err)
 	require.Equal(t, 0, code)
+}
+
+// Issue 3: an agent pointed at a Fail2Ban configuration (fail2ban: DIR) runs
+// the jails enabled there — Debian's enables sshd — with filter.d/sshd.conf
+// through banfleet's engine; the spread attack is banned as before.
+func TestFail2BanConfiguredJail(t *testing.T) {
+	tr := f2bref.Require(t)
+	l, _ := fleet(t, lab.FleetOptions{Agent: func(_ string, c *lab.AgentConfig) {
+		c.Extra = "fail2ban: " + tr.ConfDir + "\n"
+	}})
+	spreadAttack(t, l)
+	require.NoError(t, lab.WaitFor(time.Second, func() error { return bannedEverywhere(l, "sshd", attacker, lab.HostNames()...) }))
+	out, _, err := l.Coord("bans")
+	require.NoError(t, err)
+	require.Contains(t, out, "3 offences on h1,h2,h3")
+	// The agents report the thresholds of their Fail2Ban jails (Debian: maxretry 5).
+	aj, _, err := l.Coord("agents", "-o", "json")
+	require.NoError(t, err)
+	require.Contains(t, aj, `"maxretry": 5`)
 }
