@@ -20,6 +20,7 @@ import (
 	"github.com/banfleet/banfleet/agent/jailfilter"
 	"github.com/banfleet/banfleet/agent/journal"
 	"github.com/banfleet/banfleet/agent/tail"
+	"github.com/banfleet/banfleet/config/fail2ban"
 	"github.com/banfleet/banfleet/shared/netaddr"
 	"github.com/banfleet/banfleet/shared/wire"
 )
@@ -68,7 +69,7 @@ func (s *sources) Run(ctx context.Context) error {
 			return err
 		}
 		if j.FromJournal() {
-			src, err := s.journal(name, j.JournalMatch, j.FindTime)
+			src, err := s.journal(name, j.Backend, j.JournalMatch, j.FindTime)
 			if err != nil {
 				return err
 			}
@@ -150,13 +151,20 @@ func (s *sources) followGlob(ctx context.Context, jail, glob string, newFilter j
 	}
 }
 
-func (s *sources) journal(jail string, match [][]string, since time.Duration) (*journal.Source, error) {
+// journal makes a jail's journal reader. The backend's options are
+// Fail2Ban's: systemd[journalpath=DIR] reads the journal files of DIR,
+// systemd[journalfiles="F1 F2"] those files (globs).
+func (s *sources) journal(jail, backend string, match [][]string, since time.Duration) (*journal.Source, error) {
 	o := journal.Options{
 		Match:  match,
 		Cursor: s.cursors.Get(jail),
 		Since:  since,
 		Logger: s.a.log.With("journal", jail),
 		Stats:  s.jstats,
+	}
+	if _, opts, err := fail2ban.ExtractOptions(backend); err == nil {
+		o.Directory = opts["journalpath"]
+		o.Files = strings.FieldsFunc(opts["journalfiles"], func(r rune) bool { return r == ',' || r == ' ' || r == '\t' || r == '\n' })
 	}
 	if err := o.Validate(); err != nil {
 		return nil, fmt.Errorf("jail %s: journal: %w", jail, err)

@@ -218,7 +218,11 @@ func (c *Agent) validate() error {
 			}
 		}
 		switch {
-		case j.Regex() || !j.On():
+		case !j.On():
+		case j.Regex() && !(j.FromJournal() && c.Fail2Ban != "" && j.Filter != ""):
+			// Regexes given (by hand, or by the Fail2Ban jail as read for its
+			// own backend). A journal jail re-reads its filter below, so that
+			// a backend switched to systemd here gets the journal form.
 		case c.Fail2Ban != "":
 			backend := "auto"
 			if j.FromJournal() {

@@ -1,0 +1,99 @@
+package agent_test
+
+import (
+	"bytes"
+	"context"
+	"fmt"
+	"log/slog"
+	"net/netip"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"testing"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/stretchr/testify/require"
+
+	"github.com/banfleet/banfleet/agent"
+	"github.com/banfleet/banfleet/config"
+	"github.com/banfleet/banfleet/coordinator/serve"
+	"github.com/banfleet/banfleet/shared/bans"
+	"github.com/banfleet/banfleet/shared/f2bref"
+	"github.com/banfleet/banfleet/shared/natstest"
+	"github.com/banfleet/banfleet/shared/netaddr"
+)
+
+func journalRemote(t *testing.T) string {
+	for _, p := range []string{"/lib/systemd/systemd-journal-remote", "/usr/lib/systemd/systemd-journal-remote"} {
+		if _, err := os.Stat(p); err == nil {
+			if _, err := exec.LookPath("journalctl"); err == nil {
+				return p
+			}
+		}
+	}
+	msg := "systemd-journal-remote or journalctl missing: apt-get install -y systemd-journal-remote"
+	if os.Getenv("BANFLEET_E2E") == "1" {
+		t.Fatal(msg)
+	}
+	t.Skip(msg)
+	return ""
+}
+
+// TestAgentJournalJail: a Fail2Ban sshd jail with backend
+// systemd[journalfiles=…] reads a real journal file (written by
+// systemd-journal-remote), matches with filter.d/sshd.conf's journal form,
+// and its offences make a ban.
+func TestAgentJournalJail(t *testing.T) {
+	remote := journalRemote(t)
+	tr := f2bref.Require(t)
+	dir := t.TempDir()
+
+	// Three sshd failures in the journal, as journald stores them.
+	var exp bytes.Buffer
+	now := time.Now()
+	for i := range 3 {
+		ts := now.Add(time.Duration(i-3) * time.Second).UnixMicro()
+		fmt.Fprintf(&exp, "__REALTIME_TIMESTAMP=%d\n__MONOTONIC_TIMESTAMP=%d\n_BOOT_ID=0123456789abcdef0123456789abcdef\n_HOSTNAME=h1\n_SYSTEMD_UNIT=ssh.service\n_COMM=sshd\nSYSLOG_IDENTIFIER=sshd\n_PID=%d\nMESSAGE=Failed password for root from 203.0.113.77 port %d ssh2\n\n",
+			ts, 1000000+i, 700+i, 40000+i)
+	}
+	jfile := filepath.Join(dir, "j", "sshd.journal")
+	require.NoError(t, os.MkdirAll(filepath.Dir(jfile), 0o755))
+	cmd := exec.Command(remote, "--output="+jfile, "-")
+	cmd.Stdin = &exp
+	out, err := cmd.CombinedOutput()
+	require.NoError(t, err, "%s", out)
+
+	yaml := fmt.Sprintf("host: h1\nfail2ban: %s\nstate_dir: %s\nfirewall: {backend: none}\nmetrics: {listen: \"\"}\njails:\n  sshd:\n    backend: 'systemd[journalfiles=\"%s\"]'\n    findtime: 1h\n",
+		tr.ConfDir, filepath.Join(dir, "state"), jfile)
+	cfgFile := filepath.Join(dir, "agent.yaml")
+	require.NoError(t, os.WriteFile(cfgFile, []byte(yaml), 0o600))
+
+	ns := natstest.Start(t)
+	acfg, _, err := config.LoadAgent(config.Source{File: cfgFile, Environ: []string{"BANFLEET_NATS_URL=" + ns.URL}})
+	require.NoError(t, err)
+	require.True(t, acfg.Jails["sshd"].FromJournal())
+
+	ctx, cancel := context.WithCancel(context.Background())
+	log := slog.New(slog.DiscardHandler)
+	ign, _ := netaddr.ParseSet([]string{"127.0.0.0/8"})
+	pol := config.JailPolicy{BanTime: time.Hour, FindTime: time.Hour, MaxRetry: 3, Scope: "fleet"}
+	ccfg := &config.Coord{Name: "c1", NATS: config.CoordNATS{URL: ns.URL, Retention: time.Hour}, Defaults: pol, Ignore: ign}
+	done := make(chan error, 2)
+	go func() { done <- serve.New(ccfg, log, prometheus.NewRegistry()).Run(ctx) }()
+	go func() { done <- agent.New(acfg, log, prometheus.NewRegistry(), "test").Run(ctx) }()
+	t.Cleanup(func() {
+		cancel()
+		for range 2 {
+			require.NoError(t, <-done)
+		}
+	})
+	require.Eventually(t, func() bool {
+		st, err := bans.Open(ctx, ns.JS, false, 0)
+		if err != nil {
+			return false
+		}
+		b, err := st.Get(ctx, "sshd", netip.MustParseAddr("203.0.113.77"))
+		return err == nil && b.Reason.Count == 3
+	}, 20*time.Second, 50*time.Millisecond)
+}
