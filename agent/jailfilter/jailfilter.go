@@ -29,7 +29,10 @@ func DateFinder(pattern string, loc *time.Location) (f2b.DateFinder, error) {
 }
 
 // New compiles a jail's filter once: Fail2Ban regexes through the failregex
-// engine, otherwise a built-in filter.
+// engine, otherwise a built-in filter. The engine runs with its address
+// guard: a line whose failregex could also have taken another address from
+// it (text the client controls, such as a user name, holding " from <addr>")
+// names nobody, where Fail2Ban would credit the injected address.
 func New(name string, j config.AgentJail) (Factory, error) {
 	if j.Regex() {
 		logType := "file"
@@ -39,7 +42,7 @@ func New(name string, j config.AgentJail) (Factory, error) {
 		c, err := f2b.Compile(f2b.Definition{
 			Name: name, PrefRegex: j.PrefRegex, FailRegex: j.FailRegex, IgnoreRegex: j.IgnoreRegex,
 			MaxLines: j.MaxLines, DatePattern: j.DatePattern, UseDNS: j.UseDNS, LogType: logType,
-		}, f2b.Options{Dates: DateFinder})
+		}, f2b.Options{Dates: DateFinder, AddressGuard: true})
 		if err != nil {
 			return nil, fmt.Errorf("jail %s: filter %s: %w", name, j.Filter, err)
 		}

@@ -59,7 +59,7 @@ type Detector struct {
 	clockSec int64
 	clockLoc *time.Location
 
-	last     *template // the template of the last match (for tests)
+	last     *template // the template of the last match (LastTemplate)
 	searches int       // templates tried (for tests)
 	engine   int       // of which by the regex engine (for tests)
 }

@@ -345,7 +345,6 @@ func isSpaceByte(c byte) bool { return c == ' ' || c >= '\t' && c <= '\r' || c >
 // fastState is the scratch space of one search.
 type fastState struct {
 	line     []byte
-	end      int
 	nonASCII bool
 	cents    *[1000]bool
 	sep      byte
@@ -818,7 +817,7 @@ func (ft *fastTemplate) core(st *fastState, p int) bool {
 
 // search runs the template on line[pos:endpos]; st is scratch space.
 func (ft *fastTemplate) search(st *fastState, line []byte, pos, endpos int, res *matchResult) fastResult {
-	st.line, st.end, st.cents, st.fold = line[:endpos], endpos, ft.cents, ft.fold
+	st.line, st.cents, st.fold = line[:endpos], ft.cents, ft.fold
 	st.nonASCII, st.hasYear, st.hasTZ, st.tzBad, st.pm = false, false, false, false, 0
 	s0, s1 := -1, -1
 	switch ft.mode {

@@ -11,8 +11,11 @@ import (
 // One op is one line, so ns/op is ns/line. Dates are found by the tests'
 // minimal syslog finder (helpers_test.go), not agent/filter/date.
 
-func benchLines(b *testing.B, fail float64) {
-	c := compileSSHD(b, "normal")
+func benchLines(b *testing.B, fail float64, guard bool) {
+	c, err := Compile(loadSSHD(b, "normal"), Options{Dates: newSyslogDates, Location: time.UTC, AddressGuard: guard})
+	if err != nil {
+		b.Fatal(err)
+	}
 	lines := newAuthLog(1).lines(8192, fail)
 	m := c.New()
 	now := time.Date(2026, 11, 26, 12, 0, 0, 0, time.UTC)
@@ -24,6 +27,11 @@ func benchLines(b *testing.B, fail float64) {
 	b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N), "ns/line")
 }
 
-func BenchmarkSSHDNoise(b *testing.B)   { benchLines(b, 0) }
-func BenchmarkSSHDFailure(b *testing.B) { benchLines(b, 1) }
-func BenchmarkSSHDMix(b *testing.B)     { benchLines(b, 0.3) }
+func BenchmarkSSHDNoise(b *testing.B)   { benchLines(b, 0, false) }
+func BenchmarkSSHDFailure(b *testing.B) { benchLines(b, 1, false) }
+func BenchmarkSSHDMix(b *testing.B)     { benchLines(b, 0.3, false) }
+
+// The same with Options.AddressGuard.
+func BenchmarkSSHDNoiseGuarded(b *testing.B)   { benchLines(b, 0, true) }
+func BenchmarkSSHDFailureGuarded(b *testing.B) { benchLines(b, 1, true) }
+func BenchmarkSSHDMixGuarded(b *testing.B)     { benchLines(b, 0.3, true) }

@@ -49,6 +49,17 @@ type Options struct {
 	// MatchTimeout bounds one regexp2 search (regexes RE2 cannot run); a
 	// search that runs out is counted and treated as no match. Default 100ms.
 	MatchTimeout time.Duration
+	// AddressGuard refuses addresses a client could have planted: when
+	// set, a failure's address must be the only one its rule could have
+	// taken from the buffer. Where client-chosen text (a user name …)
+	// lets the same rule read another address of the line instead, the
+	// failure is Ignored, without an address, and Multi-line (MLFID)
+	// state never remembers such an address. Off, the engine is
+	// Fail2Ban 1.0.2 exactly (which credits, for instance, 192.0.2.66 for
+	// "Failed password for invalid user ' from 192.0.2.66 port 22 ssh2: '
+	// from 203.0.113.10 port 4444 ssh2"). It costs nothing on lines that
+	// match no failregex. See guard.go.
+	AddressGuard bool
 }
 
 // Compiled is a compiled filter. It is immutable and safe for concurrent
@@ -63,6 +74,10 @@ type Compiled struct {
 	pref   *regex
 	fail   []*regex
 	ignore []*regex
+
+	// guard info of pref and of each failregex (Options.AddressGuard)
+	prefGuard guardInfo
+	failGuard []guardInfo
 
 	// ignoreFirst: Fail2Ban checks ignoreregex on the whole buffer before
 	// anything else when there are fewer ignoreregex than failregex - 2.
@@ -111,6 +126,7 @@ func Compile(def Definition, o Options) (*Compiled, error) {
 			return nil, fmt.Errorf("filter %s: %w", def.Name, &RegexError{Kind: "prefregex", Regex: def.PrefRegex, Err: err})
 		}
 		c.contentGroup = c.pref.groupNumber("content")
+		c.prefGuard = newGuardInfo(c.pref)
 		if !multiBuf {
 			c.fast = recognisePrefix(c.pref)
 		}
@@ -124,6 +140,7 @@ func Compile(def Definition, o Options) (*Compiled, error) {
 			return nil, fmt.Errorf("filter %s: %w", def.Name, &RegexError{Kind: "failregex", Index: i, Regex: s, Err: err})
 		}
 		c.fail = append(c.fail, r)
+		c.failGuard = append(c.failGuard, newGuardInfo(r))
 	}
 	for i, s := range def.IgnoreRegex {
 		r, err := compileRegex("ignoreregex", i, s, c.useDNS, false, multiBuf, to)

@@ -97,6 +97,20 @@
 // 192.030.0.6, a custom <F-ID>, a host name) is Ignored, with the ID in
 // Result.ID.
 //
+// Options.AddressGuard (off by default, where the engine is Fail2Ban)
+// refuses addresses a client could have planted: when the same rule,
+// given the line with the text between its address and another address of
+// the line removed, reads that other address, and the removed text could
+// sit in a field of the rule (a named group such as F-USER, or a place
+// where the rule takes any letter), the failure is Ignored without an
+// address and is never remembered for a multi-line (MLFID) connection.
+// "Failed password for invalid user ' from 192.0.2.66 port 22 ssh2: '
+// from 203.0.113.10 port 4444 ssh2" is then Ignored where Fail2Ban credits
+// 192.0.2.66. The guard does not pick the other reading (it cannot prove
+// from a rule's shape that the client wrote nothing after the last
+// address), so such a line no longer counts against the real client
+// either. See guard.go.
+//
 // banfleet never resolves names. <HOST> still matches a host name when
 // usedns is yes, warn or raw (as in Fail2Ban, so that the same rule wins),
 // but a <DNS> match is only used when its text is itself an IP address

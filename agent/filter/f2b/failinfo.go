@@ -62,6 +62,11 @@ func (f *failInfo) get(k string) (string, bool) {
 	return "", false
 }
 
+func (f *failInfo) has(k string) bool {
+	_, ok := f.get(k)
+	return ok
+}
+
 // truthy is Python's `if fail.get(k)`: present and non-empty.
 func (f *failInfo) truthy(k string) bool {
 	v, ok := f.get(k)

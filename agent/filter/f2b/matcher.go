@@ -34,6 +34,8 @@ type Matcher struct {
 	ispans []int
 
 	st           searchState
+	gbuf, pbuf   []byte // Options.AddressGuard: the spliced and probed buffers
+	gspans       []int
 	cache        mlfidCache
 	fi           failInfo
 	fgroups      []fgroup
@@ -403,6 +405,14 @@ func (m *Matcher) decide(o *outcome, r *regex, buf, fbuf []byte, fOff int, pspan
 	} else {
 		m.groupsWithAlt(r, fail, fbuf, spans)
 	}
+	// Options.AddressGuard: an address the rule could have read elsewhere
+	// is dropped before it can be credited or remembered (MLFID).
+	guarded := c.opts.AddressGuard && m.guardAmbiguous(r, fail, buf, fbuf, pspans, spans)
+	if guarded {
+		fail.pop("ip4")
+		fail.pop("ip6")
+		fail.pop("dns")
+	}
 	// multi-line failure id
 	mlfid, hasMLFID := fail.get("mlfid")
 	if hasMLFID {
@@ -414,6 +424,19 @@ func (m *Matcher) decide(o *outcome, r *regex, buf, fbuf []byte, fOff int, pspan
 		}
 	} else {
 		fail.matches = m.matchedLines
+	}
+	if guarded {
+		o.fail, o.rule, o.verdict = fail, r.index, filter.Ignored
+		if fid, ok := fail.get("fid"); ok {
+			o.id = fid
+		}
+		if hasMLFID && !fail.has("ip4") && !fail.has("ip6") && !fail.has("dns") {
+			// as for a line without an address: a later line of the
+			// connection may bring one
+			fail.pending, o.pending = true, true
+		}
+		m.stats.Ignored++
+		return true
 	}
 	fid, hasFid := fail.get("fid")
 	var ip string
@@ -473,6 +496,22 @@ func (m *Matcher) decide(o *outcome, r *regex, buf, fbuf []byte, fOff int, pspan
 		m.stats.Ignored++
 	}
 	return true
+}
+
+// guardAmbiguous reports whether the address of this match (the
+// failregex's host group, else the prefregex's) is ambiguous.
+func (m *Matcher) guardAmbiguous(r *regex, fail *failInfo, buf, fbuf []byte, pspans, spans []int) bool {
+	c := m.c
+	gi := &c.failGuard[r.index]
+	if _, _, _, ok := gi.hostSpan(fbuf, spans); ok {
+		return m.ambiguous(r, gi, fbuf, spans)
+	}
+	if c.pref != nil && (fail.has("ip4") || fail.has("ip6") || fail.has("dns")) {
+		if _, _, _, ok := c.prefGuard.hostSpan(buf, pspans); ok {
+			return m.ambiguous(c.pref, &c.prefGuard, buf, pspans)
+		}
+	}
+	return false
 }
 
 // viewString views b as a string without copying; it must not outlive b's

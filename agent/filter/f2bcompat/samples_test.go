@@ -19,14 +19,16 @@ import (
 // engine is banfleet's filter engine as the harness sees it:
 // config/fail2ban reads the filter, f2b compiles and runs it, date finds
 // the dates.
-type engine struct{}
+type engine struct {
+	guard bool // f2b.Options.AddressGuard
+}
 
 type instance struct {
 	m       *f2b.Matcher
 	regexes []string
 }
 
-func (engine) Filter(confDir, name string, opts map[string]string) (f2bcompat.Instance, error) {
+func (e engine) Filter(confDir, name string, opts map[string]string) (f2bcompat.Instance, error) {
 	spec := name
 	if len(opts) > 0 {
 		keys := make([]string, 0, len(opts))
@@ -48,7 +50,7 @@ func (engine) Filter(confDir, name string, opts map[string]string) (f2bcompat.In
 	loc := f2bcompat.Location()
 	c, err := f2b.Compile(f2b.Definition{Name: name, PrefRegex: def.PrefRegex, FailRegex: def.FailRegex, IgnoreRegex: def.IgnoreRegex,
 		MaxLines: def.MaxLines, DatePattern: def.DatePattern, UseDNS: def.UseDNS, LogType: logType},
-		f2b.Options{Location: loc, Dates: func(p string, l *time.Location) (f2b.DateFinder, error) {
+		f2b.Options{Location: loc, AddressGuard: e.guard, Dates: func(p string, l *time.Location) (f2b.DateFinder, error) {
 			return date.New(date.Options{Pattern: p, Location: l})
 		}})
 	if err != nil {
@@ -142,4 +144,80 @@ func TestFail2BanSamples(t *testing.T) {
 	if len(failed) > 0 {
 		t.Errorf("%d of %d cases fail", len(failed), total)
 	}
+}
+
+// guardedChanges are the failJSON cases whose result f2b.Options.AddressGuard
+// changes (file:line → why): lines that name two addresses where a
+// client-chosen field lets the rule read either. Every other case must give
+// Fail2Ban's result with the guard on.
+var guardedChanges = map[string]string{
+	// sshd (and its journal and obsolete-multiline variants, same lines):
+	// Fail2Ban's own injection samples
+	"sshd:132":          "gh-1479: ssh1 ruser after a valid user's address (…ssh1: ruser from 1.2.3.4)",
+	"sshd:135":          "gh-1479: long ssh1 ruser naming another address",
+	"sshd:137":          "gh-1479: ssh1 ruser, IPv6 client",
+	"sshd:140":          "CVE-2007-4321: invalid user from 10.10.1.1 from 127.0.0.1 port 58946 ssh2",
+	"sshd:142":          "CVE-2007-4321: invalid user test from 10.10.1.2 port 55555 ssh2 from 127.0.0.1 port 58946 ssh2",
+	"sshd:144":          "invalid user test from 127.0.0.1 port 58946 ssh2: from 10.10.1.2 port 55555 ssh2",
+	"sshd:275":          "mode ddos: Bad protocol version identification 'dummy string' from 192.0.2.1' from 69.61.56.115",
+	"sshd-journal:133":  "journal copy of sshd:132",
+	"sshd-journal:136":  "journal copy of sshd:135",
+	"sshd-journal:138":  "journal copy of sshd:137",
+	"sshd-journal:141":  "journal copy of sshd:140",
+	"sshd-journal:143":  "journal copy of sshd:142",
+	"sshd-journal:145":  "journal copy of sshd:144",
+	"pam-generic:23":    "two rhost= fields: user=test rhost=192.0.2.152 after rhost=192.0.2.2",
+	"roundcube-auth:15": "user name injection: Login failed for admin from 127.0.0.1. from 1.2.3.4.",
+}
+
+// TestFail2BanSamplesGuarded runs the corpus as TestFail2BanSamples does,
+// with the address guard on, and requires exactly the known changes.
+func TestFail2BanSamplesGuarded(t *testing.T) {
+	tr := f2bref.Require(t)
+	testConf := filepath.Join(tr.PyPath, "fail2ban", "tests", "config")
+	entries, err := os.ReadDir(filepath.Join(tr.ConfDir, "filter.d"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	type job struct{ conf, name string }
+	var jobs []job
+	for _, e := range entries {
+		n := e.Name()
+		if strings.HasSuffix(n, ".conf") && !strings.HasSuffix(n, "common.conf") {
+			jobs = append(jobs, job{tr.ConfDir, strings.TrimSuffix(n, ".conf")})
+		}
+	}
+	for _, n := range []string{"zzz-generic-example", "zzz-sshd-obsolete-multiline"} {
+		jobs = append(jobs, job{testConf, n})
+	}
+	total := 0
+	changed := map[string]bool{}
+	for _, j := range jobs {
+		if _, err := os.Stat(filepath.Join(tr.SampleLogs, j.name)); err != nil {
+			continue
+		}
+		rep := f2bcompat.Run(engine{guard: true}, j.conf, tr.SampleLogs, j.name)
+		if rep.LoadErr != "" {
+			t.Errorf("%s: %s", j.name, rep.LoadErr)
+		}
+		total += len(rep.Cases)
+		for _, c := range rep.Cases {
+			if c.Err == "" {
+				continue
+			}
+			key := fmt.Sprintf("%s:%d", filepath.Base(c.File), c.Line)
+			changed[key] = true
+			if why, ok := guardedChanges[key]; ok {
+				t.Logf("changed (known: %s) %s\n      %s\n      %s", why, key, c.Text, c.Err)
+			} else {
+				t.Errorf("changed by the guard: %s [%s] %s\n      %s", key, c.Filter, c.Err, c.Text)
+			}
+		}
+	}
+	for key := range guardedChanges {
+		if !changed[key] {
+			t.Errorf("%s: listed as changed by the guard, but gives Fail2Ban's result", key)
+		}
+	}
+	t.Logf("TOTAL %d/%d failJSON cases unchanged by the guard", total-len(changed), total)
 }
