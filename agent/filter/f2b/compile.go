@@ -86,6 +86,10 @@ type Compiled struct {
 	// prefGroups / the content group of the prefregex (0 if none)
 	contentGroup int
 	fast         *prefixParser // hand-written prefregex, nil if not recognised
+	// lineLits: one of these must occur in a line for it to match (the
+	// literal daemon names of a recognised standard prefregex, for
+	// single-line file filters without ignoreregex); nil = no such test.
+	lineLits [][]byte
 
 	// dispatch[c] lists, in order, the failregex that can match a buffer
 	// starting with byte c.
@@ -129,6 +133,7 @@ func Compile(def Definition, o Options) (*Compiled, error) {
 		c.prefGuard = newGuardInfo(c.pref)
 		if !multiBuf {
 			c.fast = recognisePrefix(c.pref)
+			c.lineLits = literalDaemons(c.fast)
 		}
 	}
 	for i, s := range def.FailRegex {
@@ -161,6 +166,9 @@ func Compile(def Definition, o Options) (*Compiled, error) {
 		if _, err := c.opts.Dates(def.DatePattern, c.opts.Location); err != nil {
 			return nil, fmt.Errorf("filter %s: datepattern %q: %w", def.Name, def.DatePattern, err)
 		}
+	}
+	if len(c.ignore) > 0 || c.journal || c.maxLines != 1 {
+		c.lineLits = nil // ignoreregex may match any line; journal lines have no date to defer
 	}
 	return c, nil
 }
@@ -230,4 +238,20 @@ func (c *Compiled) newDates() (DateFinder, error) {
 		return nil, nil
 	}
 	return c.opts.Dates(c.def.DatePattern, c.opts.Location)
+}
+
+// literalDaemons returns the daemon names of a standard prefregex when all
+// of them are plain text.
+func literalDaemons(p *prefixParser) [][]byte {
+	if p == nil || len(p.daemons) == 0 {
+		return nil
+	}
+	var out [][]byte
+	for _, d := range p.daemons {
+		if d == "" || strings.ContainsAny(d, `\.^$*+?()[]{}|`) {
+			return nil
+		}
+		out = append(out, []byte(d))
+	}
+	return out
 }

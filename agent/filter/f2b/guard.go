@@ -211,9 +211,21 @@ func (m *Matcher) searchGuard(r *regex, b []byte) ([]int, bool) {
 	return sp, ok
 }
 
-func isHexColon(c byte) bool {
-	return c >= '0' && c <= '9' || c >= 'a' && c <= 'f' || c >= 'A' && c <= 'F' || c == ':' || c == '.'
-}
+// hexColon marks the bytes an address token is made of: hex digits, ':'
+// and '.' (2 for the separators).
+var hexColon = func() (t [256]uint8) {
+	for c := 0; c < 256; c++ {
+		switch {
+		case c >= '0' && c <= '9', c >= 'a' && c <= 'f', c >= 'A' && c <= 'F':
+			t[c] = 1
+		case c == ':' || c == '.':
+			t[c] = 2
+		}
+	}
+	return t
+}()
+
+func isHexColon(c byte) bool { return hexColon[c] != 0 }
 
 func isDigit(c byte) bool { return c >= '0' && c <= '9' }
 
@@ -224,13 +236,20 @@ func isDigit(c byte) bool { return c >= '0' && c <= '9' }
 // and where to continue; ts < 0 when there is none.
 func nextAddr(b []byte, i, end int) (ts, te int, a netip.Addr, next int) {
 	for i < end {
-		if !isHexColon(b[i]) {
+		if hexColon[b[i]] == 0 {
 			i++
 			continue
 		}
 		j := i
-		for j < end && isHexColon(b[j]) {
+		var kinds uint8
+		for j < end && hexColon[b[j]] != 0 {
+			kinds |= hexColon[b[j]]
 			j++
+		}
+		if kinds&2 == 0 {
+			// No ':' or '.': a word or a number, never an address.
+			i = j
+			continue
 		}
 		// the run b[i:j] (without a final '.'); first as an IPv6 address
 		if v6End := trimDots(b, i, j); maybeIP6(b[i:v6End]) {

@@ -26,6 +26,12 @@ type Matcher struct {
 	hasLast  bool
 	lastDate time.Time
 
+	// A line rejected before date detection (see Compiled.lineLits): its
+	// date is only looked for if a later line without a date needs it.
+	pend    []byte
+	pendNow time.Time
+	hasPend bool
+
 	buf    []byte // the searched buffer: the line(s) without the date, plus "\n"
 	cbuf   []byte // prefregex content + "\n" when not a suffix of buf
 	lines  []bufLine
@@ -202,6 +208,12 @@ const lastDateWindow = 60 * time.Second
 
 // lastOrNow is Fail2Ban's rule for a line without a (usable) date.
 func (m *Matcher) lastOrNow(now time.Time) time.Time {
+	if m.hasPend {
+		m.hasPend = false
+		if dt, s, e, ok := m.dates.Find(m.pend, m.pendNow); ok && s >= 0 && s < e && e <= len(m.pend) {
+			m.hasLast, m.lastDate = true, dt
+		}
+	}
 	if m.hasLast && m.lastDate.After(now.Add(-lastDateWindow)) {
 		return m.lastDate
 	}
@@ -220,6 +232,15 @@ func (m *Matcher) run(line []byte, now, at time.Time, atSet bool) (o outcome) {
 		o.verdict = filter.BadLine
 		return o
 	}
+	// 0. A line that holds none of the daemon names the standard prefregex
+	// requires cannot match: reject it before looking for its date (kept
+	// for later, Fail2Ban's last-date rule may need it).
+	if c.lineLits != nil && !atSet && m.dates != nil && !containsAny(line, c.lineLits) {
+		m.pend = append(m.pend[:0], line...)
+		m.pendNow, m.hasPend = now, true
+		o.verdict = filter.NoMatch
+		return o
+	}
 	// 1. the date, cut out of the line
 	cutS, cutE := 0, 0
 	switch {
@@ -231,6 +252,9 @@ func (m *Matcher) run(line []byte, now, at time.Time, atSet bool) (o outcome) {
 		m.hasLast, m.lastDate = true, o.t
 	case m.dates != nil:
 		dt, s, e, ok := m.dates.Find(line, now)
+		if ok && s < e {
+			m.hasPend = false // this line's date is newer than a pending one
+		}
 		if ok && s >= 0 && s <= e && e <= len(line) {
 			cutS, cutE = s, e
 			if e > s {
@@ -718,4 +742,13 @@ func splitLinesPy(b []byte) [][]byte {
 		b = b[i+1:]
 	}
 	return out
+}
+
+func containsAny(line []byte, lits [][]byte) bool {
+	for _, l := range lits {
+		if bytes.Contains(line, l) {
+			return true
+		}
+	}
+	return false
 }
