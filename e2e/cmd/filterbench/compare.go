@@ -23,15 +23,20 @@ const (
 	// through its per-connection state (F-MLFID), and blamed the real
 	// source; banfleet is stateless (agent/filter doc, "Not yet").
 	classState = "state"
+	// classGuard: the line carries an address the client wrote, Fail2Ban
+	// happened to take the real source, and banfleet's address guard
+	// credited nobody (the line could have named either).
+	classGuard = "guard"
 	// classReal: any other disagreement.
 	classReal = "real"
 )
 
-var classOrder = []string{classInjected, classState, classReal}
+var classOrder = []string{classInjected, classGuard, classState, classReal}
 
 var classHelp = map[string]string{
 	classInjected: "Fail2Ban took the address injected by the client; banfleet the real source or none",
-	classState:    "Fail2Ban attributed via connection state (F-MLFID) to the real source; banfleet is stateless",
+	classGuard:    "a line with an injected address: Fail2Ban took the real source, banfleet's address guard nobody",
+	classState:    "Fail2Ban attributed via connection state (F-MLFID) to the real source; banfleet did not",
 	classReal:     "other disagreements",
 }
 
@@ -147,6 +152,8 @@ func classify(d *lineDiff, t *authlog.Truth) string {
 	case t.Injected.IsValid() && d.Fail2Ban == t.Injected && d.Fail2Ban != t.Addr &&
 		(!d.Banfleet.IsValid() || d.Banfleet == t.Addr):
 		return classInjected
+	case t.Injected.IsValid() && !d.Banfleet.IsValid() && d.Fail2Ban == t.Addr:
+		return classGuard
 	case !d.Banfleet.IsValid() && d.Fail2Ban == t.Addr &&
 		(t.Kind.Hostless() || t.Kind.Class() == authlog.Companion):
 		return classState
