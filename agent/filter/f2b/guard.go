@@ -1,6 +1,7 @@
 package f2b
 
 import (
+	"bytes"
 	"net/netip"
 )
 
@@ -236,20 +237,20 @@ func isDigit(c byte) bool { return c >= '0' && c <= '9' }
 // and where to continue; ts < 0 when there is none.
 func nextAddr(b []byte, i, end int) (ts, te int, a netip.Addr, next int) {
 	for i < end {
-		if hexColon[b[i]] == 0 {
-			i++
-			continue
+		// Every address token holds a '.' or a ':': jump to the next one
+		// and take the run of address bytes around it.
+		p := nextSep(b[i:end])
+		if p < 0 {
+			break
 		}
+		p += i
+		for p > i && hexColon[b[p-1]] != 0 {
+			p--
+		}
+		i = p
 		j := i
-		var kinds uint8
 		for j < end && hexColon[b[j]] != 0 {
-			kinds |= hexColon[b[j]]
 			j++
-		}
-		if kinds&2 == 0 {
-			// No ':' or '.': a word or a number, never an address.
-			i = j
-			continue
 		}
 		// the run b[i:j] (without a final '.'); first as an IPv6 address
 		if v6End := trimDots(b, i, j); maybeIP6(b[i:v6End]) {
@@ -271,6 +272,22 @@ func nextAddr(b []byte, i, end int) (ts, te int, a netip.Addr, next int) {
 		i = j
 	}
 	return -1, -1, netip.Addr{}, end
+}
+
+// nextSep returns the index of the first '.' or ':' in b, or -1.
+func nextSep(b []byte) int {
+	d := bytes.IndexByte(b, '.')
+	if d == 0 {
+		return 0
+	}
+	lim := b
+	if d > 0 {
+		lim = b[:d]
+	}
+	if c := bytes.IndexByte(lim, ':'); c >= 0 {
+		return c
+	}
+	return d
 }
 
 // ip4At matches (?:\d{1,3}\.){3}\d{1,3} greedily at b[k:], within b[:end];
