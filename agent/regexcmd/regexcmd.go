@@ -49,6 +49,7 @@ type options struct {
 	jsonOut     bool
 	journal     bool
 	printMissed bool
+	guard       bool
 }
 
 // Run runs the command with args (after "regex") and returns the exit code:
@@ -64,6 +65,7 @@ func Run(args []string, stdout, stderr io.Writer) int {
 	fs.BoolVar(&o.jsonOut, "json", false, "print one JSON record per failure instead of the summary")
 	fs.BoolVar(&o.journal, "journal", false, "lines are journal lines (HOST IDENT[PID]: MSG) without a date")
 	fs.BoolVar(&o.printMissed, "print-all-missed", false, "print the lines no failregex matched")
+	fs.BoolVar(&o.guard, "guard", false, "apply the agent's address guard: lines that could name another address credit nobody")
 	fs.Usage = func() {
 		fmt.Fprintln(stderr, "usage: banfleet-agent regex [options] LOG FILTER [IGNOREREGEX]")
 		fmt.Fprintln(stderr, "  LOG     a log file, or one log line")
@@ -84,7 +86,7 @@ func Run(args []string, stdout, stderr io.Writer) int {
 		return 2
 	}
 	dates := newDateCounter()
-	c, err := f2b.Compile(def, f2b.Options{Dates: dates.finder})
+	c, err := f2b.Compile(def, f2b.Options{Dates: dates.finder, AddressGuard: o.guard})
 	if err != nil {
 		fmt.Fprintln(stderr, "banfleet-agent regex:", err)
 		return 2
