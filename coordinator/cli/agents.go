@@ -1,7 +1,6 @@
 package cli
 
 import (
-	"context"
 	"fmt"
 	"text/tabwriter"
 	"time"
@@ -18,13 +17,12 @@ func newAgentsCommand(g *globals) *cobra.Command {
 			if err := g.checkOutput(); err != nil {
 				return err
 			}
-			nc, js, err := g.connect()
+			s, err := g.open(cmd.Context())
 			if err != nil {
 				return err
 			}
-			defer nc.Close()
-			ctx, cancel := context.WithTimeout(cmd.Context(), g.timeout)
-			defer cancel()
+			defer s.close()
+			ctx, js := s.ctx, s.js
 			agents, err := listAgents(ctx, js)
 			if err != nil {
 				return err

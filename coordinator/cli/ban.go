@@ -1,7 +1,6 @@
 package cli
 
 import (
-	"context"
 	"errors"
 	"fmt"
 	"os"
@@ -38,13 +37,12 @@ func newBanCommand(g *globals) *cobra.Command {
 			if dur < time.Second {
 				return usageErr("--for %v: at least 1s", dur)
 			}
-			nc, js, err := g.connect()
+			s, err := g.open(cmd.Context())
 			if err != nil {
 				return err
 			}
-			defer nc.Close()
-			ctx, cancel := context.WithTimeout(cmd.Context(), g.timeout)
-			defer cancel()
+			defer s.close()
+			ctx, js := s.ctx, s.js
 			if !force {
 				agents, err := listAgents(ctx, js)
 				if err != nil {
@@ -100,13 +98,12 @@ func newUnbanCommand(g *globals) *cobra.Command {
 			if err != nil {
 				return err
 			}
-			nc, js, err := g.connect()
+			s, err := g.open(cmd.Context())
 			if err != nil {
 				return err
 			}
-			defer nc.Close()
-			ctx, cancel := context.WithTimeout(cmd.Context(), g.timeout)
-			defer cancel()
+			defer s.close()
+			ctx, js := s.ctx, s.js
 			st, err := bans.Open(ctx, js, false, 0)
 			if err != nil {
 				return err

@@ -32,13 +32,12 @@ func newBansCommand(g *globals) *cobra.Command {
 			if err := g.checkOutput(); err != nil {
 				return err
 			}
-			nc, js, err := g.connect()
+			s, err := g.open(cmd.Context())
 			if err != nil {
 				return err
 			}
-			defer nc.Close()
-			ctx, cancel := context.WithTimeout(cmd.Context(), g.timeout)
-			defer cancel()
+			defer s.close()
+			ctx, js := s.ctx, s.js
 			st, err := bans.Open(ctx, js, false, 0)
 			if err != nil {
 				return err
@@ -49,7 +48,7 @@ func newBansCommand(g *globals) *cobra.Command {
 			}
 			sort.Slice(list, func(i, j int) bool { return list[i].Created.Before(list[j].Created) })
 			if cluster {
-				return clusterView(ctx, g, nc, js, list)
+				return clusterView(ctx, g, s.nc, js, list)
 			}
 			if g.output == "json" {
 				return writeJSON(g.stdout, map[string]any{"bans": orEmpty(list), "bad_keys": orEmpty(bad)})

@@ -113,6 +113,29 @@ func (g *globals) checkOutput() error {
 	return nil
 }
 
+// session is one admin command's NATS connection and deadline.
+type session struct {
+	nc     *nats.Conn
+	js     jetstream.JetStream
+	ctx    context.Context
+	cancel context.CancelFunc
+}
+
+func (s *session) close() {
+	s.cancel()
+	s.nc.Close()
+}
+
+// open connects and starts the command's deadline (--timeout).
+func (g *globals) open(parent context.Context) (*session, error) {
+	nc, js, err := g.connect()
+	if err != nil {
+		return nil, err
+	}
+	ctx, cancel := context.WithTimeout(parent, g.timeout)
+	return &session{nc: nc, js: js, ctx: ctx, cancel: cancel}, nil
+}
+
 // connect opens NATS and JetStream for an admin command.
 func (g *globals) connect() (*nats.Conn, jetstream.JetStream, error) {
 	opts := []nats.Option{nats.Name("coord cli"), nats.Timeout(g.timeout)}
