@@ -94,10 +94,10 @@ func convert(r f2b.Result) []f2bcompat.Result {
 	return []f2bcompat.Result{out}
 }
 
-// TestFail2BanSamples runs every failJSON case of Fail2Ban's sample corpus
-// (as Debian's fail2ban 1.0.2 ships it) through banfleet's engine, with
-// Fail2Ban's own test rules, and reports per filter and in total.
-func TestFail2BanSamples(t *testing.T) {
+// corpus runs every sample file of the reference Fail2Ban (its stock filters
+// and its two zzz-* test filters) through e and returns the reports.
+func corpus(t *testing.T, e f2bcompat.Engine) []*f2bcompat.FilterReport {
+	t.Helper()
 	tr := f2bref.Require(t)
 	testConf := filepath.Join(tr.PyPath, "fail2ban", "tests", "config")
 	entries, err := os.ReadDir(filepath.Join(tr.ConfDir, "filter.d"))
@@ -115,19 +115,30 @@ func TestFail2BanSamples(t *testing.T) {
 	for _, n := range []string{"zzz-generic-example", "zzz-sshd-obsolete-multiline"} {
 		jobs = append(jobs, job{testConf, n})
 	}
-	total, passed := 0, 0
-	var failed []string
+	var reps []*f2bcompat.FilterReport
 	for _, j := range jobs {
 		if _, err := os.Stat(filepath.Join(tr.SampleLogs, j.name)); err != nil {
 			continue
 		}
-		rep := f2bcompat.Run(engine{}, j.conf, tr.SampleLogs, j.name)
+		rep := f2bcompat.Run(e, j.conf, tr.SampleLogs, j.name)
 		if rep.LoadErr != "" {
 			t.Errorf("%s: %s", j.name, rep.LoadErr)
 		}
+		reps = append(reps, rep)
+	}
+	return reps
+}
+
+// TestFail2BanSamples runs every failJSON case of Fail2Ban's sample corpus
+// (as Debian's fail2ban 1.0.2 ships it) through banfleet's engine, with
+// Fail2Ban's own test rules, and reports per filter and in total.
+func TestFail2BanSamples(t *testing.T) {
+	total, passed := 0, 0
+	var failed []string
+	for _, rep := range corpus(t, engine{}) {
 		total += len(rep.Cases)
 		passed += rep.Passed()
-		t.Logf("%-28s %3d/%3d", j.name, rep.Passed(), len(rep.Cases))
+		t.Logf("%-28s %3d/%3d", rep.Name, rep.Passed(), len(rep.Cases))
 		for _, c := range rep.Cases {
 			if c.Err != "" {
 				failed = append(failed, fmt.Sprintf("%s:%d [%s] %s\n      %s", c.File, c.Line, c.Filter, c.Err, c.Text))
@@ -173,33 +184,9 @@ var guardedChanges = map[string]string{
 // TestFail2BanSamplesGuarded runs the corpus as TestFail2BanSamples does,
 // with the address guard on, and requires exactly the known changes.
 func TestFail2BanSamplesGuarded(t *testing.T) {
-	tr := f2bref.Require(t)
-	testConf := filepath.Join(tr.PyPath, "fail2ban", "tests", "config")
-	entries, err := os.ReadDir(filepath.Join(tr.ConfDir, "filter.d"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	type job struct{ conf, name string }
-	var jobs []job
-	for _, e := range entries {
-		n := e.Name()
-		if strings.HasSuffix(n, ".conf") && !strings.HasSuffix(n, "common.conf") {
-			jobs = append(jobs, job{tr.ConfDir, strings.TrimSuffix(n, ".conf")})
-		}
-	}
-	for _, n := range []string{"zzz-generic-example", "zzz-sshd-obsolete-multiline"} {
-		jobs = append(jobs, job{testConf, n})
-	}
 	total := 0
 	changed := map[string]bool{}
-	for _, j := range jobs {
-		if _, err := os.Stat(filepath.Join(tr.SampleLogs, j.name)); err != nil {
-			continue
-		}
-		rep := f2bcompat.Run(engine{guard: true}, j.conf, tr.SampleLogs, j.name)
-		if rep.LoadErr != "" {
-			t.Errorf("%s: %s", j.name, rep.LoadErr)
-		}
+	for _, rep := range corpus(t, engine{guard: true}) {
 		total += len(rep.Cases)
 		for _, c := range rep.Cases {
 			if c.Err == "" {
