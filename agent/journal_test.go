@@ -78,7 +78,10 @@ func TestAgentJournalJail(t *testing.T) {
 	log := slog.New(slog.DiscardHandler)
 	ign, _ := netaddr.ParseSet([]string{"127.0.0.0/8"})
 	pol := config.JailPolicy{BanTime: time.Hour, FindTime: time.Hour, MaxRetry: 3, Scope: "fleet"}
-	ccfg := &config.Coord{Name: "c1", NATS: config.CoordNATS{URL: ns.URL, Retention: time.Hour}, Defaults: pol, Ignore: ign}
+	// The coordinator names the jail: its maxretry 3 wins over the 5 the
+	// agent reports from Debian's jail.conf.
+	ccfg := &config.Coord{Name: "c1", NATS: config.CoordNATS{URL: ns.URL, Retention: time.Hour}, Defaults: pol,
+		Jails: map[string]config.JailPolicy{"sshd": pol}, Ignore: ign}
 	done := make(chan error, 2)
 	go func() { done <- serve.New(ccfg, log, prometheus.NewRegistry()).Run(ctx) }()
 	go func() { done <- agent.New(acfg, log, prometheus.NewRegistry(), "test").Run(ctx) }()

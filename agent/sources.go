@@ -20,6 +20,7 @@ import (
 	"github.com/banfleet/banfleet/agent/jailfilter"
 	"github.com/banfleet/banfleet/agent/journal"
 	"github.com/banfleet/banfleet/agent/tail"
+	"github.com/banfleet/banfleet/config"
 	"github.com/banfleet/banfleet/config/fail2ban"
 	"github.com/banfleet/banfleet/shared/netaddr"
 	"github.com/banfleet/banfleet/shared/wire"
@@ -55,10 +56,17 @@ func newSources(a *Agent, state *tail.State, cursors *cursorStore) *sources {
 	return s
 }
 
-// Run starts every source and returns when ctx ends.
+// Run starts every source and returns when ctx ends. Every jail's filter
+// and journal reader is built before anything starts, so a bad one is an
+// error at start, never a half-started agent.
 func (s *sources) Run(ctx context.Context) error {
-	var wg sync.WaitGroup
-	defer wg.Wait()
+	type plan struct {
+		name      string
+		j         config.AgentJail
+		newFilter jailfilter.Factory
+		journal   *journal.Source
+	}
+	var plans []plan
 	for _, name := range s.a.cfg.JailNames() {
 		j := s.a.cfg.Jails[name]
 		if !j.On() {
@@ -68,25 +76,33 @@ func (s *sources) Run(ctx context.Context) error {
 		if err != nil {
 			return err
 		}
+		p := plan{name: name, j: j, newFilter: newFilter}
 		if j.FromJournal() {
-			src, err := s.journal(name, j.Backend, j.JournalMatch, j.FindTime)
-			if err != nil {
+			if p.journal, err = s.journal(name, j.Backend, j.JournalMatch, j.FindTime); err != nil {
 				return err
 			}
-			flt := newFilter()
-			h := s.a.handler(name, flt)
+		}
+		plans = append(plans, p)
+	}
+	var wg sync.WaitGroup
+	defer wg.Wait()
+	for _, p := range plans {
+		if p.journal != nil {
+			h := s.a.handler(p.name, p.newFilter())
 			wg.Add(1)
 			go func() {
 				defer wg.Done()
-				_ = src.Run(ctx, func(e journal.Entry) { h(e.Line, e.Time, "j-"+hashString(e.Cursor)) })
+				if err := p.journal.Run(ctx, func(e journal.Entry) { h(e.Line, e.Time, "j-"+hashString(e.Cursor)) }); err != nil {
+					s.a.log.Error("journal source stopped", "jail", p.name, "err", err)
+				}
 			}()
 			continue
 		}
-		for _, glob := range j.LogPath {
+		for _, glob := range p.j.LogPath {
 			wg.Add(1)
 			go func() {
 				defer wg.Done()
-				s.followGlob(ctx, name, glob, newFilter)
+				s.followGlob(ctx, p.name, glob, p.newFilter)
 			}()
 		}
 	}
@@ -133,9 +149,12 @@ func (s *sources) followGlob(ctx context.Context, jail, glob string, newFilter j
 			wg.Add(1)
 			go func() {
 				defer wg.Done()
-				_ = f.Run(ctx, func(line []byte, start int64, pos tail.Position) {
+				err := f.Run(ctx, func(line []byte, start int64, pos tail.Position) {
 					h(line, time.Time{}, ino(pos)+"-"+strconv.FormatInt(start, 36))
 				})
+				if err != nil {
+					s.a.log.Error("log source stopped", "jail", jail, "path", p, "err", err)
+				}
 			}()
 			s.a.log.Info("following log", "jail", jail, "path", p)
 		}

@@ -30,9 +30,13 @@ const (
 	Fleet                   // address of one of the fleet's own hosts
 	Stale                   // older than findtime
 	Punished                // at or before the address's last ban in this jail
+	Refused                 // a new jail beyond MaxJails
 )
 
-var outcomeNames = [...]string{"counted", "banned", "ignored", "fleet", "stale", "punished"}
+// MaxJails bounds the jails an engine tracks: jail names come from messages.
+const MaxJails = 1024
+
+var outcomeNames = [...]string{"counted", "banned", "ignored", "fleet", "stale", "punished", "refused"}
 
 func (o Outcome) String() string { return outcomeNames[o] }
 
@@ -70,9 +74,13 @@ func New(cfg *config.Coord, by string) *Engine {
 // Fleet is the set of the fleet's own addresses; the caller keeps it current.
 func (e *Engine) Fleet() *netaddr.Set { return e.fleet }
 
+// jailID interns a jail name; 0 when MaxJails are tracked already.
 func (e *Engine) jailID(j string) uint16 {
 	id, ok := e.jails[j]
 	if !ok {
+		if len(e.jails) >= MaxJails {
+			return 0
+		}
 		id = uint16(len(e.jails) + 1)
 		e.jails[j] = id
 	}
@@ -107,6 +115,9 @@ func (e *Engine) Offer(o *wire.Offence, now time.Time) (Outcome, *wire.Ban) {
 	pol := e.policy(o.Jail)
 	wp := window.Policy{MaxRetry: pol.MaxRetry, FindTime: pol.FindTime}
 	jail := e.jailID(o.Jail)
+	if jail == 0 {
+		return Refused, nil
+	}
 	host := e.hostID(o.Host)
 	pk := window.MakeKey(jail, addr, 0)
 	at := o.Time

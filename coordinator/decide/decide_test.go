@@ -1,6 +1,7 @@
 package decide
 
 import (
+	"fmt"
 	"net/netip"
 	"testing"
 	"time"
@@ -112,4 +113,18 @@ func TestReportedPolicies(t *testing.T) {
 	got, ban := e.Offer(o, t0)
 	require.Equal(t, Banned, got)
 	require.True(t, ban.Expires.IsZero(), "bantime -1 is permanent")
+}
+
+func TestJailsBounded(t *testing.T) {
+	e := New(testConfig(t, "fleet"), "c")
+	for i := range MaxJails + 5 {
+		o := off("h1", "203.0.113.9", t0)
+		o.Jail = fmt.Sprintf("j%d", i)
+		got, _ := e.Offer(o, t0)
+		if i < MaxJails {
+			require.NotEqual(t, Refused, got)
+		} else {
+			require.Equal(t, Refused, got, "jail names come from messages: their number is bounded")
+		}
+	}
 }

@@ -9,6 +9,7 @@ import (
 	"fmt"
 	"log/slog"
 	"net/netip"
+	"sync"
 	"time"
 
 	"github.com/nats-io/nats.go"
@@ -110,9 +111,20 @@ func (c *Coordinator) Run(ctx context.Context) error {
 	}
 	g, ctx := errgroup.WithContext(ctx)
 	g.Go(func() error { return obs.ServeMetrics(ctx, c.cfg.Metrics.Listen, c.reg, c.log) })
-	g.Go(func() error { return c.watchFleet(ctx) })
+	// The fleet's own addresses and the jails' reported thresholds must be
+	// known before the first offence (the replay after a restart included)
+	// is judged.
+	fleetSynced := make(chan struct{})
+	g.Go(func() error { return c.watchFleet(ctx, fleetSynced) })
 	g.Go(func() error { return c.watchBans(ctx) })
-	g.Go(func() error { return c.consume(ctx) })
+	g.Go(func() error {
+		select {
+		case <-fleetSynced:
+		case <-ctx.Done():
+			return nil
+		}
+		return c.consume(ctx)
+	})
 	g.Go(func() error { return c.sweep(ctx) })
 	c.log.Info("coordinator running", "name", c.cfg.Name, "nats", url)
 	err = g.Wait()
@@ -251,14 +263,25 @@ func (c *Coordinator) handle(ctx context.Context, subj string, data []byte) {
 	if ban == nil {
 		return
 	}
-	wctx, cancel := context.WithTimeout(ctx, 5*time.Second)
-	defer cancel()
-	err = c.store.Create(wctx, ban, now)
+	// Retry until the ban is stored: the window that made it is gone.
+	for delay := 200 * time.Millisecond; ; delay = min(2*delay, 5*time.Second) {
+		wctx, cancel := context.WithTimeout(ctx, 5*time.Second)
+		err = c.store.Create(wctx, ban, now)
+		cancel()
+		if err == nil || errors.Is(err, bans.ErrExists) || ctx.Err() != nil {
+			break
+		}
+		c.m.banErrors.Inc()
+		c.log.Error("ban not stored, retrying", "jail", ban.Jail, "addr", ban.Addr, "err", err, "retry_in", delay)
+		select {
+		case <-ctx.Done():
+		case <-time.After(delay):
+		}
+	}
 	switch {
 	case errors.Is(err, bans.ErrExists):
 		c.log.Debug("already banned", "jail", ban.Jail, "addr", ban.Addr)
 	case err != nil:
-		c.m.banErrors.Inc()
 		c.log.Error("ban not stored", "jail", ban.Jail, "addr", ban.Addr, "err", err)
 	default:
 		c.m.bans.WithLabelValues(ban.Jail).Inc()
@@ -274,7 +297,7 @@ func (c *Coordinator) reject(reason, subj string, err error) {
 // watchBans follows the bans bucket: every ban, automatic or manual, resets
 // counting for its address and is kept in the history bucket.
 func (c *Coordinator) watchBans(ctx context.Context) error {
-	return watchLoop(ctx, c.log, "bans", func(ctx context.Context) (jetstream.KeyWatcher, error) {
+	return watchLoop(ctx, c.log, "bans", nil, func(ctx context.Context) (jetstream.KeyWatcher, error) {
 		return c.store.KV().WatchAll(ctx, jetstream.IgnoreDeletes())
 	}, func(e jetstream.KeyValueEntry) {
 		b, err := bans.Decode(e)
@@ -292,14 +315,15 @@ func (c *Coordinator) watchBans(ctx context.Context) error {
 
 // watchFleet keeps the set of the fleet's own addresses from the agents'
 // heartbeats.
-func (c *Coordinator) watchFleet(ctx context.Context) error {
+func (c *Coordinator) watchFleet(ctx context.Context, synced chan struct{}) error {
 	kv, err := c.js.KeyValue(ctx, subject.AgentsBucket)
 	if err != nil {
 		return fmt.Errorf("bucket %s: %w", subject.AgentsBucket, err)
 	}
 	addrs := map[string][]netip.Prefix{}
 	jails := map[string]map[string]wire.JailPolicy{}
-	return watchLoop(ctx, c.log, "agents", func(ctx context.Context) (jetstream.KeyWatcher, error) {
+	var once sync.Once
+	return watchLoop(ctx, c.log, "agents", func() { once.Do(func() { close(synced) }) }, func(ctx context.Context) (jetstream.KeyWatcher, error) {
 		return kv.WatchAll(ctx)
 	}, func(e jetstream.KeyValueEntry) {
 		if e.Operation() != jetstream.KeyValuePut {
@@ -333,7 +357,9 @@ func (c *Coordinator) watchFleet(ctx context.Context) error {
 }
 
 // watchLoop runs a KV watch, restarting it if it breaks, until ctx ends.
-func watchLoop(ctx context.Context, log *slog.Logger, what string, start func(context.Context) (jetstream.KeyWatcher, error), fn func(jetstream.KeyValueEntry)) error {
+// synced, if not nil, is called when the initial values have been handed
+// to fn.
+func watchLoop(ctx context.Context, log *slog.Logger, what string, synced func(), start func(context.Context) (jetstream.KeyWatcher, error), fn func(jetstream.KeyValueEntry)) error {
 	for ctx.Err() == nil {
 		w, err := start(ctx)
 		if err != nil {
@@ -347,6 +373,8 @@ func watchLoop(ctx context.Context, log *slog.Logger, what string, start func(co
 		for e := range w.Updates() {
 			if e != nil {
 				fn(e)
+			} else if synced != nil {
+				synced()
 			}
 		}
 		_ = w.Stop()

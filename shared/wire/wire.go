@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"net/netip"
+	"strings"
 	"time"
 
 	"github.com/banfleet/banfleet/shared/subject"
@@ -188,14 +189,17 @@ func Encode(msg any) ([]byte, error) {
 	return json.Marshal(msg)
 }
 
-// CutLine returns line cut to MaxLine bytes without splitting a UTF-8 sequence.
+// CutLine returns line as valid UTF-8 (invalid bytes become U+FFFD, as
+// JSON would make them) cut to MaxLine bytes without splitting a sequence,
+// so that the offence still validates after encoding.
 func CutLine(line []byte) string {
-	if len(line) <= MaxLine {
-		return string(line)
+	s := strings.ToValidUTF8(string(line), "\uFFFD")
+	if len(s) <= MaxLine {
+		return s
 	}
 	n := MaxLine
-	for n > 0 && line[n]&0xC0 == 0x80 {
+	for n > 0 && s[n]&0xC0 == 0x80 {
 		n--
 	}
-	return string(line[:n])
+	return s[:n]
 }

@@ -71,3 +71,14 @@ func FuzzDecodeOffence(f *testing.F) {
 		}
 	})
 }
+
+// An attacker who pads a log line with invalid UTF-8 must not get the
+// offence rejected: the cut line survives the JSON round trip.
+func TestCutLineInvalidUTF8(t *testing.T) {
+	o := validOffence()
+	o.Line = CutLine([]byte(strings.Repeat("\xff", 900) + "Failed password for root from 203.0.113.9"))
+	b, err := Encode(o)
+	require.NoError(t, err)
+	var got Offence
+	require.NoError(t, Decode(b, &got))
+}

@@ -10,6 +10,7 @@ import (
 	"syscall"
 
 	"github.com/banfleet/banfleet/agent"
+	"github.com/banfleet/banfleet/agent/jailfilter"
 	"github.com/banfleet/banfleet/agent/regexcmd"
 	"github.com/banfleet/banfleet/config"
 	"github.com/banfleet/banfleet/shared/obs"
@@ -53,6 +54,15 @@ func run() int {
 		return 0
 	}
 	if *test {
+		// Compile every jail's filter too: a bad regex fails here, not at start.
+		for _, name := range cfg.JailNames() {
+			if j := cfg.Jails[name]; j.On() {
+				if _, err := jailfilter.New(name, j); err != nil {
+					fmt.Fprintf(os.Stderr, "banfleet-agent: config %s: jails.%s: %v\n", *file, name, err)
+					return 2
+				}
+			}
+		}
 		fmt.Printf("config %s: ok\n", *file)
 		return 0
 	}
