@@ -44,7 +44,7 @@ func New(name string, j config.AgentJail) (Factory, error) {
 			MaxLines: j.MaxLines, DatePattern: j.DatePattern, UseDNS: j.UseDNS, LogType: logType,
 		}, f2b.Options{Dates: DateFinder, AddressGuard: true})
 		if err != nil {
-			return nil, fmt.Errorf("jail %s: filter %s: %w", name, j.Filter, err)
+			return nil, err // names the filter and the regex
 		}
 		return func() filter.Filter { return c.New() }, nil
 	}

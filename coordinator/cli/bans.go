@@ -126,17 +126,14 @@ func clusterView(ctx context.Context, g *globals, nc *nats.Conn, js jetstream.Je
 	if err != nil {
 		return err
 	}
-	want := map[string]bool{}
-	for _, b := range list {
-		want[b.Jail+"/"+b.Addr.String()] = true
-	}
+	now := time.Now()
 	views := make([]HostView, len(agents))
 	var wg sync.WaitGroup
 	for i, a := range agents {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			views[i] = askHost(g, nc, a, want)
+			views[i] = askHost(g, nc, a, wantOn(a, list, now))
 		}()
 	}
 	wg.Wait()
@@ -174,6 +171,25 @@ func listOrDash(s []string) string {
 		return strings.Join(s[:3], ",") + fmt.Sprintf(",…(+%d)", len(s)-3)
 	}
 	return strings.Join(s, ",")
+}
+
+// wantOn is what host's firewall should hold: every ban but those of its
+// own addresses (agents refuse them) and those about to expire.
+func wantOn(host wire.Heartbeat, list []wire.Ban, now time.Time) map[string]bool {
+	want := map[string]bool{}
+next:
+	for _, b := range list {
+		if !b.Expires.IsZero() && b.Expires.Sub(now) < 2*time.Second {
+			continue
+		}
+		for _, own := range host.Addrs {
+			if own.Unmap() == b.Addr {
+				continue next
+			}
+		}
+		want[b.Jail+"/"+b.Addr.String()] = true
+	}
+	return want
 }
 
 func askHost(g *globals, nc *nats.Conn, hb wire.Heartbeat, want map[string]bool) HostView {
