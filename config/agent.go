@@ -83,8 +83,9 @@ type AgentJail struct {
 	Journal bool `koanf:"journal"`
 	// LogPath lists the log files to follow (globs).
 	LogPath []string `koanf:"logpath"`
-	// LogPathTail lists those of LogPath read from the end on first start
-	// (Fail2Ban's "tail"); the others are read from the start.
+	// LogPathTail lists those of LogPath marked "tail" in a Fail2Ban
+	// configuration. Accepted for compatibility: banfleet reads every log
+	// from its end on first start (and from where it stopped afterwards).
 	LogPathTail []string `koanf:"logpath_tail"`
 	// Port lists the ports the jail's bans block: numbers, service names or
 	// ranges a:b; empty = all ports.

@@ -210,6 +210,10 @@ func (c *Coordinator) setupOnce(ctx context.Context) error {
 			n++
 		}
 	}
+	if ctx.Err() != nil {
+		// A partial history would let the replay ban again: retry setup.
+		return fmt.Errorf("read %s: %w", HistoryBucket, ctx.Err())
+	}
 	c.log.Info("ban history loaded", "bans", n)
 	return nil
 }
