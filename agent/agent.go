@@ -35,6 +35,7 @@ type Agent struct {
 	reg     *prometheus.Registry
 	version string
 	started time.Time
+	runCtx  context.Context // ends when the agent stops; bounds blocking hand-offs
 
 	own *netaddr.Set
 	fw  firewall.Backend
@@ -122,6 +123,7 @@ func (a *Agent) Run(ctx context.Context) error {
 	defer sub.Unsubscribe()
 
 	g, gctx := errgroup.WithContext(ctx)
+	a.runCtx = gctx
 	g.Go(func() error { return obs.ServeMetrics(gctx, a.cfg.Metrics.Listen, a.reg, a.log) })
 	g.Go(func() error { return a.pub.Run(gctx) })
 	g.Go(func() error {

@@ -41,13 +41,98 @@ type sources struct {
 	jstats  *journal.Stats
 
 	mu        sync.Mutex
-	followers map[string]*tail.Follower // by state key
-	journals  map[string]*journal.Source
+	followers map[string]*fileSource // by state key
+	journals  map[string]*journalSource
+}
+
+// fileSource is one followed file of one jail. Its saved position never
+// passes an offence JetStream has not stored yet: after a crash or a long
+// NATS outage the agent reads those lines again (the Msg-Id makes that
+// harmless), so the log file is the spool.
+type fileSource struct {
+	f    *tail.Follower
+	pend pending[tail.Position]
+	cur  tail.Position // the line being handled: its file and start
+}
+
+func (fs *fileSource) place() string {
+	return strconv.FormatUint(fs.cur.Ino, 36) + "-" + strconv.FormatInt(fs.cur.Offset, 36)
+}
+
+func (fs *fileSource) hold() func() { fs.pend.push(fs.cur); return fs.pend.pop }
+
+// resume is where to start again: before the oldest unsent offence, or
+// after the last line read.
+func (fs *fileSource) resume() tail.Position {
+	if p, ok := fs.pend.first(); ok {
+		return p
+	}
+	return fs.f.Position()
+}
+
+// journalSource is one jail's journal reader, with the same rule: its saved
+// cursor never passes an unsent offence.
+type journalSource struct {
+	src    *journal.Source
+	pend   pending[string]
+	prev   string // cursor of the entry before the one being handled
+	cursor string // cursor of the entry being handled
+}
+
+func (js *journalSource) place() string { return "j-" + hashString(js.cursor) }
+
+func (js *journalSource) hold() func() { js.pend.push(js.prev); return js.pend.pop }
+
+func (js *journalSource) resume() string {
+	if c, ok := js.pend.first(); ok {
+		return c
+	}
+	return js.src.Cursor()
+}
+
+// pending is a FIFO of marks of offences not yet stored (the publisher
+// stores them in order).
+type pending[M any] struct {
+	mu sync.Mutex
+	q  []M
+}
+
+func (p *pending[M]) push(m M) {
+	p.mu.Lock()
+	p.q = append(p.q, m)
+	p.mu.Unlock()
+}
+
+func (p *pending[M]) pop() {
+	p.mu.Lock()
+	if len(p.q) > 0 {
+		var zero M
+		p.q[0] = zero
+		p.q = p.q[1:]
+	}
+	p.mu.Unlock()
+}
+
+func (p *pending[M]) first() (M, bool) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if len(p.q) == 0 {
+		var zero M
+		return zero, false
+	}
+	return p.q[0], true
+}
+
+// lineSource is what the handler needs of the source of a line, only when
+// the line is a failure.
+type lineSource interface {
+	place() string // a source-unique id of the line's place
+	hold() func()  // keeps the saved position before this line until the returned func is called
 }
 
 func newSources(a *Agent, state *tail.State, cursors *cursorStore) *sources {
 	s := &sources{a: a, state: state, cursors: cursors, stats: &tail.Stats{}, jstats: &journal.Stats{},
-		followers: map[string]*tail.Follower{}, journals: map[string]*journal.Source{}}
+		followers: map[string]*fileSource{}, journals: map[string]*journalSource{}}
 	a.reg.MustRegister(
 		prometheus.NewCounterFunc(prometheus.CounterOpts{Name: "banfleet_agent_lines_too_long_total", Help: "Lines longer than the limit, skipped."}, func() float64 { return float64(s.stats.TooLong.Load()) }),
 		prometheus.NewCounterFunc(prometheus.CounterOpts{Name: "banfleet_agent_log_rotations_total", Help: "Log rotations followed."}, func() float64 { return float64(s.stats.Rotations.Load() + s.stats.Truncations.Load()) }),
@@ -64,7 +149,7 @@ func (s *sources) Run(ctx context.Context) error {
 		name      string
 		j         config.AgentJail
 		newFilter jailfilter.Factory
-		journal   *journal.Source
+		journal   *journalSource
 	}
 	var plans []plan
 	for _, name := range s.a.cfg.JailNames() {
@@ -92,7 +177,14 @@ func (s *sources) Run(ctx context.Context) error {
 			wg.Add(1)
 			go func() {
 				defer wg.Done()
-				if err := p.journal.Run(ctx, func(e journal.Entry) { h(e.Line, e.Time, "j-"+hashString(e.Cursor)) }); err != nil {
+				js := p.journal
+				js.prev = s.cursors.Get(p.name)
+				err := js.src.Run(ctx, func(e journal.Entry) {
+					js.cursor = e.Cursor
+					h(e.Line, e.Time, js)
+					js.prev = e.Cursor
+				})
+				if err != nil {
 					s.a.log.Error("journal source stopped", "jail", p.name, "err", err)
 				}
 			}()
@@ -141,16 +233,17 @@ func (s *sources) followGlob(ctx context.Context, jail, glob string, newFilter j
 			started[p] = true
 			key := jail + ":" + p
 			f := tail.New(p, s.state.Get(key), tail.Options{Logger: s.a.log.With("log", p, "jail", jail), Stats: s.stats})
+			fs := &fileSource{f: f}
 			s.mu.Lock()
-			s.followers[key] = f
+			s.followers[key] = fs
 			s.mu.Unlock()
 			h := s.a.handler(jail, newFilter())
-			ino := func(pos tail.Position) string { return strconv.FormatUint(pos.Ino, 36) }
 			wg.Add(1)
 			go func() {
 				defer wg.Done()
 				err := f.Run(ctx, func(line []byte, start int64, pos tail.Position) {
-					h(line, time.Time{}, ino(pos)+"-"+strconv.FormatInt(start, 36))
+					fs.cur = tail.Position{Dev: pos.Dev, Ino: pos.Ino, Offset: start}
+					h(line, time.Time{}, fs)
 				})
 				if err != nil {
 					s.a.log.Error("log source stopped", "jail", jail, "path", p, "err", err)
@@ -173,7 +266,7 @@ func (s *sources) followGlob(ctx context.Context, jail, glob string, newFilter j
 // journal makes a jail's journal reader. The backend's options are
 // Fail2Ban's: systemd[journalpath=DIR] reads the journal files of DIR,
 // systemd[journalfiles="F1 F2"] those files (globs).
-func (s *sources) journal(jail, backend string, match [][]string, since time.Duration) (*journal.Source, error) {
+func (s *sources) journal(jail, backend string, match [][]string, since time.Duration) (*journalSource, error) {
 	o := journal.Options{
 		Match:  match,
 		Cursor: s.cursors.Get(jail),
@@ -188,7 +281,7 @@ func (s *sources) journal(jail, backend string, match [][]string, since time.Dur
 	if err := o.Validate(); err != nil {
 		return nil, fmt.Errorf("jail %s: journal: %w", jail, err)
 	}
-	src := journal.New(o)
+	src := &journalSource{src: journal.New(o)}
 	s.mu.Lock()
 	s.journals[jail] = src
 	s.mu.Unlock()
@@ -213,11 +306,11 @@ func (s *sources) saveLoop(ctx context.Context) {
 
 func (s *sources) save() {
 	s.mu.Lock()
-	for key, f := range s.followers {
-		s.state.Set(key, f.Position())
+	for key, fs := range s.followers {
+		s.state.Set(key, fs.resume())
 	}
-	for jail, j := range s.journals {
-		if c := j.Cursor(); c != "" {
+	for jail, js := range s.journals {
+		if c := js.resume(); c != "" {
 			s.cursors.Set(jail, c)
 		}
 	}
@@ -231,8 +324,8 @@ func (s *sources) save() {
 }
 
 // lineHandler takes one line, its time when the source knows it (the
-// journal) or zero, and a source-unique id of the line's place.
-type lineHandler func(line []byte, at time.Time, place string)
+// journal) or zero, and its source.
+type lineHandler func(line []byte, at time.Time, src lineSource)
 
 // handler returns the per-line function of one jail and one source. Only a
 // failure allocates.
@@ -242,7 +335,7 @@ func (a *Agent) handler(jail string, flt filter.Filter) lineHandler {
 	ignored := a.ignored.WithLabelValues(jail)
 	unparsed := a.unparsed.WithLabelValues(jail)
 	at, hasAt := flt.(jailfilter.AtFilter)
-	return func(line []byte, t time.Time, place string) {
+	return func(line []byte, t time.Time, src lineSource) {
 		lines.Inc()
 		var fail filter.Failure
 		var v filter.Verdict
@@ -268,7 +361,7 @@ func (a *Agent) handler(jail string, flt filter.Filter) lineHandler {
 		}
 		failures.Inc()
 		o := &wire.Offence{
-			ID:   place + "-" + hashBytes(line),
+			ID:   src.place() + "-" + hashBytes(line),
 			Host: a.cfg.Host,
 			Jail: jail,
 			Addr: netaddr.Canonical(fail.Addr),
@@ -277,7 +370,10 @@ func (a *Agent) handler(jail string, flt filter.Filter) lineHandler {
 			User: fail.User,
 		}
 		a.log.Debug("failure", "jail", jail, "addr", o.Addr, "user", o.User)
-		a.pub.Offer(o)
+		done := src.hold()
+		if !a.pub.Offer(a.runCtx, o, done) {
+			return // stopping: the line is read again at the next start
+		}
 	}
 }
 

@@ -24,7 +24,7 @@ type Publisher struct {
 	js     jetstream.JetStream
 	host   string
 	log    *slog.Logger
-	queue  chan *wire.Offence
+	queue  chan queued
 	shards int
 
 	published, duplicates, dropped, errors prometheus.Counter
@@ -48,10 +48,10 @@ func New(js jetstream.JetStream, o Options) *Publisher {
 		o.Shards = subject.DefaultShards
 	}
 	p := &Publisher{
-		js: js, host: o.Host, log: o.Logger, queue: make(chan *wire.Offence, o.Queue), shards: o.Shards,
+		js: js, host: o.Host, log: o.Logger, queue: make(chan queued, o.Queue), shards: o.Shards,
 		published:  prometheus.NewCounter(prometheus.CounterOpts{Name: "banfleet_agent_offences_published_total", Help: "Offences stored by JetStream."}),
 		duplicates: prometheus.NewCounter(prometheus.CounterOpts{Name: "banfleet_agent_offences_duplicate_total", Help: "Offences JetStream already had (retries)."}),
-		dropped:    prometheus.NewCounter(prometheus.CounterOpts{Name: "banfleet_agent_offences_dropped_total", Help: "Offences dropped because the queue was full."}),
+		dropped:    prometheus.NewCounter(prometheus.CounterOpts{Name: "banfleet_agent_offences_unsent_total", Help: "Offences not stored when the agent stopped (read again at the next start)."}),
 		errors:     prometheus.NewCounter(prometheus.CounterOpts{Name: "banfleet_agent_publish_errors_total", Help: "Failed publish attempts (each is retried)."}),
 	}
 	if o.Registry != nil {
@@ -60,14 +60,20 @@ func New(js jetstream.JetStream, o Options) *Publisher {
 	return p
 }
 
-// Offer queues an offence without blocking; it reports false (and counts a
-// drop) when the queue is full.
-func (p *Publisher) Offer(o *wire.Offence) bool {
+type queued struct {
+	o    *wire.Offence
+	done func()
+}
+
+// Offer queues an offence. When the queue is full (NATS slow or away) it
+// blocks, so the log is not read further: the log file itself is the
+// spool. done, if not nil, is called once JetStream has stored the offence.
+// Offer reports false when ctx ended first.
+func (p *Publisher) Offer(ctx context.Context, o *wire.Offence, done func()) bool {
 	select {
-	case p.queue <- o:
+	case p.queue <- queued{o: o, done: done}:
 		return true
-	default:
-		p.dropped.Inc()
+	case <-ctx.Done():
 		return false
 	}
 }
@@ -76,18 +82,52 @@ func (p *Publisher) Offer(o *wire.Offence) bool {
 func MsgID(o *wire.Offence) string { return o.Host + "/" + o.ID }
 
 // Run publishes queued offences until ctx ends, retrying each with the same
-// Msg-Id until JetStream stores it.
+// Msg-Id until JetStream stores it. When ctx ends it still tries, for up to
+// drainFor, to send what is queued.
 func (p *Publisher) Run(ctx context.Context) error {
 	for {
 		select {
 		case <-ctx.Done():
+			p.drain()
 			return nil
-		case o := <-p.queue:
-			if err := p.publish(ctx, o); err != nil {
+		case q := <-p.queue:
+			if err := p.publish(ctx, q.o); err != nil {
+				p.unsent(1)
+				p.drain()
 				return nil // ctx ended
+			}
+			if q.done != nil {
+				q.done()
 			}
 		}
 	}
+}
+
+// drainFor bounds the send of the queue at shutdown.
+const drainFor = 2 * time.Second
+
+func (p *Publisher) drain() {
+	ctx, cancel := context.WithTimeout(context.Background(), drainFor)
+	defer cancel()
+	for {
+		select {
+		case q := <-p.queue:
+			if p.publish(ctx, q.o) != nil {
+				p.unsent(1 + len(p.queue))
+				return
+			}
+			if q.done != nil {
+				q.done()
+			}
+		default:
+			return
+		}
+	}
+}
+
+func (p *Publisher) unsent(n int) {
+	p.dropped.Add(float64(n))
+	p.log.Warn("offences not sent before stopping; they are read again at the next start", "count", n)
 }
 
 func (p *Publisher) publish(ctx context.Context, o *wire.Offence) error {

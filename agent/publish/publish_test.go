@@ -33,10 +33,10 @@ func TestPublishDeduplicates(t *testing.T) {
 	other := *o
 	other.ID = "12:80:def"
 	// The same offence offered three times (retries, a re-read after restart) is stored once.
-	require.True(t, p.Offer(o))
-	require.True(t, p.Offer(o))
-	require.True(t, p.Offer(&other))
-	require.True(t, p.Offer(o))
+	require.True(t, p.Offer(ctx, o, nil))
+	require.True(t, p.Offer(ctx, o, nil))
+	require.True(t, p.Offer(ctx, &other, nil))
+	require.True(t, p.Offer(ctx, o, nil))
 	require.Eventually(t, func() bool {
 		return testutil.ToFloat64(p.published) == 2 && testutil.ToFloat64(p.duplicates) == 2
 	}, 10*time.Second, 10*time.Millisecond)
@@ -61,9 +61,27 @@ func TestPublishRetriesUntilStreamExists(t *testing.T) {
 	go func() { _ = p.Run(rctx); close(done) }()
 	t.Cleanup(func() { cancel(); <-done })
 
-	require.True(t, p.Offer(&wire.Offence{ID: "1:0:x", Host: "h1", Jail: "sshd", Addr: netip.MustParseAddr("203.0.113.9"), Time: time.Now()}))
+	acked := make(chan struct{})
+	require.True(t, p.Offer(ctx, &wire.Offence{ID: "1:0:x", Host: "h1", Jail: "sshd", Addr: netip.MustParseAddr("203.0.113.9"), Time: time.Now()}, func() { close(acked) }))
 	require.Eventually(t, func() bool { return testutil.ToFloat64(p.errors) >= 1 }, 10*time.Second, 10*time.Millisecond)
 	_, err := ns.JS.CreateStream(ctx, jetstream.StreamConfig{Name: subject.OffenceStream, Subjects: []string{subject.OffenceWildcard}})
 	require.NoError(t, err)
 	require.Eventually(t, func() bool { return testutil.ToFloat64(p.published) == 1 }, 15*time.Second, 20*time.Millisecond)
+	select {
+	case <-acked:
+	case <-time.After(5 * time.Second):
+		t.Fatal("done was not called after the offence was stored")
+	}
+}
+
+// A full queue makes Offer wait (the log is not read further) until the
+// caller gives up.
+func TestOfferBlocksWhenFull(t *testing.T) {
+	ns := natstest.Start(t)
+	p := New(ns.JS, Options{Host: "h1", Queue: 1, Logger: slog.New(slog.DiscardHandler), Registry: prometheus.NewRegistry()})
+	o := &wire.Offence{ID: "1:0:x", Host: "h1", Jail: "sshd", Addr: netip.MustParseAddr("203.0.113.9"), Time: time.Now()}
+	require.True(t, p.Offer(context.Background(), o, nil))
+	ctx, cancel := context.WithTimeout(context.Background(), 50*time.Millisecond)
+	defer cancel()
+	require.False(t, p.Offer(ctx, o, nil), "no Run: the queue stays full")
 }
