@@ -12,6 +12,7 @@ import (
 	"fmt"
 	"log/slog"
 	"net/netip"
+	"slices"
 	"sync"
 	"time"
 
@@ -40,7 +41,8 @@ type Options struct {
 // Enforcer keeps the firewall equal to the bans bucket.
 type Enforcer struct {
 	o        Options
-	declared map[string]bool
+	declared map[string]bool       // jails of this host's configuration
+	extra    map[string]*extraJail // jails known only from bans (e.g. manual)
 
 	mu      sync.Mutex
 	desired map[string]wire.Ban // by bucket key
@@ -65,6 +67,7 @@ func New(o Options) *Enforcer {
 	e := &Enforcer{
 		o:          o,
 		declared:   map[string]bool{},
+		extra:      map[string]*extraJail{},
 		desired:    map[string]wire.Ban{},
 		elements:   prometheus.NewGauge(prometheus.GaugeOpts{Name: "banfleet_agent_bans_desired", Help: "Bans in the bucket this host enforces."}),
 		applied:    prometheus.NewCounter(prometheus.CounterOpts{Name: "banfleet_agent_firewall_changes_total", Help: "Elements added or removed by incremental transactions."}),
@@ -218,16 +221,52 @@ func (e *Enforcer) entry(b *wire.Ban, now time.Time) (firewall.Entry, bool) {
 		}
 	}
 	if !e.declared[b.Jail] {
-		spec := firewall.JailSpec{Name: b.Jail, Ports: b.Ports, Proto: "tcp"}
-		if len(b.Ports) == 0 {
-			spec.Proto = "all"
-		}
-		if err := e.o.Backend.Declare(spec); err != nil {
-			e.o.Logger.Warn("jail not declared", "jail", b.Jail, "err", err)
-		}
-		e.declared[b.Jail] = true
+		e.declareExtra(b)
 	}
 	return firewall.Entry{Jail: b.Jail, Addr: b.Addr, Timeout: timeout}, true
+}
+
+// extraJail is a jail this host knows only from its bans: its rule blocks
+// the union of the ports its bans name, or every port once one names none.
+type extraJail struct {
+	all      bool
+	ports    []uint16
+	declared bool
+}
+
+// declareExtra makes the rule of a jail not in the configuration cover
+// b's ports too; it only ever widens (a ban never blocks less than asked).
+func (e *Enforcer) declareExtra(b *wire.Ban) {
+	x := e.extra[b.Jail]
+	if x == nil {
+		x = &extraJail{}
+		e.extra[b.Jail] = x
+	}
+	changed := !x.declared
+	switch {
+	case x.all:
+	case len(b.Ports) == 0:
+		x.all, x.ports, changed = true, nil, true
+	default:
+		for _, p := range b.Ports {
+			if !slices.Contains(x.ports, p) {
+				x.ports = append(x.ports, p)
+				changed = true
+			}
+		}
+	}
+	if !changed {
+		return
+	}
+	spec := firewall.JailSpec{Name: b.Jail, Ports: slices.Clone(x.ports), Proto: "tcp"}
+	if x.all {
+		spec.Ports, spec.Proto = nil, "all"
+	}
+	if err := e.o.Backend.Declare(spec); err != nil {
+		e.o.Logger.Warn("jail not declared", "jail", b.Jail, "err", err)
+		return
+	}
+	x.declared = true
 }
 
 func (e *Enforcer) apply(batch []change) {

@@ -66,3 +66,33 @@ func TestMirrorsBucket(t *testing.T) {
 	}, 10*time.Second, 10*time.Millisecond)
 	require.Equal(t, 1, e.Desired())
 }
+
+// recordingBackend records Declare calls around a None backend.
+type recordingBackend struct {
+	*firewall.None
+	specs []firewall.JailSpec
+}
+
+func (r *recordingBackend) Declare(specs ...firewall.JailSpec) error {
+	r.specs = append(r.specs, specs...)
+	return r.None.Declare(specs...)
+}
+
+// A jail the host does not configure (coord ban's "manual") blocks the
+// union of its bans' ports, and every port once a ban names none: a later
+// ban never blocks less than it asks for.
+func TestExtraJailPortsWiden(t *testing.T) {
+	fw := &recordingBackend{None: firewall.NewNone(slog.New(slog.DiscardHandler))}
+	e := New(Options{Backend: fw, Logger: slog.New(slog.DiscardHandler), Registry: prometheus.NewRegistry()})
+	now := time.Now()
+	for i, ports := range [][]uint16{{22}, {22}, {80}, nil, {443}} {
+		b := &wire.Ban{Addr: netip.AddrFrom4([4]byte{192, 0, 2, byte(i + 1)}), Jail: "manual", Ports: ports, Created: now, Expires: now.Add(time.Hour)}
+		_, ok := e.entry(b, now)
+		require.True(t, ok)
+	}
+	require.Equal(t, []firewall.JailSpec{
+		{Name: "manual", Ports: []uint16{22}, Proto: "tcp"},
+		{Name: "manual", Ports: []uint16{22, 80}, Proto: "tcp"},
+		{Name: "manual", Proto: "all"},
+	}, fw.specs)
+}
