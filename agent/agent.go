@@ -196,8 +196,12 @@ func (a *Agent) heartbeat(ctx context.Context, js jetstream.JetStream) error {
 	defer t.Stop()
 	var once sync.Once
 	for {
+		own := a.refreshOwn()
+		if len(own) > wire.MaxHeartbeatAddrs {
+			own = own[:wire.MaxHeartbeatAddrs] // the agent itself still refuses bans of all of them
+		}
 		hb := wire.Heartbeat{Host: a.cfg.Host, Version: a.version, Started: a.started, Seen: time.Now(),
-			BansApplied: a.enf.Desired(), Backend: a.cfg.Firewall.Backend, Addrs: a.refreshOwn(), Jails: a.jailPolicies()}
+			BansApplied: a.enf.Desired(), Backend: a.cfg.Firewall.Backend, Addrs: own, Jails: a.jailPolicies()}
 		data, err := wire.Encode(&hb)
 		if err == nil {
 			pctx, cancel := context.WithTimeout(ctx, 2*time.Second)

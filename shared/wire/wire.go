@@ -127,10 +127,42 @@ func (b *Ban) Validate() error {
 	return nil
 }
 
+// Limits of what a heartbeat may carry: its addresses join the fleet's
+// never-ban list and its jails' thresholds become defaults, so a message
+// cannot make either unbounded.
+const (
+	MaxHeartbeatAddrs = 256
+	MaxHeartbeatJails = 256
+	maxPolicySeconds  = 10 * 365 * 24 * 3600
+)
+
 // Validate checks a heartbeat's fields.
 func (h *Heartbeat) Validate() error {
 	if !subject.ValidName(h.Host) {
 		return fmt.Errorf("%w: heartbeat host %q invalid", ErrMalformed, h.Host)
+	}
+	if len(h.Addrs) > MaxHeartbeatAddrs {
+		return fmt.Errorf("%w: heartbeat of %s: %d addresses, at most %d", ErrMalformed, h.Host, len(h.Addrs), MaxHeartbeatAddrs)
+	}
+	for _, a := range h.Addrs {
+		if !a.IsValid() || a.Zone() != "" || a.IsUnspecified() || a.IsMulticast() {
+			return fmt.Errorf("%w: heartbeat of %s: address %v is not a host address", ErrMalformed, h.Host, a)
+		}
+	}
+	if len(h.Jails) > MaxHeartbeatJails {
+		return fmt.Errorf("%w: heartbeat of %s: %d jails, at most %d", ErrMalformed, h.Host, len(h.Jails), MaxHeartbeatJails)
+	}
+	for name, p := range h.Jails {
+		switch {
+		case !subject.ValidName(name):
+			return fmt.Errorf("%w: heartbeat of %s: jail %q invalid", ErrMalformed, h.Host, name)
+		case p.MaxRetry < 0 || p.MaxRetry > 1000:
+			return fmt.Errorf("%w: heartbeat of %s: jail %s: maxretry %d out of range", ErrMalformed, h.Host, name, p.MaxRetry)
+		case p.FindTime < 0 || p.FindTime > maxPolicySeconds || p.BanTime > maxPolicySeconds:
+			return fmt.Errorf("%w: heartbeat of %s: jail %s: findtime or bantime out of range", ErrMalformed, h.Host, name)
+		case len(p.Ports) > 1024:
+			return fmt.Errorf("%w: heartbeat of %s: jail %s: too many ports", ErrMalformed, h.Host, name)
+		}
 	}
 	return nil
 }

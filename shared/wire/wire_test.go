@@ -82,3 +82,17 @@ func TestCutLineInvalidUTF8(t *testing.T) {
 	var got Offence
 	require.NoError(t, Decode(b, &got))
 }
+
+func TestHeartbeatBounds(t *testing.T) {
+	ok := &Heartbeat{Host: "h1", Addrs: []netip.Addr{netip.MustParseAddr("192.0.2.11")}, Jails: map[string]JailPolicy{"sshd": {MaxRetry: 5, FindTime: 600, BanTime: -1}}}
+	require.NoError(t, ok.Validate())
+	for name, hb := range map[string]*Heartbeat{
+		"unspecified addr": {Host: "h1", Addrs: []netip.Addr{netip.IPv4Unspecified()}},
+		"too many addrs":   {Host: "h1", Addrs: make([]netip.Addr, MaxHeartbeatAddrs+1)},
+		"bad jail":         {Host: "h1", Jails: map[string]JailPolicy{"a.b": {}}},
+		"maxretry":         {Host: "h1", Jails: map[string]JailPolicy{"sshd": {MaxRetry: -1}}},
+		"findtime":         {Host: "h1", Jails: map[string]JailPolicy{"sshd": {FindTime: 1e12}}},
+	} {
+		require.ErrorIs(t, hb.Validate(), ErrMalformed, name)
+	}
+}
