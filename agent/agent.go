@@ -96,6 +96,9 @@ func (a *Agent) Run(ctx context.Context) error {
 	if a.cfg.NATS.Creds != "" {
 		opts = append(opts, nats.UserCredentials(a.cfg.NATS.Creds))
 	}
+	if a.cfg.NATS.Password != "" {
+		opts = append(opts, nats.UserInfo(a.cfg.NATS.User, a.cfg.NATS.Password))
+	}
 	nc, err := nats.Connect(a.cfg.NATS.URL, opts...)
 	if err != nil {
 		return fmt.Errorf("nats %s: %w", a.cfg.NATS.URL, err)

@@ -57,6 +57,10 @@ type AgentNATS struct {
 	URL string `koanf:"url"`
 	// Creds is an optional NATS credentials file.
 	Creds string `koanf:"creds"`
+	// User and Password log in to a coordinator whose nats.users names this
+	// host (User defaults to the host name when Password is set).
+	User     string `koanf:"user"`
+	Password string `koanf:"password"`
 }
 
 // Firewall selects the enforcement backend.
@@ -177,6 +181,9 @@ func (c *Agent) validate() error {
 	}
 	if err := validNATSURL(c.NATS.URL); err != nil {
 		return fieldError(w, "nats.url", "%v", err)
+	}
+	if c.NATS.Password != "" && c.NATS.User == "" {
+		c.NATS.User = c.Host
 	}
 	if c.StateDir == "" {
 		return fieldError(w, "state_dir", "must be set")

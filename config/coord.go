@@ -47,6 +47,20 @@ type CoordNATS struct {
 	StoreDir string `koanf:"store_dir"`
 	// Retention is how long offences stay in the stream.
 	Retention time.Duration `koanf:"retention"`
+	// Users turns on authentication for the embedded server: each agent
+	// logs in as its host name and may publish offences only under its own
+	// host token (the subject is the sender's identity), write only its
+	// own heartbeat and read the bans; admins (the coord CLI) may do all.
+	// Empty: no authentication (a closed network only).
+	Users map[string]NATSUser `koanf:"users"`
+}
+
+// NATSUser is one login of the embedded NATS server.
+type NATSUser struct {
+	// Password of the user.
+	Password string `koanf:"password"`
+	// Role is "agent" (the user name is the host name) or "admin".
+	Role string `koanf:"role"`
 }
 
 // JailPolicy is when a jail bans, fleet-wide. Zero fields inherit the
@@ -117,6 +131,17 @@ func (c *Coord) validate() error {
 		}
 		if c.NATS.StoreDir == "" {
 			return fieldError(w, "nats.store_dir", "must be set for the embedded server")
+		}
+	}
+	for name, u := range c.NATS.Users {
+		f := "nats.users." + name
+		switch {
+		case !subject.ValidName(name):
+			return fieldError(w, f, "user name may only hold letters, digits, '-' and '_'")
+		case u.Password == "":
+			return fieldError(w, f+".password", "must be set")
+		case u.Role != "agent" && u.Role != "admin":
+			return fieldError(w, f+".role", "%q is not agent or admin", u.Role)
 		}
 	}
 	if c.NATS.Retention < time.Minute {

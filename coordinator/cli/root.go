@@ -46,11 +46,13 @@ func usageErr(format string, a ...any) error {
 var Version = "dev"
 
 type globals struct {
-	natsURL string
-	creds   string
-	output  string
-	timeout time.Duration
-	stdout  io.Writer
+	natsURL  string
+	creds    string
+	user     string
+	password string
+	output   string
+	timeout  time.Duration
+	stdout   io.Writer
 }
 
 // NewRootCommand builds the coord command tree.
@@ -69,6 +71,8 @@ func NewRootCommand(stdout io.Writer) *cobra.Command {
 	}
 	root.PersistentFlags().StringVar(&g.natsURL, "nats", def, "NATS URL (env BANFLEET_NATS_URL)")
 	root.PersistentFlags().StringVar(&g.creds, "creds", os.Getenv("BANFLEET_NATS_CREDS"), "NATS credentials file (env BANFLEET_NATS_CREDS)")
+	root.PersistentFlags().StringVar(&g.user, "user", os.Getenv("BANFLEET_NATS_USER"), "NATS user, an admin of nats.users (env BANFLEET_NATS_USER)")
+	root.PersistentFlags().StringVar(&g.password, "password", os.Getenv("BANFLEET_NATS_PASSWORD"), "NATS password (env BANFLEET_NATS_PASSWORD)")
 	root.PersistentFlags().StringVarP(&g.output, "output", "o", "table", "output format: table or json")
 	root.PersistentFlags().DurationVar(&g.timeout, "timeout", 5*time.Second, "how long to wait for NATS and for agents")
 	root.SetOut(stdout)
@@ -141,6 +145,9 @@ func (g *globals) connect() (*nats.Conn, jetstream.JetStream, error) {
 	opts := []nats.Option{nats.Name("coord cli"), nats.Timeout(g.timeout)}
 	if g.creds != "" {
 		opts = append(opts, nats.UserCredentials(g.creds))
+	}
+	if g.user != "" {
+		opts = append(opts, nats.UserInfo(g.user, g.password))
 	}
 	nc, err := nats.Connect(g.natsURL, opts...)
 	if err != nil {

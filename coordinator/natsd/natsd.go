@@ -19,6 +19,7 @@ type Options struct {
 	StoreDir string // JetStream storage
 	Name     string // server name
 	Logger   *slog.Logger
+	Users    []*server.User // nil: no authentication
 }
 
 // Server is a running embedded NATS server.
@@ -48,6 +49,7 @@ func Start(o Options) (*Server, error) {
 		NoSigs:             true,
 		MaxPayload:         1 << 20,
 		JetStreamMaxMemory: 256 << 20,
+		Users:              o.Users,
 	}
 	s, err := server.NewServer(opts)
 	if err != nil {

@@ -5,6 +5,8 @@ package serve
 
 import (
 	"context"
+	"crypto/rand"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -12,6 +14,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/nats-io/nats-server/v2/server"
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 	"github.com/prometheus/client_golang/prometheus"
@@ -25,6 +28,9 @@ import (
 	"github.com/banfleet/banfleet/shared/subject"
 	"github.com/banfleet/banfleet/shared/wire"
 )
+
+// coordUser is the embedded server's login of the coordinator itself.
+const coordUser = "_coordinator"
 
 // HistoryBucket remembers recent bans after their keys expired, so offences
 // a ban already punished are not counted again when the stream is replayed.
@@ -82,9 +88,29 @@ func New(cfg *config.Coord, log *slog.Logger, reg *prometheus.Registry) *Coordin
 func (c *Coordinator) Run(ctx context.Context) error {
 	url := c.cfg.NATS.URL
 	var embedded *natsd.Server
+	var self []nats.Option
 	if url == "" {
+		var users []*server.User
+		if len(c.cfg.NATS.Users) > 0 {
+			agents, admins := map[string]string{}, map[string]string{}
+			for name, u := range c.cfg.NATS.Users {
+				if u.Role == "agent" {
+					agents[name] = u.Password
+				} else {
+					admins[name] = u.Password
+				}
+			}
+			// The coordinator's own connection: a fresh secret each start.
+			secret := make([]byte, 24)
+			if _, err := rand.Read(secret); err != nil {
+				return fmt.Errorf("coordinator secret: %w", err)
+			}
+			admins[coordUser] = hex.EncodeToString(secret)
+			users = natsd.Users(agents, admins)
+			self = append(self, nats.UserInfo(coordUser, admins[coordUser]))
+		}
 		var err error
-		embedded, err = natsd.Start(natsd.Options{Listen: c.cfg.NATS.Listen, StoreDir: c.cfg.NATS.StoreDir, Name: c.cfg.Name, Logger: c.log})
+		embedded, err = natsd.Start(natsd.Options{Listen: c.cfg.NATS.Listen, StoreDir: c.cfg.NATS.StoreDir, Name: c.cfg.Name, Logger: c.log, Users: users})
 		if err != nil {
 			return err
 		}
@@ -92,7 +118,7 @@ func (c *Coordinator) Run(ctx context.Context) error {
 		url = embedded.ClientURL()
 		c.log.Info("embedded nats started", "listen", c.cfg.NATS.Listen, "store_dir", c.cfg.NATS.StoreDir)
 	}
-	opts := []nats.Option{nats.Name("coord " + c.cfg.Name), nats.MaxReconnects(-1), nats.RetryOnFailedConnect(true)}
+	opts := append([]nats.Option{nats.Name("coord " + c.cfg.Name), nats.MaxReconnects(-1), nats.RetryOnFailedConnect(true)}, self...)
 	if c.cfg.NATS.Creds != "" {
 		opts = append(opts, nats.UserCredentials(c.cfg.NATS.Creds))
 	}

@@ -1,0 +1,113 @@
+package agent_test
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/netip"
+	"os"
+	"path/filepath"
+	"testing"
+	"time"
+
+	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nats.go/jetstream"
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/stretchr/testify/require"
+
+	"github.com/banfleet/banfleet/agent"
+	"github.com/banfleet/banfleet/config"
+	"github.com/banfleet/banfleet/coordinator/serve"
+	"github.com/banfleet/banfleet/shared/bans"
+	"github.com/banfleet/banfleet/shared/netaddr"
+	"github.com/banfleet/banfleet/shared/subject"
+	"github.com/banfleet/banfleet/shared/wire"
+)
+
+// TestPerHostNATSUsers: with nats.users, each agent logs in as its host and
+// may publish offences only under its own host token; the whole pipeline
+// (offence, ban, heartbeat, firewall request) still works, and a spoofed
+// subject or a write to the bans bucket is refused by the server.
+func TestPerHostNATSUsers(t *testing.T) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	require.NoError(t, err)
+	addr := ln.Addr().String()
+	require.NoError(t, ln.Close())
+	url := "nats://" + addr
+
+	dir := t.TempDir()
+	ign, _ := netaddr.ParseSet([]string{"127.0.0.0/8"})
+	pol := config.JailPolicy{BanTime: time.Hour, FindTime: time.Hour, MaxRetry: 1, Scope: "fleet"}
+	ccfg := &config.Coord{Name: "c1", Defaults: pol, Jails: map[string]config.JailPolicy{"sshd": pol}, Ignore: ign,
+		NATS: config.CoordNATS{Listen: addr, StoreDir: filepath.Join(dir, "nats"), Retention: time.Hour, Users: map[string]config.NATSUser{
+			"h1": {Password: "h1-secret", Role: "agent"}, "admin": {Password: "admin-secret", Role: "admin"}}}}
+	logPath := filepath.Join(dir, "auth.log")
+	require.NoError(t, os.WriteFile(logPath, nil, 0o600))
+	acfg := &config.Agent{Host: "h1", NATS: config.AgentNATS{URL: url, User: "h1", Password: "h1-secret"}, StateDir: filepath.Join(dir, "state"),
+		Firewall: config.Firewall{Backend: "none", Table: "banfleet"}, Heartbeat: 200 * time.Millisecond, Reconcile: time.Minute,
+		Jails: map[string]config.AgentJail{"sshd": {Filter: "sshd", LogPath: []string{logPath}, Ports: []uint16{22}, Protocol: "tcp"}}}
+
+	ctx, cancel := context.WithCancel(context.Background())
+	log := slog.New(slog.DiscardHandler)
+	done := make(chan error, 2)
+	go func() { done <- serve.New(ccfg, log, prometheus.NewRegistry()).Run(ctx) }()
+	t.Cleanup(func() {
+		cancel()
+		for range 2 {
+			require.NoError(t, <-done)
+		}
+	})
+	// The admin can connect once the server is up.
+	var admin *nats.Conn
+	require.Eventually(t, func() bool {
+		admin, err = nats.Connect(url, nats.UserInfo("admin", "admin-secret"))
+		return err == nil
+	}, 15*time.Second, 50*time.Millisecond)
+	t.Cleanup(admin.Close)
+	_, err = nats.Connect(url, nats.UserInfo("h1", "wrong"))
+	require.Error(t, err, "a wrong password is refused")
+	js, err := jetstream.New(admin)
+	require.NoError(t, err)
+	var st *bans.Store
+	require.Eventually(t, func() bool { st, err = bans.Open(ctx, js, false, 0); return err == nil }, 15*time.Second, 50*time.Millisecond)
+
+	go func() { done <- agent.New(acfg, log, prometheus.NewRegistry(), "test").Run(ctx) }()
+	// The agent's heartbeat arrives (it may write its own key).
+	kv, err := js.KeyValue(ctx, subject.AgentsBucket)
+	require.NoError(t, err)
+	require.Eventually(t, func() bool { _, err := kv.Get(ctx, "h1"); return err == nil }, 10*time.Second, 50*time.Millisecond)
+
+	time.Sleep(300 * time.Millisecond) // the follower starts at the end of the log; it has no readiness signal
+	require.NoError(t, os.WriteFile(logPath, []byte(fmt.Sprintf("%s h1 sshd[7]: Failed password for root from 203.0.113.9 port 1 ssh2\n", time.Now().Format(time.Stamp))), 0o600))
+	require.Eventually(t, func() bool {
+		_, err := st.Get(ctx, "sshd", netip.MustParseAddr("203.0.113.9"))
+		return err == nil
+	}, 10*time.Second, 50*time.Millisecond, "the agent's offence made a ban")
+	// The agent watches the bans (it may) and answers a firewall request (a response).
+	require.Eventually(t, func() bool {
+		msg, err := admin.Request(subject.AgentRequest("h1", "firewall"), nil, time.Second)
+		if err != nil {
+			return false
+		}
+		var fs wire.FirewallState
+		return wire.Decode(msg.Data, &fs) == nil && len(fs.Entries) == 1
+	}, 10*time.Second, 100*time.Millisecond)
+
+	// As h1: another host's subject and the bans bucket are refused.
+	violations := make(chan error, 4)
+	h1, err := nats.Connect(url, nats.UserInfo("h1", "h1-secret"), nats.ErrorHandler(func(_ *nats.Conn, _ *nats.Subscription, err error) { violations <- err }))
+	require.NoError(t, err)
+	t.Cleanup(h1.Close)
+	for _, subj := range []string{subject.Offence(0, "h2"), "$KV." + subject.BansBucket + ".sshd.192_0_2_1"} {
+		require.NoError(t, h1.Publish(subj, []byte("{}")))
+		require.NoError(t, h1.Flush())
+		select {
+		case err := <-violations:
+			require.True(t, errors.Is(err, nats.ErrPermissionViolation), "%s: %v", subj, err)
+		case <-time.After(5 * time.Second):
+			t.Fatalf("publish to %s was not refused", subj)
+		}
+	}
+}
