@@ -56,6 +56,8 @@ func TestLoadBad(t *testing.T) {
 		{"bad scope", "coord", "defaults: {scope: galaxy}\n", "defaults.scope"},
 		{"bad ignoreip", "coord", "ignoreip: [10.0.0.0/33]\n", "ignoreip"},
 		{"yaml syntax", "coord", "nats: [\n", "config"},
+		{"user role", "coord", "nats: {users: {h1: {password: x, role: root}}}\n", "nats.users.h1.role"},
+		{"user password", "coord", "nats: {users: {h1: {role: agent}}}\n", "nats.users.h1.password"},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
