@@ -119,6 +119,16 @@ type AgentJail struct {
 // FromJournal reports whether the jail reads the systemd journal.
 func (j AgentJail) FromJournal() bool { return j.Journal || strings.HasPrefix(j.Backend, "systemd") }
 
+// SetFilter makes def (a filter.d filter as config/fail2ban reads it) the
+// jail's filter; a journalmatch the jail sets itself is kept.
+func (j *AgentJail) SetFilter(def *fail2ban.FilterDef) {
+	j.PrefRegex, j.FailRegex, j.IgnoreRegex = def.PrefRegex, def.FailRegex, def.IgnoreRegex
+	j.MaxLines, j.DatePattern, j.UseDNS = def.MaxLines, def.DatePattern, def.UseDNS
+	if len(j.JournalMatch) == 0 {
+		j.JournalMatch = def.JournalMatch
+	}
+}
+
 // Regex reports whether the jail's filter is given as Fail2Ban regexes
 // (rather than a built-in filter).
 func (j AgentJail) Regex() bool { return len(j.FailRegex) > 0 }
@@ -240,11 +250,7 @@ func (c *Agent) validate() error {
 			if err != nil {
 				return fieldError(w, f+".filter", "%v", err)
 			}
-			j.PrefRegex, j.FailRegex, j.IgnoreRegex = def.PrefRegex, def.FailRegex, def.IgnoreRegex
-			j.MaxLines, j.DatePattern, j.UseDNS = def.MaxLines, def.DatePattern, def.UseDNS
-			if len(j.JournalMatch) == 0 {
-				j.JournalMatch = def.JournalMatch
-			}
+			j.SetFilter(def)
 			if !j.Regex() {
 				return fieldError(w, f+".filter", "%q has no failregex", j.Filter)
 			}

@@ -11,7 +11,6 @@ import (
 	"context"
 	"fmt"
 	"log/slog"
-	"net/netip"
 	"slices"
 	"sync"
 	"time"
@@ -335,10 +334,4 @@ func (e *Enforcer) reconcile(why string) {
 		lvl = slog.LevelInfo
 	}
 	e.o.Logger.Log(context.Background(), lvl, "firewall reconciled", "why", why, "bans", len(want), "added", added, "removed", removed)
-}
-
-// Own returns the host's own addresses (not loopback, not link-local), to
-// report in heartbeats and never ban.
-func Own() ([]netip.Addr, error) {
-	return ownAddrs()
 }

@@ -6,7 +6,9 @@ import (
 	"net/netip"
 )
 
-func ownAddrs() ([]netip.Addr, error) {
+// Own returns the host's own addresses (not loopback, not link-local), to
+// report in heartbeats and never ban.
+func Own() ([]netip.Addr, error) {
 	addrs, err := net.InterfaceAddrs()
 	if err != nil {
 		return nil, fmt.Errorf("interface addresses: %w", err)

@@ -24,8 +24,10 @@ func BenchmarkStockSSHD(b *testing.B) {
 	if err != nil {
 		b.Fatal(err)
 	}
-	mk, err := jailfilter.New("sshd", config.AgentJail{Filter: "sshd", PrefRegex: def.PrefRegex, FailRegex: def.FailRegex,
-		IgnoreRegex: def.IgnoreRegex, MaxLines: def.MaxLines, DatePattern: def.DatePattern, UseDNS: "no"})
+	j := config.AgentJail{Filter: "sshd"}
+	j.SetFilter(def)
+	j.UseDNS = "no"
+	mk, err := jailfilter.New("sshd", j)
 	if err != nil {
 		b.Fatal(err)
 	}

@@ -28,6 +28,18 @@ func DateFinder(pattern string, loc *time.Location) (f2b.DateFinder, error) {
 	return date.New(date.Options{Pattern: pattern, Location: loc})
 }
 
+// Definition is a jail's Fail2Ban filter as the engine takes it.
+func Definition(name string, j config.AgentJail) f2b.Definition {
+	logType := "file"
+	if j.FromJournal() {
+		logType = "journal"
+	}
+	return f2b.Definition{
+		Name: name, PrefRegex: j.PrefRegex, FailRegex: j.FailRegex, IgnoreRegex: j.IgnoreRegex,
+		MaxLines: j.MaxLines, DatePattern: j.DatePattern, UseDNS: j.UseDNS, LogType: logType,
+	}
+}
+
 // New compiles a jail's filter once: Fail2Ban regexes through the failregex
 // engine, otherwise a built-in filter. The engine runs with its address
 // guard: a line whose failregex could also have taken another address from
@@ -35,14 +47,7 @@ func DateFinder(pattern string, loc *time.Location) (f2b.DateFinder, error) {
 // names nobody, where Fail2Ban would credit the injected address.
 func New(name string, j config.AgentJail) (Factory, error) {
 	if j.Regex() {
-		logType := "file"
-		if j.FromJournal() {
-			logType = "journal"
-		}
-		c, err := f2b.Compile(f2b.Definition{
-			Name: name, PrefRegex: j.PrefRegex, FailRegex: j.FailRegex, IgnoreRegex: j.IgnoreRegex,
-			MaxLines: j.MaxLines, DatePattern: j.DatePattern, UseDNS: j.UseDNS, LogType: logType,
-		}, f2b.Options{Dates: DateFinder, AddressGuard: true})
+		c, err := f2b.Compile(Definition(name, j), f2b.Options{Dates: DateFinder, AddressGuard: true})
 		if err != nil {
 			return nil, err // names the filter and the regex
 		}

@@ -7,7 +7,6 @@ package publish
 import (
 	"context"
 	"errors"
-	"fmt"
 	"log/slog"
 	"time"
 
@@ -166,6 +165,3 @@ func (p *Publisher) publish(ctx context.Context, o *wire.Offence) error {
 		backoff = min(backoff*2, 2*time.Second)
 	}
 }
-
-// String describes the publisher (for logs).
-func (p *Publisher) String() string { return fmt.Sprintf("publisher(%s)", p.host) }

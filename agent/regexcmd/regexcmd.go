@@ -21,6 +21,8 @@ import (
 	"github.com/banfleet/banfleet/agent/filter"
 	"github.com/banfleet/banfleet/agent/filter/date"
 	"github.com/banfleet/banfleet/agent/filter/f2b"
+	"github.com/banfleet/banfleet/agent/jailfilter"
+	"github.com/banfleet/banfleet/config"
 	"github.com/banfleet/banfleet/config/fail2ban"
 )
 
@@ -121,9 +123,9 @@ func Run(args []string, stdout, stderr io.Writer) int {
 
 // definition builds the filter from FILTER: a file, a name[options], or a regex.
 func definition(o options, arg, ignore string) (f2b.Definition, string, error) {
-	logType := "file"
+	backend := "auto"
 	if o.journal {
-		logType = "journal"
+		backend = "systemd"
 	}
 	spec, file := arg, ""
 	if strings.HasSuffix(strings.SplitN(arg, "[", 2)[0], ".conf") || strings.Contains(strings.SplitN(arg, "[", 2)[0], "/") {
@@ -146,14 +148,15 @@ func definition(o options, arg, ignore string) (f2b.Definition, string, error) {
 	if file != "" || (isName && fileExists(filepath.Join(o.confDir, "filter.d", name+".conf"))) {
 		var jailOpts map[string]string
 		if o.journal {
-			jailOpts = map[string]string{"backend": "systemd"}
+			jailOpts = map[string]string{"backend": backend}
 		}
 		d, err := fail2ban.LoadFilter(o.confDir, spec, jailOpts)
 		if err != nil {
 			return f2b.Definition{}, "", err
 		}
-		def := f2b.Definition{Name: name, PrefRegex: d.PrefRegex, FailRegex: d.FailRegex, IgnoreRegex: d.IgnoreRegex,
-			MaxLines: d.MaxLines, DatePattern: d.DatePattern, UseDNS: d.UseDNS, LogType: logType}
+		j := config.AgentJail{Backend: backend}
+		j.SetFilter(d)
+		def := jailfilter.Definition(name, j)
 		if o.datePattern != "" {
 			def.DatePattern = o.datePattern
 		}
@@ -165,7 +168,7 @@ func definition(o options, arg, ignore string) (f2b.Definition, string, error) {
 	if isName && !strings.ContainsAny(arg, ".*+?") {
 		return f2b.Definition{}, "", fmt.Errorf("filter %q: no %s", arg, filepath.Join(o.confDir, "filter.d", name+".conf"))
 	}
-	def := f2b.Definition{Name: "regex", FailRegex: []string{arg}, DatePattern: o.datePattern, LogType: logType}
+	def := jailfilter.Definition("regex", config.AgentJail{Backend: backend, FailRegex: []string{arg}, DatePattern: o.datePattern})
 	if ignore != "" {
 		def.IgnoreRegex = []string{ignore}
 	}

@@ -12,6 +12,8 @@ import (
 	"github.com/banfleet/banfleet/agent/filter/date"
 	"github.com/banfleet/banfleet/agent/filter/f2b"
 	"github.com/banfleet/banfleet/agent/filter/f2bcompat"
+	"github.com/banfleet/banfleet/agent/jailfilter"
+	"github.com/banfleet/banfleet/config"
 	"github.com/banfleet/banfleet/config/fail2ban"
 	"github.com/banfleet/banfleet/shared/f2bref"
 )
@@ -48,8 +50,12 @@ func (e engine) Filter(confDir, name string, opts map[string]string) (f2bcompat.
 	}
 	logType := opts["logtype"]
 	loc := f2bcompat.Location()
-	c, err := f2b.Compile(f2b.Definition{Name: name, PrefRegex: def.PrefRegex, FailRegex: def.FailRegex, IgnoreRegex: def.IgnoreRegex,
-		MaxLines: def.MaxLines, DatePattern: def.DatePattern, UseDNS: def.UseDNS, LogType: logType},
+	j := config.AgentJail{}
+	if logType == "journal" {
+		j.Backend = "systemd"
+	}
+	j.SetFilter(def)
+	c, err := f2b.Compile(jailfilter.Definition(name, j),
 		f2b.Options{Location: loc, AddressGuard: e.guard, Dates: func(p string, l *time.Location) (f2b.DateFinder, error) {
 			return date.New(date.Options{Pattern: p, Location: l})
 		}})

@@ -71,8 +71,10 @@ func newFilter(kind, confDir string) (filter.Filter, error) {
 	if err != nil {
 		return nil, err
 	}
-	mk, err := jailfilter.New("sshd", bfconfig.AgentJail{Filter: "sshd", PrefRegex: def.PrefRegex, FailRegex: def.FailRegex,
-		IgnoreRegex: def.IgnoreRegex, MaxLines: def.MaxLines, DatePattern: def.DatePattern, UseDNS: "no"})
+	j := bfconfig.AgentJail{Filter: "sshd"}
+	j.SetFilter(def)
+	j.UseDNS = "no"
+	mk, err := jailfilter.New("sshd", j)
 	if err != nil {
 		return nil, err
 	}
