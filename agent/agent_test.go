@@ -18,7 +18,6 @@ import (
 	"github.com/banfleet/banfleet/coordinator/serve"
 	"github.com/banfleet/banfleet/shared/bans"
 	"github.com/banfleet/banfleet/shared/natstest"
-	"github.com/banfleet/banfleet/shared/netaddr"
 )
 
 // TestAgentToCoordinator runs a real coordinator and two agents (firewall
@@ -28,10 +27,7 @@ func TestAgentToCoordinator(t *testing.T) {
 	ns := natstest.Start(t)
 	ctx, cancel := context.WithCancel(context.Background())
 	log := slog.New(slog.DiscardHandler)
-	ign, _ := netaddr.ParseSet([]string{"127.0.0.0/8"})
-	pol := config.JailPolicy{BanTime: time.Hour, FindTime: 10 * time.Minute, MaxRetry: 3, Scope: "fleet", Ports: []uint16{22}}
-	ccfg := &config.Coord{Name: "c1", NATS: config.CoordNATS{URL: ns.URL, Retention: time.Hour}, Defaults: pol,
-		Jails: map[string]config.JailPolicy{"sshd": pol}, Ignore: ign, Log: config.Log{Format: "text", Level: "info"}}
+	ccfg := coordConfig(config.CoordNATS{URL: ns.URL}, 3, 10*time.Minute)
 	done := make(chan error, 3)
 	go func() { done <- serve.New(ccfg, log, prometheus.NewRegistry()).Run(ctx) }()
 

@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
-	"net"
 	"net/netip"
 	"os"
 	"path/filepath"
@@ -21,7 +20,6 @@ import (
 	"github.com/banfleet/banfleet/config"
 	"github.com/banfleet/banfleet/coordinator/serve"
 	"github.com/banfleet/banfleet/shared/bans"
-	"github.com/banfleet/banfleet/shared/netaddr"
 	"github.com/banfleet/banfleet/shared/subject"
 	"github.com/banfleet/banfleet/shared/wire"
 )
@@ -31,18 +29,12 @@ import (
 // (offence, ban, heartbeat, firewall request) still works, and a spoofed
 // subject or a write to the bans bucket is refused by the server.
 func TestPerHostNATSUsers(t *testing.T) {
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	require.NoError(t, err)
-	addr := ln.Addr().String()
-	require.NoError(t, ln.Close())
+	addr := freeAddr(t)
 	url := "nats://" + addr
 
 	dir := t.TempDir()
-	ign, _ := netaddr.ParseSet([]string{"127.0.0.0/8"})
-	pol := config.JailPolicy{BanTime: time.Hour, FindTime: time.Hour, MaxRetry: 1, Scope: "fleet"}
-	ccfg := &config.Coord{Name: "c1", Defaults: pol, Jails: map[string]config.JailPolicy{"sshd": pol}, Ignore: ign,
-		NATS: config.CoordNATS{Listen: addr, StoreDir: filepath.Join(dir, "nats"), Retention: time.Hour, Users: map[string]config.NATSUser{
-			"h1": {Password: "h1-secret", Role: "agent"}, "admin": {Password: "admin-secret", Role: "admin"}}}}
+	ccfg := coordConfig(config.CoordNATS{Listen: addr, StoreDir: filepath.Join(dir, "nats"), Users: map[string]config.NATSUser{
+		"h1": {Password: "h1-secret", Role: "agent"}, "admin": {Password: "admin-secret", Role: "admin"}}}, 1, time.Hour)
 	logPath := filepath.Join(dir, "auth.log")
 	require.NoError(t, os.WriteFile(logPath, nil, 0o600))
 	acfg := &config.Agent{Host: "h1", NATS: config.AgentNATS{URL: url, User: "h1", Password: "h1-secret"}, StateDir: filepath.Join(dir, "state"),
@@ -60,7 +52,10 @@ func TestPerHostNATSUsers(t *testing.T) {
 		}
 	})
 	// The admin can connect once the server is up.
-	var admin *nats.Conn
+	var (
+		admin *nats.Conn
+		err   error
+	)
 	require.Eventually(t, func() bool {
 		admin, err = nats.Connect(url, nats.UserInfo("admin", "admin-secret"))
 		return err == nil

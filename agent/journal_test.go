@@ -21,7 +21,6 @@ import (
 	"github.com/banfleet/banfleet/shared/bans"
 	"github.com/banfleet/banfleet/shared/f2bref"
 	"github.com/banfleet/banfleet/shared/natstest"
-	"github.com/banfleet/banfleet/shared/netaddr"
 )
 
 func journalRemote(t *testing.T) string {
@@ -76,12 +75,9 @@ func TestAgentJournalJail(t *testing.T) {
 
 	ctx, cancel := context.WithCancel(context.Background())
 	log := slog.New(slog.DiscardHandler)
-	ign, _ := netaddr.ParseSet([]string{"127.0.0.0/8"})
-	pol := config.JailPolicy{BanTime: time.Hour, FindTime: time.Hour, MaxRetry: 3, Scope: "fleet"}
 	// The coordinator names the jail: its maxretry 3 wins over the 5 the
 	// agent reports from Debian's jail.conf.
-	ccfg := &config.Coord{Name: "c1", NATS: config.CoordNATS{URL: ns.URL, Retention: time.Hour}, Defaults: pol,
-		Jails: map[string]config.JailPolicy{"sshd": pol}, Ignore: ign}
+	ccfg := coordConfig(config.CoordNATS{URL: ns.URL}, 3, time.Hour)
 	done := make(chan error, 2)
 	go func() { done <- serve.New(ccfg, log, prometheus.NewRegistry()).Run(ctx) }()
 	go func() { done <- agent.New(acfg, log, prometheus.NewRegistry(), "test").Run(ctx) }()

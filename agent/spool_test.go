@@ -4,7 +4,6 @@ import (
 	"context"
 	"fmt"
 	"log/slog"
-	"net"
 	"os"
 	"path/filepath"
 	"strings"
@@ -26,10 +25,7 @@ import (
 // stored; the agent stops; its saved position stays before that line; once
 // NATS is back, the restarted agent reads the line again and publishes it.
 func TestOffenceSurvivesOutageAndRestart(t *testing.T) {
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	require.NoError(t, err)
-	addr := ln.Addr().String()
-	require.NoError(t, ln.Close()) // nothing listens there yet
+	addr := freeAddr(t) // nothing listens there yet
 
 	dir := t.TempDir()
 	logPath := filepath.Join(dir, "auth.log")
