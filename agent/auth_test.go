@@ -70,9 +70,15 @@ func TestPerHostNATSUsers(t *testing.T) {
 
 	go func() { done <- agent.New(acfg, log, prometheus.NewRegistry(), "test").Run(ctx) }()
 	// The agent's heartbeat arrives (it may write its own key).
-	kv, err := js.KeyValue(ctx, subject.AgentsBucket)
-	require.NoError(t, err)
-	require.Eventually(t, func() bool { _, err := kv.Get(ctx, "h1"); return err == nil }, 10*time.Second, 50*time.Millisecond)
+	// (The coordinator creates the agents bucket after the bans bucket.)
+	require.Eventually(t, func() bool {
+		kv, err := js.KeyValue(ctx, subject.AgentsBucket)
+		if err != nil {
+			return false
+		}
+		_, err = kv.Get(ctx, "h1")
+		return err == nil
+	}, 10*time.Second, 50*time.Millisecond)
 
 	time.Sleep(300 * time.Millisecond) // the follower starts at the end of the log; it has no readiness signal
 	require.NoError(t, os.WriteFile(logPath, []byte(fmt.Sprintf("%s h1 sshd[7]: Failed password for root from 203.0.113.9 port 1 ssh2\n", time.Now().Format(time.Stamp))), 0o600))
