@@ -41,11 +41,22 @@ func journalRemote(t *testing.T) string {
 
 // TestAgentJournalJail: a Fail2Ban sshd jail with backend
 // systemd[journalfiles=…] reads a real journal file (written by
-// systemd-journal-remote), matches with filter.d/sshd.conf's journal form,
-// and its offences make a ban.
+// systemd-journal-remote), matches with filter.d/sshd.conf's journal form
+// or with the built-in sshd filter, and its offences make a ban.
 func TestAgentJournalJail(t *testing.T) {
 	remote := journalRemote(t)
-	tr := f2bref.Require(t)
+	t.Run("filter.d", func(t *testing.T) {
+		tr := f2bref.Require(t)
+		testJournalJail(t, remote, "fail2ban: "+tr.ConfDir+"\n", "")
+	})
+	t.Run("builtin", func(t *testing.T) {
+		testJournalJail(t, remote, "", "    filter: sshd\n    journalmatch: _SYSTEMD_UNIT=ssh.service\n")
+	})
+}
+
+// testJournalJail runs one agent with jail sshd on a fresh journal file;
+// top and jail are extra YAML lines for the config's top level and the jail.
+func testJournalJail(t *testing.T, remote, top, jail string) {
 	dir := t.TempDir()
 
 	// Three sshd failures in the journal, as journald stores them.
@@ -63,8 +74,8 @@ func TestAgentJournalJail(t *testing.T) {
 	out, err := cmd.CombinedOutput()
 	require.NoError(t, err, "%s", out)
 
-	yaml := fmt.Sprintf("host: h1\nfail2ban: %s\nstate_dir: %s\nfirewall: {backend: none}\nmetrics: {listen: \"\"}\njails:\n  sshd:\n    backend: 'systemd[journalfiles=\"%s\"]'\n    findtime: 1h\n",
-		tr.ConfDir, filepath.Join(dir, "state"), jfile)
+	yaml := fmt.Sprintf("host: h1\n%sstate_dir: %s\nfirewall: {backend: none}\nmetrics: {listen: \"\"}\njails:\n  sshd:\n    backend: 'systemd[journalfiles=\"%s\"]'\n    findtime: 1h\n%s",
+		top, filepath.Join(dir, "state"), jfile, jail)
 	cfgFile := filepath.Join(dir, "agent.yaml")
 	require.NoError(t, os.WriteFile(cfgFile, []byte(yaml), 0o600))
 

@@ -329,24 +329,19 @@ type lineHandler func(line []byte, at time.Time, src lineSource)
 
 // handler returns the per-line function of one jail and one source. Only a
 // failure allocates.
-func (a *Agent) handler(jail string, flt filter.Filter) lineHandler {
+func (a *Agent) handler(jail string, flt filter.AtFilter) lineHandler {
 	lines := a.lines.WithLabelValues(jail)
 	failures := a.failures.WithLabelValues(jail)
 	ignored := a.ignored.WithLabelValues(jail)
 	unparsed := a.unparsed.WithLabelValues(jail)
-	at, hasAt := flt.(jailfilter.AtFilter)
 	return func(line []byte, t time.Time, src lineSource) {
 		lines.Inc()
 		var fail filter.Failure
 		var v filter.Verdict
-		switch {
-		case t.IsZero():
+		if t.IsZero() {
 			fail, v = flt.Match(line, time.Now())
-		case hasAt:
-			fail, v = at.MatchAt(line, t)
-		default:
-			// A built-in filter reads the syslog prefix: give it the journal's time as one.
-			fail, v = flt.Match(append(t.AppendFormat(make([]byte, 0, 40+len(line)), time.RFC3339Nano), append([]byte{' '}, line...)...), time.Now())
+		} else {
+			fail, v = flt.MatchAt(line, t)
 		}
 		switch v {
 		case filter.Failed:

@@ -74,6 +74,15 @@ type Filter interface {
 	Match(line []byte, now time.Time) (Failure, Verdict)
 }
 
+// AtFilter is a [Filter] that also matches a line whose time is known from
+// elsewhere: a journal entry, formatted as Fail2Ban does ("host
+// daemon[pid]: msg", no timestamp in the text). Every filter the agent
+// builds implements it.
+type AtFilter interface {
+	Filter
+	MatchAt(line []byte, t time.Time) (Failure, Verdict)
+}
+
 // Options configure a built-in filter.
 type Options struct {
 	// Mode is the filter mode, as in Fail2Ban's `filter = sshd[mode=…]`.
@@ -85,13 +94,13 @@ type Options struct {
 	Location *time.Location
 }
 
-var builtins = map[string]func(Options) (Filter, error){
+var builtins = map[string]func(Options) (AtFilter, error){
 	"sshd": newSSHD,
 }
 
 // Builtin returns the built-in filter called name. An unknown name yields an
 // error wrapping ErrUnknownFilter.
-func Builtin(name string, opts Options) (Filter, error) {
+func Builtin(name string, opts Options) (AtFilter, error) {
 	mk, ok := builtins[name]
 	if !ok {
 		return nil, fmt.Errorf("built-in filter %q (have %v): %w", name, BuiltinNames(), ErrUnknownFilter)

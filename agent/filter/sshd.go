@@ -266,7 +266,7 @@ type sshdFilter struct {
 
 var _ Filter = (*sshdFilter)(nil)
 
-func newSSHD(opts Options) (Filter, error) {
+func newSSHD(opts Options) (AtFilter, error) {
 	if opts.Mode != "" && opts.Mode != "normal" {
 		return nil, fmt.Errorf("mode %q (supported: normal): %w", opts.Mode, ErrUnsupportedMode)
 	}
@@ -318,6 +318,15 @@ func (f *sshdFilter) Match(line []byte, now time.Time) (Failure, Verdict) {
 	return f.match(line, now, nil)
 }
 
+// MatchAt implements AtFilter: line has no timestamp, t is its time.
+func (f *sshdFilter) MatchAt(line []byte, t time.Time) (Failure, Verdict) {
+	p, ok := ParseSyslogHeader(line, t)
+	if !ok {
+		return Failure{}, BadLine
+	}
+	return f.matchParsed(p, nil)
+}
+
 // matchNote records why banfleet's answer differs from Fail2Ban's regex
 // result for the same line (tests use it to check every difference is one
 // of these, and deliberate).
@@ -353,6 +362,10 @@ func (f *sshdFilter) match(line []byte, now time.Time, tr *matchTrace) (Failure,
 	if !ok {
 		return Failure{}, BadLine
 	}
+	return f.matchParsed(p, tr)
+}
+
+func (f *sshdFilter) matchParsed(p SyslogLine, tr *matchTrace) (Failure, Verdict) {
 	if !isSSHDaemon(p.Daemon) {
 		return Failure{}, NoMatch
 	}

@@ -332,3 +332,43 @@ func TestZeroAllocNoMatch(t *testing.T) {
 		require.Zero(t, allocs, "allocations for %q", line)
 	}
 }
+
+// TestSSHDMatchAt: a journal entry as Fail2Ban formats it ("host
+// sshd[pid]: msg", time from the journal) gets the same verdict, address,
+// user and rule as the syslog line, with the journal's time.
+func TestSSHDMatchAt(t *testing.T) {
+	f := mustSSHD(t, time.UTC)
+	at := time.Date(2026, 3, 4, 5, 6, 7, 8000, time.UTC)
+	const stamp = "Nov 26 06:35:46 "
+	n := 0
+	lines := []string{}
+	for _, c := range sshdCases {
+		lines = append(lines, c.line)
+	}
+	for _, c := range injectionCases {
+		lines = append(lines, c.line)
+	}
+	for _, line := range lines {
+		entry, ok := strings.CutPrefix(line, stamp)
+		if !ok {
+			continue
+		}
+		n++
+		want, wv := f.Match([]byte(line), testNow)
+		got, gv := f.MatchAt([]byte(entry), at)
+		require.Equal(t, wv, gv, "%q", entry)
+		require.Equal(t, want.Addr, got.Addr, "%q", entry)
+		require.Equal(t, want.User, got.User, "%q", entry)
+		require.Equal(t, want.Rule, got.Rule, "%q", entry)
+		if gv == Failed || gv == Ignored {
+			require.True(t, got.Time.Equal(at), "%q: time %v", entry, got.Time)
+		}
+	}
+	require.Greater(t, n, 20)
+	// Without a host, as journald's SYSLOG_IDENTIFIER-only form.
+	got, v := f.MatchAt([]byte("sshd[7]: Failed password for root from 203.0.113.9 port 1 ssh2"), at)
+	require.Equal(t, Failed, v)
+	require.Equal(t, "203.0.113.9", got.Addr.String())
+	_, v = f.MatchAt(nil, at)
+	require.Equal(t, BadLine, v)
+}

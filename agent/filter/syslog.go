@@ -53,8 +53,17 @@ func ParseSyslogPrefix(line []byte, now time.Time, loc *time.Location) (SyslogLi
 	if !ok || n >= len(line) || !isBlank(line[n]) {
 		return SyslogLine{}, false
 	}
+	return ParseSyslogHeader(line[n:], t)
+}
+
+// ParseSyslogHeader splits what follows a syslog timestamp ("host
+// sshd[123]: msg", or "sshd[123]: msg" without a host) into host, tag and
+// message, with t as the line's time. This is the form of a journal entry as
+// Fail2Ban formats it, whose time comes from the journal. ok is false when
+// there is no tag. It allocates nothing and never retains line.
+func ParseSyslogHeader(line []byte, t time.Time) (SyslogLine, bool) {
 	out := SyslogLine{Time: t}
-	tok, after := nextField(skipBlanks(line[n:]))
+	tok, after := nextField(skipBlanks(line))
 	if len(tok) == 0 {
 		return SyslogLine{}, false
 	}

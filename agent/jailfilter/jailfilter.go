@@ -14,14 +14,9 @@ import (
 	"github.com/banfleet/banfleet/config"
 )
 
-// AtFilter matches a line whose time is known from elsewhere (the journal).
-type AtFilter interface {
-	MatchAt(line []byte, t time.Time) (filter.Failure, filter.Verdict)
-}
-
 // Factory makes one filter per log source (Fail2Ban filters keep
 // per-source state: multi-line buffers, date template order).
-type Factory func() filter.Filter
+type Factory func() filter.AtFilter
 
 // DateFinder adapts agent/filter/date to the engine.
 func DateFinder(pattern string, loc *time.Location) (f2b.DateFinder, error) {
@@ -51,11 +46,11 @@ func New(name string, j config.AgentJail) (Factory, error) {
 		if err != nil {
 			return nil, err // names the filter and the regex
 		}
-		return func() filter.Filter { return c.New() }, nil
+		return func() filter.AtFilter { return c.New() }, nil
 	}
 	flt, err := filter.Builtin(j.Filter, filter.Options{Mode: "normal"})
 	if err != nil {
 		return nil, fmt.Errorf("jail %s: %w", name, err)
 	}
-	return func() filter.Filter { return flt }, nil
+	return func() filter.AtFilter { return flt }, nil
 }
