@@ -200,6 +200,20 @@ func normalizeEntries(es []Entry) ([]Entry, error) {
 	return out[:w], nil
 }
 
+// applyEntries normalizes the arguments of Apply; an entry both added and
+// deleted is added.
+func applyEntries(add, del []Entry) ([]Entry, []Entry, error) {
+	add, err := normalizeEntries(add)
+	if err != nil {
+		return nil, nil, fmt.Errorf("apply: %w", err)
+	}
+	del, err = normalizeEntries(del)
+	if err != nil {
+		return nil, nil, fmt.Errorf("apply: %w", err)
+	}
+	return add, subtract(del, add), nil
+}
+
 // subtract returns the entries of del whose key is not in add. Both must be
 // normalized.
 func subtract(del, add []Entry) []Entry {

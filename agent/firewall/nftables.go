@@ -654,15 +654,10 @@ func (n *Nftables) Declare(specs ...JailSpec) error {
 
 // Apply implements Backend.
 func (n *Nftables) Apply(add, del []Entry) error {
-	add, err := normalizeEntries(add)
+	add, del, err := applyEntries(add, del)
 	if err != nil {
-		return fmt.Errorf("apply: %w", err)
+		return err
 	}
-	del, err = normalizeEntries(del)
-	if err != nil {
-		return fmt.Errorf("apply: %w", err)
-	}
-	del = subtract(del, add)
 
 	n.mu.Lock()
 	defer n.mu.Unlock()

@@ -72,15 +72,10 @@ func (b *None) put(e Entry, now time.Time) {
 
 // Apply implements Backend.
 func (b *None) Apply(add, del []Entry) error {
-	add, err := normalizeEntries(add)
+	add, del, err := applyEntries(add, del)
 	if err != nil {
-		return fmt.Errorf("apply: %w", err)
+		return err
 	}
-	del, err = normalizeEntries(del)
-	if err != nil {
-		return fmt.Errorf("apply: %w", err)
-	}
-	del = subtract(del, add)
 	b.mu.Lock()
 	defer b.mu.Unlock()
 	if b.closed {
