@@ -12,10 +12,10 @@ import (
 	"github.com/banfleet/banfleet/e2e/lab"
 )
 
-// BenchmarkPropagation measures, on the fleet lab, the time from an
-// offending sshd line appended to h1's auth.log to the address being in the
-// nftables set of all three hosts: tail → filter → JetStream → coordinator
-// → bans bucket → three agents → kernel. maxretry is 1, so every line is a
+// BenchmarkPropagation measures, on the fleet lab, the time from an sshd
+// failure logged on h1 (sent to h1's rsyslogd, which writes auth.log) to the
+// address being in the nftables set of all three hosts: rsyslogd → tail →
+// filter → JetStream → coordinator → bans bucket → three agents → kernel. maxretry is 1, so every line is a
 // ban. It runs BANFLEET_BANS bans (default 200) per b.N and reports p50,
 // p99 and max.
 //
@@ -91,7 +91,7 @@ func BenchmarkPropagation(b *testing.B) {
 	b.ReportMetric(float64(q(0.50).Microseconds())/1000, "p50-ms")
 	b.ReportMetric(float64(q(0.99).Microseconds())/1000, "p99-ms")
 	b.ReportMetric(float64(all[len(all)-1].Microseconds())/1000, "max-ms")
-	b.Logf("propagation over %d bans: p50 %v, p99 %v, max %v (line appended on h1 -> element in the nftables set of h1, h2 and h3)",
+	b.Logf("propagation over %d bans: p50 %v, p99 %v, max %v (sshd failure logged to h1's rsyslogd -> element in the nftables set of h1, h2 and h3)",
 		len(all), q(0.50), q(0.99), all[len(all)-1])
 }
 

@@ -121,6 +121,8 @@ func TestLab(t *testing.T) {
 		m := waitLog(t, h1.LogPath, isoFailedRoot)
 		pid, _ := strconv.Atoi(m[1])
 		require.NotEqual(t, h1.SSHD.Pid(), pid, "the line must carry the per-connection sshd's pid, as rsyslog shows it")
+		// PAM in sshd logs through the same syslog socket.
+		waitLog(t, h1.LogPath, regexp.MustCompile(`(?m) h1 sshd\[\d+\]: pam_unix\(sshd:auth\): authentication failure; .* rhost=10\.77\.0\.66 +user=root$`))
 		assertLinesMatch(t, h1.LogPath, isoLine)
 	})
 

@@ -17,13 +17,17 @@
 // process living in them and deletes the lab's temporary directory, whether
 // the lab started completely or failed halfway.
 //
-// Each of h1, h2 and h3 runs a real sshd (-D -e) in its namespace. The lab
-// reads sshd's stderr and writes each message to the host's auth.log exactly
-// as Debian 12's rsyslog would (see [LogFormat]), so the agents follow the
-// same kind of file they follow on a VPS. sshd runs in a private mount
-// namespace (the one `ip netns exec` creates) in which /run is a small tmpfs
-// (for its privilege separation directory) and /var/log/{btmp,wtmp,lastlog}
-// are bind mounts of files in the lab directory: it touches no system file.
+// Each of h1, h2 and h3 runs a real rsyslogd and a real sshd in its
+// namespace, as a VPS does: sshd (and PAM in it) log through syslog(3) to
+// the host's rsyslogd, which writes the host's auth.log with Debian 12's
+// default template or the traditional one (see [LogFormat]). Both run with
+// the machine's binaries but touch no system file: rsyslogd listens on a
+// socket in the lab directory, not /dev/log, and sshd runs in a private
+// mount namespace (the one `ip netns exec` creates) in which /run is a
+// small tmpfs (for its privilege separation directory), /dev a tmpfs with
+// the few devices it needs and /dev/log pointing at the host's rsyslogd, and
+// /var/log/{btmp,wtmp,lastlog} are bind mounts of files in the lab
+// directory. Rotation is logrotate's: rename and SIGHUP, or copytruncate.
 //
 // Tests call [New], which checks the prerequisites ([Require]) and closes the
 // lab in t.Cleanup, printing the tail of every process log when the test

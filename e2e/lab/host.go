@@ -3,21 +3,17 @@ package lab
 import (
 	"bytes"
 	"context"
-	"errors"
 	"fmt"
 	"net"
 	"net/netip"
 	"os"
 	"path/filepath"
-	"strings"
 	"sync"
 	"time"
-
-	"golang.org/x/sys/unix"
 )
 
 // Host is one of the fleet's hosts (h1, h2, h3): a namespace with an sshd
-// whose log goes, through the lab, to the host's auth.log.
+// that logs through the host's own rsyslogd to the host's auth.log.
 type Host struct {
 	Name    string     // "h1"
 	NS      string     // full namespace name, "bf1234-h1"
@@ -26,49 +22,15 @@ type Host struct {
 	LogPath string     // <lab dir>/h1/auth.log, what the agent follows
 	Format  LogFormat  // the format of auth.log
 	SSHD    *Proc      // nil with Options.NoSSHD
+	Syslog  *Proc      // the host's rsyslogd
 
-	log    *syslogFile
-	reader *net.UnixConn // sshd's stderr, one datagram per message
-	wg     sync.WaitGroup
+	mu   sync.Mutex    // orders appends and rotations
+	conn *net.UnixConn // to rsyslogd's socket, for AppendSyslog
+	hups int           // SIGHUPs sent to rsyslogd
 }
 
 // StateDir returns the agent's state directory, <lab dir>/h1/state.
 func (h *Host) StateDir() string { return filepath.Join(h.Dir, "state") }
-
-// AppendLog appends line to auth.log as is (a newline is added when
-// missing), for tests that inject lines sshd would not write.
-func (h *Host) AppendLog(line string) error { return h.log.raw(line) }
-
-// AppendSyslog appends a message as rsyslog would have written it for
-// program tag with pid (no "[pid]" when pid is 0), stamped now.
-func (h *Host) AppendSyslog(tag string, pid int, msg string) error {
-	return h.log.message(tag, pid, msg)
-}
-
-// RotateLog rotates auth.log as logrotate (create) followed by rsyslog's
-// HUP does: auth.log becomes auth.log.1 (older files shift to .2 … .4) and
-// later lines go to a new auth.log.
-func (h *Host) RotateLog() error { return h.log.rotate() }
-
-// RotateCopyTruncate rotates auth.log as logrotate's copytruncate does:
-// its content is copied to auth.log.1, then auth.log is truncated in place
-// and later lines are appended to it from offset 0.
-func (h *Host) RotateCopyTruncate() error { return h.log.copyTruncate() }
-
-// ReadLog returns the current content of auth.log.
-func (h *Host) ReadLog() (string, error) {
-	b, err := os.ReadFile(h.LogPath)
-	return string(b), err
-}
-
-// close stops the stderr reader and closes auth.log. The sshd must be dead.
-func (h *Host) close() error {
-	if h.reader != nil {
-		_ = h.reader.Close()
-	}
-	h.wg.Wait()
-	return h.log.close()
-}
 
 // defaultLogFormat: h2 writes the classic format, h1 and h3 the ISO one.
 func defaultLogFormat(host string) LogFormat {
@@ -78,7 +40,8 @@ func defaultLogFormat(host string) LogFormat {
 	return LogFormatISO
 }
 
-// startHost makes a host's directory and auth.log and starts its sshd.
+// startHost makes a host's directory and auth.log and starts its rsyslogd
+// and sshd.
 func (l *Lab) startHost(ctx context.Context, name string) error {
 	format, ok := l.opts.LogFormats[name]
 	if !ok {
@@ -97,14 +60,12 @@ func (l *Lab) startHost(ctx context.Context, name string) error {
 			return fmt.Errorf("create %s: %w", d, err)
 		}
 	}
-	log, err := openSyslogFile(h.LogPath, name, format)
-	if err != nil {
-		return err
-	}
-	h.log = log
 	l.mu.Lock()
 	l.hosts[name] = h
 	l.mu.Unlock()
+	if err := l.startSyslog(ctx, h); err != nil {
+		return err
+	}
 	if l.opts.NoSSHD {
 		return nil
 	}
@@ -114,18 +75,32 @@ func (l *Lab) startHost(ctx context.Context, name string) error {
 // sshdWrapper runs in the private mount namespace `ip netns exec` creates
 // (its mounts do not propagate to the machine): it gives sshd an empty
 // /run with the privilege separation directory /run/sshd, binds the lab's
-// own btmp, wtmp and lastlog over the system's, hides a /dev/log socket
-// (PAM would otherwise log to the machine's syslog), and execs sshd.
+// own btmp, wtmp and lastlog over the system's, gives it a /dev of its own
+// (a tmpfs with the machine's null, zero, random, urandom, tty, ptmx, pts
+// and shm bound in) whose /dev/log is the host's rsyslogd socket, so that
+// sshd and PAM log through syslog(3) to the host's rsyslogd, and execs sshd.
 // mount -n keeps libmount from creating /run/mount/utab on the real /run.
 const sshdWrapper = `set -eu
 PATH=/usr/sbin:/usr/bin:/sbin:/bin
-dir=$1; shift
+dir=$1; sock=$2; shift 2
 mount -n -t tmpfs -o mode=0755,size=1m,nosuid,nodev banfleet-run /run
-mkdir -m 0755 /run/sshd
+mkdir -m 0755 /run/sshd /run/dev
 for f in btmp wtmp lastlog; do
 	if [ -e "/var/log/$f" ]; then mount -n --bind "$dir/$f" "/var/log/$f"; fi
 done
-if [ -e /dev/log ]; then mount -n --bind /dev/null /dev/log; fi
+mount -n --bind /dev /run/dev
+mount -n -t tmpfs -o mode=0755,size=64k,nosuid banfleet-dev /dev
+for n in null zero full random urandom tty ptmx; do
+	if [ -e "/run/dev/$n" ]; then : > "/dev/$n"; mount -n --bind "/run/dev/$n" "/dev/$n"; fi
+done
+for d in pts shm; do
+	if [ -d "/run/dev/$d" ]; then mkdir "/dev/$d"; mount -n --bind "/run/dev/$d" "/dev/$d"; fi
+done
+ln -s /proc/self/fd /dev/fd
+ln -s /proc/self/fd/0 /dev/stdin; ln -s /proc/self/fd/1 /dev/stdout; ln -s /proc/self/fd/2 /dev/stderr
+ln -s "$sock" /dev/log
+umount -n -l /run/dev
+rmdir /run/dev
 exec "$@"
 `
 
@@ -153,9 +128,8 @@ X11Forwarding no
 `, h.Name, h.Addr, sshdDir, extra)
 }
 
-// startSSHD generates the host key and config, starts sshd -D -e in the
-// host's namespace with its stderr on a datagram socket the lab reads, and
-// waits until it listens.
+// startSSHD generates the host key and config, starts sshd -D in the
+// host's namespace, and waits until it logs that it listens.
 func (l *Lab) startSSHD(ctx context.Context, h *Host) error {
 	sshdDir := filepath.Join(h.Dir, "sshd")
 	key := filepath.Join(sshdDir, "ssh_host_ed25519_key")
@@ -172,107 +146,27 @@ func (l *Lab) startSSHD(ctx context.Context, h *Host) error {
 	if err := os.WriteFile(cfg, []byte(sshdConfig(h, sshdDir, l.opts.SSHDConfigExtra)), 0o600); err != nil {
 		return fmt.Errorf("write sshd_config: %w", err)
 	}
-
-	// sshd's stderr is one end of a datagram socketpair: each log message
-	// is one write(2), so one datagram, and SO_PASSCRED tells the writer's
-	// pid, which is the pid rsyslog would show (the per-connection sshd
-	// process, not the listener).
-	fds, err := unix.Socketpair(unix.AF_UNIX, unix.SOCK_DGRAM|unix.SOCK_CLOEXEC, 0)
-	if err != nil {
-		return fmt.Errorf("socketpair: %w", err)
-	}
-	if err := unix.SetsockoptInt(fds[0], unix.SOL_SOCKET, unix.SO_PASSCRED, 1); err != nil {
-		unix.Close(fds[0])
-		unix.Close(fds[1])
-		return fmt.Errorf("SO_PASSCRED: %w", err)
-	}
-	ours := os.NewFile(uintptr(fds[0]), "sshd-stderr-reader")
-	theirs := os.NewFile(uintptr(fds[1]), "sshd-stderr")
-	fc, err := net.FileConn(ours)
-	ours.Close()
-	if err != nil {
-		theirs.Close()
-		return fmt.Errorf("sshd stderr reader: %w", err)
-	}
-	h.reader = fc.(*net.UnixConn)
-
-	args := []string{l.tools.sh, "-c", sshdWrapper, "sshd-wrapper", sshdDir, l.tools.sshd, "-D", "-e", "-f", cfg}
-	p, err := l.startProc(h.Name, "sshd-"+h.Name, args, nil, theirs)
-	theirs.Close()
+	args := []string{l.tools.sh, "-c", sshdWrapper, "sshd-wrapper", sshdDir, h.sock(), l.tools.sshd, "-D", "-f", cfg}
+	p, err := l.startProc(h.Name, "sshd-"+h.Name, args, nil)
 	if err != nil {
 		return err
 	}
 	h.SSHD = p
-	ready := make(chan struct{})
-	h.wg.Add(1)
-	go func() {
-		defer h.wg.Done()
-		h.readSSHD(p, ready)
-	}()
-	timer := time.NewTimer(15 * time.Second)
-	defer timer.Stop()
-	select {
-	case <-ready:
-		return nil
-	case <-p.Done():
-		// Let the reader drain what sshd said before dying.
-		_ = h.reader.SetReadDeadline(time.Now().Add(200 * time.Millisecond))
-		h.wg.Wait()
-		return fmt.Errorf("sshd exited: %v:\n%s", p.err, tailFile(p.LogPath, 20))
-	case <-ctx.Done():
-		return ctx.Err()
-	case <-timer.C:
-		return fmt.Errorf("sshd did not report listening within 15s: %s", tailFile(p.LogPath, 20))
-	}
-}
-
-// readSSHD turns sshd's stderr datagrams into auth.log lines, keeping a raw
-// copy in sshd's process log, until the reader is closed.
-func (h *Host) readSSHD(p *Proc, ready chan struct{}) {
-	buf := make([]byte, 64<<10)
-	oob := make([]byte, unix.CmsgSpace(unix.SizeofUcred))
-	signalled := false
-	failures := 0
+	// sshd -D does not fork: its pid is the wrapper's.
+	listening := fmt.Sprintf(" sshd[%d]: Server listening on %s port 22.", p.Pid(), h.Addr)
+	ctx, cancel := context.WithTimeout(ctx, 15*time.Second)
+	defer cancel()
 	for {
-		n, oobn, _, _, err := h.reader.ReadMsgUnix(buf, oob)
-		if err != nil {
-			if errors.Is(err, net.ErrClosed) || errors.Is(err, os.ErrDeadlineExceeded) {
-				return
-			}
-			// A transient error must not stop the log, a persistent one
-			// must not spin.
-			if failures++; failures > 100 {
-				fmt.Fprintf(p.logFile, "[lab] reading sshd's stderr: %v; giving up\n", err)
-				return
-			}
-			continue
+		b, _ := os.ReadFile(h.LogPath)
+		if bytes.Contains(b, []byte(listening)) {
+			return nil
 		}
-		failures = 0
-		pid := senderPid(oob[:oobn])
-		if pid <= 0 {
-			pid = p.Pid()
-		}
-		raw := buf[:n]
-		fmt.Fprintf(p.logFile, "[pid %d] %s\n", pid, bytes.TrimRight(raw, "\r\n"))
-		msg := sshdStderrMessage(raw)
-		_ = h.log.message("sshd", pid, msg)
-		if !signalled && strings.HasPrefix(msg, "Server listening on ") {
-			signalled = true
-			close(ready)
+		select {
+		case <-p.Done():
+			return fmt.Errorf("sshd exited: %v:\n%s", p.err, tailFile(p.LogPath, 20))
+		case <-ctx.Done():
+			return fmt.Errorf("sshd did not log %q within 15s: %w:\n%s", listening, ctx.Err(), tailFile(p.LogPath, 20))
+		case <-time.After(10 * time.Millisecond):
 		}
 	}
-}
-
-// senderPid extracts the pid from SCM_CREDENTIALS, or returns 0.
-func senderPid(oob []byte) int {
-	msgs, err := unix.ParseSocketControlMessage(oob)
-	if err != nil {
-		return 0
-	}
-	for _, m := range msgs {
-		if cred, err := unix.ParseUnixCredentials(&m); err == nil {
-			return int(cred.Pid)
-		}
-	}
-	return 0
 }

@@ -106,11 +106,10 @@ type Proc struct {
 // the environment, from which BANFLEET_* variables are removed. The process
 // is stopped by Close at the latest.
 func (l *Lab) StartProcess(ns, name string, args []string, env []string) (*Proc, error) {
-	return l.startProc(ns, name, args, env, nil)
+	return l.startProc(ns, name, args, env)
 }
 
-// startProc is StartProcess with an optional file for the child's stderr.
-func (l *Lab) startProc(ns, name string, args []string, env []string, stderr *os.File) (*Proc, error) {
+func (l *Lab) startProc(ns, name string, args []string, env []string) (*Proc, error) {
 	if len(args) == 0 {
 		return nil, errors.New("start process: no command")
 	}
@@ -141,9 +140,6 @@ func (l *Lab) startProc(ns, name string, args []string, env []string, stderr *os
 	cmd.Env = childEnv(env)
 	cmd.Stdout = logFile
 	cmd.Stderr = logFile
-	if stderr != nil {
-		cmd.Stderr = stderr
-	}
 	p := &Proc{
 		Name:    label,
 		NS:      strings.TrimPrefix(full, l.prefix),

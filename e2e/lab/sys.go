@@ -27,7 +27,7 @@ func nsPath(full string) string { return filepath.Join(netnsDir, full) }
 
 // tools are the absolute paths of the external programs the lab runs.
 type tools struct {
-	ip, sshd, ssh, sshKeygen, sshpass, nft, sh, mount string
+	ip, sshd, ssh, sshKeygen, sshpass, nft, sh, mount, rsyslogd string
 }
 
 // prereq is one external program the lab needs and its Debian package.
@@ -82,6 +82,7 @@ func checkPrereqs() (tools, error) {
 		{"nft", "nftables", &t.nft},
 		{"sh", "dash", &t.sh},
 		{"mount", "mount", &t.mount},
+		{"rsyslogd", "rsyslog", &t.rsyslogd},
 	}
 	e := &PrereqError{NotRoot: os.Geteuid() != 0}
 	for _, p := range list {
@@ -102,7 +103,7 @@ func checkPrereqs() (tools, error) {
 }
 
 // CheckPrereqs reports what the lab needs and does not have: root, and the
-// programs ip, sshd, ssh, ssh-keygen, sshpass, nft, sh and mount. The error
+// programs ip, sshd, ssh, ssh-keygen, sshpass, nft, sh, mount and rsyslogd. The error
 // is a *PrereqError naming the packages to install.
 func CheckPrereqs() error {
 	_, err := checkPrereqs()

@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Installs what the fleet lab needs (the demo and the end-to-end tests) when it
-# is missing: nftables, iproute2, OpenSSH server and client, sshpass.
+# is missing: nftables, iproute2, OpenSSH server and client, sshpass, rsyslog,
+# systemd-journal-remote.
 # Debian/Ubuntu only; needs root (or sudo). Prints what it does.
 set -euo pipefail
 
@@ -12,6 +13,7 @@ have sshd    || need+=(openssh-server)
 have ssh     || need+=(openssh-client)
 have ssh-keygen || need+=(openssh-client)
 have sshpass || need+=(sshpass)
+have rsyslogd || need+=(rsyslog)
 have journalctl || need+=(systemd)
 have systemd-journal-remote || [ -x /lib/systemd/systemd-journal-remote ] || need+=(systemd-journal-remote)
 
@@ -34,8 +36,9 @@ if [ "$(id -u)" -ne 0 ]; then
 fi
 
 echo "banfleet: installing ${need[*]} with apt-get" >&2
-# Installing openssh-server must not start an SSH server on this machine: the
-# lab runs its own sshd inside network namespaces. A temporary policy-rc.d
+# Installing openssh-server or rsyslog must not start an SSH server or a
+# syslog daemon on this machine: the lab runs its own, one per host, inside
+# network namespaces. A temporary policy-rc.d
 # keeps package scripts from starting services (only if none exists already).
 policy=/usr/sbin/policy-rc.d
 made_policy=0

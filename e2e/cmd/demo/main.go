@@ -48,7 +48,7 @@ func run() int {
 		return 1
 	}
 
-	say("starting the lab: namespaces coord, h1, h2, h3 (each with a real sshd), attacker, client")
+	say("starting the lab: namespaces coord, h1, h2, h3 (each with a real sshd logging through its own rsyslogd to auth.log), attacker, client")
 	l, err := lab.Start(ctx, lab.Options{Binaries: bins})
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "demo:", err)
