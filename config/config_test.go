@@ -37,6 +37,35 @@ func TestLoadCoordGood(t *testing.T) {
 	require.Equal(t, 10*time.Minute, c.Policy("other").FindTime)
 	require.Equal(t, "fleet", c.Policy("sshd").Scope)
 	require.Equal(t, []uint16{22}, c.Policy("sshd").Ports)
+	require.Equal(t, "agent", c.NATS.Users["web-1"].Role)
+}
+
+// TestEmbeddedNATSNeedsLogins: an embedded server reachable from the
+// network needs nats.users unless allow_anonymous says otherwise; loopback
+// needs nothing.
+func TestEmbeddedNATSNeedsLogins(t *testing.T) {
+	for yaml, ok := range map[string]bool{
+		"nats: {listen: \"0.0.0.0:4222\", store_dir: /x}\n":                                          false,
+		"nats: {listen: \"10.0.0.1:4222\", store_dir: /x}\n":                                         false,
+		"nats: {listen: \":4222\", store_dir: /x}\n":                                                 false,
+		"nats: {listen: \"coord.example:4222\", store_dir: /x}\n":                                    false,
+		"nats: {listen: \"10.0.0.1:4222\", store_dir: /x, allow_anonymous: true}\n":                  true,
+		"nats: {listen: \"127.0.0.1:4222\", store_dir: /x}\n":                                        true,
+		"nats: {listen: \"[::1]:4222\", store_dir: /x}\n":                                            true,
+		"nats: {listen: \"localhost:4222\", store_dir: /x}\n":                                        true,
+		"nats: {url: \"nats://10.0.0.1:4222\"}\n":                                                    true,
+		"nats: {listen: \"0.0.0.0:4222\", store_dir: /x, users: {h1: {password: p, role: agent}}}\n": true,
+	} {
+		f := filepath.Join(t.TempDir(), "c.yaml")
+		require.NoError(t, os.WriteFile(f, []byte(yaml), 0o600))
+		_, _, err := LoadCoord(Source{File: f, Environ: []string{}})
+		if ok {
+			require.NoError(t, err, yaml)
+		} else {
+			require.ErrorContains(t, err, "nats.users: empty", yaml)
+			require.ErrorContains(t, err, "allow_anonymous", yaml)
+		}
+	}
 }
 
 func TestLoadBad(t *testing.T) {
@@ -58,6 +87,7 @@ func TestLoadBad(t *testing.T) {
 		{"yaml syntax", "coord", "nats: [\n", "config"},
 		{"user role", "coord", "nats: {users: {h1: {password: x, role: root}}}\n", "nats.users.h1.role"},
 		{"user password", "coord", "nats: {users: {h1: {role: agent}}}\n", "nats.users.h1.password"},
+		{"placeholder password", "coord", "nats: {users: {h1: {password: REPLACE-me, role: agent}}}\n", "nats.users.h1.password"},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {

@@ -2,6 +2,8 @@ package config
 
 import (
 	"net"
+	"net/netip"
+	"strings"
 	"time"
 
 	"github.com/knadh/koanf/v2"
@@ -51,8 +53,13 @@ type CoordNATS struct {
 	// logs in as its host name and may publish offences only under its own
 	// host token (the subject is the sender's identity), write only its
 	// own heartbeat and read the bans; admins (the coord CLI) may do all.
-	// Empty: no authentication (a closed network only).
+	// Empty: no authentication, which is refused when the embedded server
+	// listens beyond loopback unless AllowAnonymous is set.
 	Users map[string]NATSUser `koanf:"users"`
+	// AllowAnonymous lets the embedded server listen on a network address
+	// without users: anyone who reaches it could publish offences and
+	// write bans. For a closed network only.
+	AllowAnonymous bool `koanf:"allow_anonymous"`
 }
 
 // NATSUser is one login of the embedded NATS server.
@@ -132,6 +139,10 @@ func (c *Coord) validate() error {
 		if c.NATS.StoreDir == "" {
 			return fieldError(w, "nats.store_dir", "must be set for the embedded server")
 		}
+		if len(c.NATS.Users) == 0 && !c.NATS.AllowAnonymous && !loopbackListen(c.NATS.Listen) {
+			return fieldError(w, "nats.users", "empty, but nats.listen %s accepts connections from the network: anyone reaching it could publish offences and write bans; "+
+				"give every agent and admin a login (nats.users), or set nats.allow_anonymous: true on a closed network", c.NATS.Listen)
+		}
 	}
 	for name, u := range c.NATS.Users {
 		f := "nats.users." + name
@@ -140,6 +151,8 @@ func (c *Coord) validate() error {
 			return fieldError(w, f, "user name may only hold letters, digits, '-' and '_'")
 		case u.Password == "":
 			return fieldError(w, f+".password", "must be set")
+		case strings.HasPrefix(u.Password, PasswordPlaceholder):
+			return fieldError(w, f+".password", "still the example's placeholder: set a password of its own")
 		case u.Role != "agent" && u.Role != "admin":
 			return fieldError(w, f+".role", "%q is not agent or admin", u.Role)
 		}
@@ -169,6 +182,24 @@ func (c *Coord) validate() error {
 		return err
 	}
 	return c.Metrics.validate(w)
+}
+
+// PasswordPlaceholder starts the passwords of the example configuration; a
+// password that starts with it is refused.
+const PasswordPlaceholder = "REPLACE-"
+
+// loopbackListen reports whether a listen address (host:port) accepts
+// connections from this machine only.
+func loopbackListen(listen string) bool {
+	host, _, err := net.SplitHostPort(listen)
+	if err != nil {
+		return false
+	}
+	if host == "localhost" {
+		return true
+	}
+	ip, err := netip.ParseAddr(host)
+	return err == nil && ip.IsLoopback()
 }
 
 // Policy returns the policy of jail (the defaults if it has none of its own).

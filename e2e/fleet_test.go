@@ -7,6 +7,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/nats-io/nats.go"
 	"github.com/stretchr/testify/require"
 
 	"github.com/banfleet/banfleet/e2e/lab"
@@ -239,7 +240,12 @@ func TestBadInput(t *testing.T) {
 	require.NoError(t, h1.AppendLog(strings.Repeat("A", 1<<20)))
 	require.NoError(t, h1.AppendLog("Nov 99 99:99:99 h1 sshd[1]: Failed password for root from 192.0.2.1 port 1 ssh2"))
 
-	nc := natsFrom(t, l, lab.Attacker)
+	// Without a login the fleet's NATS takes nothing.
+	_, err := nats.Connect(lab.NATSURL, nats.SetCustomDialer(nsDialer{dial: l.DialContext(lab.Attacker)}), nats.Timeout(5*time.Second))
+	require.ErrorIs(t, err, nats.ErrAuthorization, "anonymous connection from the attacker")
+	// The coordinator checks every message whoever sends it (here an admin,
+	// who may publish on any subject).
+	nc := natsFrom(t, l, lab.Attacker, lab.Admin)
 	bad := map[string][]byte{
 		"banfleet.offence.0.h1":     []byte("\x00garbage"),
 		"banfleet.offence.1.h1":     []byte(`{"v":99,"id":"x"}`),

@@ -171,10 +171,12 @@ func waitCoordMetric(t *testing.T, l *lab.Lab, want float64, timeout time.Durati
 	}))
 }
 
-// natsFrom connects to the lab's NATS from inside a namespace.
-func natsFrom(t *testing.T, l *lab.Lab, ns string) *nats.Conn {
+// natsFrom connects to the lab's NATS from inside a namespace, as one of
+// the lab's logins.
+func natsFrom(t *testing.T, l *lab.Lab, ns, user string) *nats.Conn {
 	t.Helper()
-	nc, err := nats.Connect(lab.NATSURL, nats.SetCustomDialer(nsDialer{dial: l.DialContext(ns)}), nats.Timeout(5*time.Second))
+	nc, err := nats.Connect(lab.NATSURL, nats.SetCustomDialer(nsDialer{dial: l.DialContext(ns)}), nats.Timeout(5*time.Second),
+		nats.UserInfo(user, l.NATSPassword(user)))
 	require.NoError(t, err)
 	t.Cleanup(nc.Close)
 	return nc

@@ -1,6 +1,8 @@
 package lab
 
 import (
+	"crypto/rand"
+	"encoding/hex"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -32,9 +34,55 @@ type CoordConfig struct {
 	MetricsListen string
 	LogFormat     string
 	LogLevel      string
+	// Users are the embedded server's logins. Nil means the lab's: h1, h2
+	// and h3 as agents and Admin as admin, with the lab's passwords (see
+	// [Lab.NATSPassword]); the lab's agents and [Lab.Coord] log in with them.
+	Users map[string]NATSLogin
+	// AllowAnonymous starts the server without logins (and Users is then
+	// ignored).
+	AllowAnonymous bool
 	// Extra is raw YAML appended at the top level, for settings this struct
 	// does not model.
 	Extra string
+}
+
+// NATSLogin is one login of the coordinator's embedded NATS server.
+type NATSLogin struct {
+	Password string
+	Role     string // "agent" (the name is a host) or "admin"
+}
+
+// Admin is the lab's admin login of the coordinator's NATS server.
+const Admin = "admin"
+
+// newPasswords makes a fresh password for each of the lab's logins.
+func newPasswords() map[string]string {
+	out := map[string]string{}
+	for _, u := range append(HostNames(), Admin) {
+		b := make([]byte, 16)
+		if _, err := rand.Read(b); err != nil {
+			panic(err) // crypto/rand does not fail on Linux
+		}
+		out[u] = hex.EncodeToString(b)
+	}
+	return out
+}
+
+// NATSPassword returns the password of one of the lab's NATS logins (a
+// host name or Admin), "" for any other name.
+func (l *Lab) NATSPassword(user string) string { return l.passwords[user] }
+
+// logins are the lab's logins as coordinator users.
+func (l *Lab) logins() map[string]NATSLogin {
+	out := map[string]NATSLogin{}
+	for u, p := range l.passwords {
+		role := "agent"
+		if u == Admin {
+			role = "admin"
+		}
+		out[u] = NATSLogin{Password: p, Role: role}
+	}
+	return out
 }
 
 // DefaultCoordConfig returns the lab's standard coordinator configuration:
@@ -66,6 +114,14 @@ func (c CoordConfig) YAML() string {
 	w.line(0, "nats:")
 	w.kv(1, "listen", yamlString(c.NATSListen))
 	w.kv(1, "store_dir", yamlString(c.StoreDir))
+	if c.AllowAnonymous {
+		w.kv(1, "allow_anonymous", "true")
+	} else if len(c.Users) > 0 {
+		w.line(1, "users:")
+		for _, u := range sortedKeys(c.Users) {
+			w.line(2, yamlString(u)+": {password: "+strconv.Quote(c.Users[u].Password)+", role: "+yamlString(c.Users[u].Role)+"}")
+		}
+	}
 	w.line(0, "defaults:")
 	c.Defaults.write(&w, 1)
 	if len(c.Jails) > 0 {
@@ -111,6 +167,8 @@ type AgentJail struct {
 type AgentConfig struct {
 	Host            string
 	NATSURL         string
+	NATSUser        string // login in the coordinator's nats.users
+	NATSPassword    string
 	StateDir        string
 	FirewallBackend string
 	MetricsListen   string
@@ -123,7 +181,7 @@ type AgentConfig struct {
 }
 
 // DefaultAgentConfig returns the standard configuration of the agent on
-// host: NATS at NATSURL, state in <host dir>/state, nftables, metrics on
+// host: NATS at NATSURL with the host's login, state in <host dir>/state, nftables, metrics on
 // 127.0.0.1:9721 (in the host's namespace), JSON debug logs, heartbeat 1s,
 // and jail sshd (filter sshd) following the host's auth.log, port 22.
 func (l *Lab) DefaultAgentConfig(host string) AgentConfig {
@@ -131,6 +189,8 @@ func (l *Lab) DefaultAgentConfig(host string) AgentConfig {
 	return AgentConfig{
 		Host:            host,
 		NATSURL:         NATSURL,
+		NATSUser:        host,
+		NATSPassword:    l.NATSPassword(host),
 		StateDir:        filepath.Join(dir, "state"),
 		FirewallBackend: "nftables",
 		MetricsListen:   "127.0.0.1:9721",
@@ -149,6 +209,10 @@ func (c AgentConfig) YAML() string {
 	w.kv(0, "host", yamlString(c.Host))
 	w.line(0, "nats:")
 	w.kv(1, "url", yamlString(c.NATSURL))
+	if c.NATSPassword != "" {
+		w.kv(1, "user", yamlString(c.NATSUser))
+		w.kv(1, "password", strconv.Quote(c.NATSPassword))
+	}
 	w.kv(0, "state_dir", yamlString(c.StateDir))
 	if c.FirewallBackend != "" {
 		w.line(0, "firewall:")
@@ -184,6 +248,9 @@ func (l *Lab) WriteCoordConfig(cfg CoordConfig) (string, error) {
 	dir := filepath.Join(l.Dir, Coord)
 	if cfg.StoreDir == "" {
 		cfg.StoreDir = filepath.Join(dir, "nats")
+	}
+	if cfg.Users == nil {
+		cfg.Users = l.logins()
 	}
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		return "", fmt.Errorf("write coordinator config: %w", err)

@@ -38,6 +38,14 @@ log:
 	require.Contains(t, got, "  scope: host\n")
 	require.Contains(t, got, "  recidive:\n    bantime: 168h\n    findtime: 24h\n    maxretry: 5\n  sshd:\n")
 	require.Contains(t, got, "log:\n  format: json\n  level: debug\nnotify:\n  webhook: http://10.77.0.10:8080/\n")
+
+	// The lab's logins, as WriteCoordConfig fills them in.
+	l := &Lab{passwords: map[string]string{"h1": "p1", Admin: "pa"}}
+	cfg.Users = l.logins()
+	require.Contains(t, cfg.YAML(), "  users:\n    admin: {password: \"pa\", role: admin}\n    h1: {password: \"p1\", role: agent}\ndefaults:\n")
+	cfg.AllowAnonymous = true
+	require.Contains(t, cfg.YAML(), "  allow_anonymous: true\ndefaults:\n")
+	require.Len(t, newPasswords(), 4)
 }
 
 func TestAgentConfigYAML(t *testing.T) {
@@ -61,6 +69,8 @@ jails:
     port: [22]
 `
 	require.Equal(t, want, l.DefaultAgentConfig("h1").YAML())
+	l.passwords = map[string]string{"h1": "p1"}
+	require.Contains(t, l.DefaultAgentConfig("h1").YAML(), "nats:\n  url: nats://10.77.0.10:4222\n  user: h1\n  password: \"p1\"\nstate_dir:")
 }
 
 func TestYAMLScalars(t *testing.T) {

@@ -98,6 +98,7 @@ type Lab struct {
 	inodes    map[uint64]string // netns inode -> full name
 	procs     []*Proc
 	procNames map[string]int
+	passwords map[string]string // NATS logins: h1, h2, h3 (agents) and admin
 	hosts     map[string]*Host
 
 	closeOnce sync.Once
@@ -132,6 +133,7 @@ func Start(ctx context.Context, opts Options) (*Lab, error) {
 		inodes:    map[uint64]string{},
 		procNames: map[string]int{},
 		hosts:     map[string]*Host{},
+		passwords: newPasswords(),
 	}
 	if l.logf == nil {
 		l.logf = func(string, ...any) {}
