@@ -96,6 +96,9 @@ func (a *Agent) Run(ctx context.Context) error {
 	if a.cfg.NATS.Creds != "" {
 		opts = append(opts, nats.UserCredentials(a.cfg.NATS.Creds))
 	}
+	if a.cfg.NATS.CA != "" {
+		opts = append(opts, nats.RootCAs(a.cfg.NATS.CA))
+	}
 	if a.cfg.NATS.Password != "" {
 		opts = append(opts, nats.UserInfo(a.cfg.NATS.User, a.cfg.NATS.Password))
 	}

@@ -1,10 +1,13 @@
 package agent_test
 
 import (
+	"bufio"
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"log/slog"
+	"net"
 	"net/netip"
 	"os"
 	"path/filepath"
@@ -21,23 +24,27 @@ import (
 	"github.com/banfleet/banfleet/coordinator/serve"
 	"github.com/banfleet/banfleet/shared/bans"
 	"github.com/banfleet/banfleet/shared/subject"
+	"github.com/banfleet/banfleet/shared/testpki"
 	"github.com/banfleet/banfleet/shared/wire"
 )
 
-// TestPerHostNATSUsers: with nats.users, each agent logs in as its host and
-// may publish offences only under its own host token; the whole pipeline
-// (offence, ban, heartbeat, firewall request) still works, and a spoofed
-// subject or a write to the bans bucket is refused by the server.
+// TestPerHostNATSUsers: with nats.users and nats.tls, each agent logs in as
+// its host over TLS and may publish offences only under its own host token;
+// the whole pipeline (offence, ban, heartbeat, firewall request) works, a
+// spoofed subject or a write to the bans bucket is refused by the server,
+// and so are clients without TLS or without the fleet's CA.
 func TestPerHostNATSUsers(t *testing.T) {
 	addr := freeAddr(t)
 	url := "nats://" + addr
 
 	dir := t.TempDir()
-	ccfg := coordConfig(config.CoordNATS{Listen: addr, StoreDir: filepath.Join(dir, "nats"), Users: map[string]config.NATSUser{
-		"h1": {Password: "h1-secret", Role: "agent"}, "admin": {Password: "admin-secret", Role: "admin"}}}, 1, time.Hour)
+	pki, err := testpki.Write(dir, "127.0.0.1")
+	require.NoError(t, err)
+	ccfg := coordConfig(config.CoordNATS{Listen: addr, StoreDir: filepath.Join(dir, "nats"), TLS: config.ServerTLS{Cert: pki.Cert, Key: pki.Key},
+		Users: map[string]config.NATSUser{"h1": {Password: "h1-secret", Role: "agent"}, "admin": {Password: "admin-secret", Role: "admin"}}}, 1, time.Hour)
 	logPath := filepath.Join(dir, "auth.log")
 	require.NoError(t, os.WriteFile(logPath, nil, 0o600))
-	acfg := &config.Agent{Host: "h1", NATS: config.AgentNATS{URL: url, User: "h1", Password: "h1-secret"}, StateDir: filepath.Join(dir, "state"),
+	acfg := &config.Agent{Host: "h1", NATS: config.AgentNATS{URL: url, CA: pki.CA, User: "h1", Password: "h1-secret"}, StateDir: filepath.Join(dir, "state"),
 		Firewall: config.Firewall{Backend: "none", Table: "banfleet"}, Heartbeat: 200 * time.Millisecond, Reconcile: time.Minute,
 		Jails: map[string]config.AgentJail{"sshd": {Filter: "sshd", LogPath: []string{logPath}, Ports: []uint16{22}, Protocol: "tcp"}}}
 
@@ -52,17 +59,29 @@ func TestPerHostNATSUsers(t *testing.T) {
 		}
 	})
 	// The admin can connect once the server is up.
-	var (
-		admin *nats.Conn
-		err   error
-	)
+	var admin *nats.Conn
 	require.Eventually(t, func() bool {
-		admin, err = nats.Connect(url, nats.UserInfo("admin", "admin-secret"))
+		admin, err = nats.Connect(url, nats.UserInfo("admin", "admin-secret"), nats.RootCAs(pki.CA))
 		return err == nil
 	}, 15*time.Second, 50*time.Millisecond)
 	t.Cleanup(admin.Close)
-	_, err = nats.Connect(url, nats.UserInfo("h1", "wrong"))
-	require.Error(t, err, "a wrong password is refused")
+	require.True(t, admin.TLSRequired(), "the server requires TLS")
+	_, err = nats.Connect(url, nats.UserInfo("h1", "wrong"), nats.RootCAs(pki.CA))
+	require.ErrorIs(t, err, nats.ErrAuthorization, "a wrong password is refused")
+	_, err = nats.Connect(url, nats.UserInfo("h1", "h1-secret"))
+	require.ErrorContains(t, err, "certificate", "a server certificate the client cannot verify is refused")
+	plain, err := net.Dial("tcp", addr)
+	require.NoError(t, err)
+	defer plain.Close()
+	_ = plain.SetDeadline(time.Now().Add(10 * time.Second))
+	info, err := bufio.NewReader(plain).ReadString('\n')
+	require.NoError(t, err)
+	require.Contains(t, info, `"tls_required":true`, "the server says TLS is required")
+	_, err = plain.Write([]byte("CONNECT {\"user\":\"h1\",\"pass\":\"h1-secret\"}\r\nPUB banfleet.offence.0.h1 2\r\n{}\r\n"))
+	require.NoError(t, err)
+	rest, _ := io.ReadAll(plain)
+	require.NotContains(t, string(rest), "+OK")
+	require.NotContains(t, string(rest), "PONG")
 	js, err := jetstream.New(admin)
 	require.NoError(t, err)
 	var st *bans.Store
@@ -98,7 +117,7 @@ func TestPerHostNATSUsers(t *testing.T) {
 
 	// As h1: another host's subject and the bans bucket are refused.
 	violations := make(chan error, 4)
-	h1, err := nats.Connect(url, nats.UserInfo("h1", "h1-secret"), nats.ErrorHandler(func(_ *nats.Conn, _ *nats.Subscription, err error) { violations <- err }))
+	h1, err := nats.Connect(url, nats.UserInfo("h1", "h1-secret"), nats.RootCAs(pki.CA), nats.ErrorHandler(func(_ *nats.Conn, _ *nats.Subscription, err error) { violations <- err }))
 	require.NoError(t, err)
 	t.Cleanup(h1.Close)
 	for _, subj := range []string{subject.Offence(0, "h2"), "$KV." + subject.BansBucket + ".sshd.192_0_2_1"} {

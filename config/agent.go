@@ -57,6 +57,10 @@ type AgentNATS struct {
 	URL string `koanf:"url"`
 	// Creds is an optional NATS credentials file.
 	Creds string `koanf:"creds"`
+	// CA is a PEM file of the certificates that sign the NATS server's
+	// (the coordinator's nats.tls): the connection then uses TLS and
+	// checks the server against them. "" with a tls:// URL: the system's.
+	CA string `koanf:"ca"`
 	// User and Password log in to a coordinator whose nats.users names this
 	// host (User defaults to the host name when Password is set).
 	User     string `koanf:"user"`
@@ -191,6 +195,9 @@ func (c *Agent) validate() error {
 	}
 	if err := validNATSURL(c.NATS.URL); err != nil {
 		return fieldError(w, "nats.url", "%v", err)
+	}
+	if err := checkCA(w, "nats.ca", c.NATS.CA); err != nil {
+		return err
 	}
 	if c.NATS.Password != "" && c.NATS.User == "" {
 		c.NATS.User = c.Host

@@ -10,6 +10,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/banfleet/banfleet/shared/f2bref"
+	"github.com/banfleet/banfleet/shared/testpki"
 )
 
 func TestLoadAgentGood(t *testing.T) {
@@ -87,6 +88,11 @@ func TestLoadBad(t *testing.T) {
 		{"yaml syntax", "coord", "nats: [\n", "config"},
 		{"user role", "coord", "nats: {users: {h1: {password: x, role: root}}}\n", "nats.users.h1.role"},
 		{"user password", "coord", "nats: {users: {h1: {role: agent}}}\n", "nats.users.h1.password"},
+		{"tls without key", "coord", "nats: {tls: {cert: /x}}\n", "nats.tls"},
+		{"tls unreadable", "coord", "nats: {tls: {cert: /nonexistent/c.pem, key: /nonexistent/k.pem}}\n", "nats.tls.cert"},
+		{"agent ca missing", "agent", "nats: {ca: /nonexistent/ca.pem}\n", "nats.ca"},
+		{"agent ca not pem", "agent", "nats: {ca: testdata/coord-good.yaml}\n", "nats.ca"},
+		{"coord ca not pem", "coord", "nats: {url: \"nats://x:4222\", ca: testdata/coord-good.yaml}\n", "nats.ca"},
 		{"placeholder password", "coord", "nats: {users: {h1: {password: REPLACE-me, role: agent}}}\n", "nats.users.h1.password"},
 	}
 	for _, c := range cases {
@@ -135,4 +141,20 @@ func TestLoadAgentFromFail2Ban(t *testing.T) {
 	require.NoError(t, os.WriteFile(f, []byte("host: h1\njails:\n  web:\n    filter: nginx-http-auth\n    logpath: [/x]\n"), 0o600))
 	_, _, err = LoadAgent(Source{File: f, Environ: []string{}})
 	require.ErrorContains(t, err, "jails.web.filter")
+}
+
+// TestTLSFilesLoad: valid certificate files are accepted (and checked at
+// load, so -t catches a bad one).
+func TestTLSFilesLoad(t *testing.T) {
+	dir := t.TempDir()
+	pki, err := testpki.Write(dir, "10.0.0.1", "coord.example")
+	require.NoError(t, err)
+	f := filepath.Join(dir, "c.yaml")
+	require.NoError(t, os.WriteFile(f, []byte("nats: {listen: \"127.0.0.1:4222\", store_dir: /x, tls: {cert: "+pki.Cert+", key: "+pki.Key+"}}\n"), 0o600))
+	c, _, err := LoadCoord(Source{File: f, Environ: []string{}})
+	require.NoError(t, err)
+	require.True(t, c.NATS.TLS.On())
+	a, _, err := LoadAgent(Source{File: "testdata/agent-good.yaml", Environ: []string{"BANFLEET_NATS_CA=" + pki.CA}})
+	require.NoError(t, err)
+	require.Equal(t, pki.CA, a.NATS.CA)
 }

@@ -43,6 +43,11 @@ type CoordNATS struct {
 	URL string `koanf:"url"`
 	// Creds is an optional credentials file for the external NATS.
 	Creds string `koanf:"creds"`
+	// CA is a PEM file of the certificates that sign the external NATS's.
+	CA string `koanf:"ca"`
+	// TLS is the embedded server's certificate: with it, clients must use
+	// TLS (agents: nats.ca; CLI: --ca).
+	TLS ServerTLS `koanf:"tls"`
 	// Listen is the embedded server's client address (host:port).
 	Listen string `koanf:"listen"`
 	// StoreDir is where the embedded server keeps JetStream data.
@@ -132,7 +137,13 @@ func (c *Coord) validate() error {
 		if err := validNATSURL(c.NATS.URL); err != nil {
 			return fieldError(w, "nats.url", "%v", err)
 		}
+		if err := checkCA(w, "nats.ca", c.NATS.CA); err != nil {
+			return err
+		}
 	} else {
+		if err := c.NATS.TLS.check(w, "nats.tls"); err != nil {
+			return err
+		}
 		if _, _, err := net.SplitHostPort(c.NATS.Listen); err != nil {
 			return fieldError(w, "nats.listen", "%v", err)
 		}

@@ -241,7 +241,7 @@ func TestBadInput(t *testing.T) {
 	require.NoError(t, h1.AppendLog("Nov 99 99:99:99 h1 sshd[1]: Failed password for root from 192.0.2.1 port 1 ssh2"))
 
 	// Without a login the fleet's NATS takes nothing.
-	_, err := nats.Connect(lab.NATSURL, nats.SetCustomDialer(nsDialer{dial: l.DialContext(lab.Attacker)}), nats.Timeout(5*time.Second))
+	_, err := nats.Connect(lab.NATSURL, nats.SetCustomDialer(nsDialer{dial: l.DialContext(lab.Attacker)}), nats.Timeout(5*time.Second), nats.RootCAs(l.NATSCA()))
 	require.ErrorIs(t, err, nats.ErrAuthorization, "anonymous connection from the attacker")
 	// The coordinator checks every message whoever sends it (here an admin,
 	// who may publish on any subject).

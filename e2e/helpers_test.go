@@ -176,7 +176,7 @@ func waitCoordMetric(t *testing.T, l *lab.Lab, want float64, timeout time.Durati
 func natsFrom(t *testing.T, l *lab.Lab, ns, user string) *nats.Conn {
 	t.Helper()
 	nc, err := nats.Connect(lab.NATSURL, nats.SetCustomDialer(nsDialer{dial: l.DialContext(ns)}), nats.Timeout(5*time.Second),
-		nats.UserInfo(user, l.NATSPassword(user)))
+		nats.UserInfo(user, l.NATSPassword(user)), nats.RootCAs(l.NATSCA()))
 	require.NoError(t, err)
 	t.Cleanup(nc.Close)
 	return nc

@@ -48,6 +48,7 @@ var Version = "dev"
 type globals struct {
 	natsURL  string
 	creds    string
+	ca       string
 	user     string
 	password string
 	output   string
@@ -71,6 +72,7 @@ func NewRootCommand(stdout io.Writer) *cobra.Command {
 	}
 	root.PersistentFlags().StringVar(&g.natsURL, "nats", def, "NATS URL (env BANFLEET_NATS_URL)")
 	root.PersistentFlags().StringVar(&g.creds, "creds", os.Getenv("BANFLEET_NATS_CREDS"), "NATS credentials file (env BANFLEET_NATS_CREDS)")
+	root.PersistentFlags().StringVar(&g.ca, "ca", os.Getenv("BANFLEET_NATS_CA"), "PEM file of the CA that signs the NATS server's certificate (env BANFLEET_NATS_CA)")
 	root.PersistentFlags().StringVar(&g.user, "user", os.Getenv("BANFLEET_NATS_USER"), "NATS user, an admin of nats.users (env BANFLEET_NATS_USER)")
 	root.PersistentFlags().StringVar(&g.password, "password", os.Getenv("BANFLEET_NATS_PASSWORD"), "NATS password (env BANFLEET_NATS_PASSWORD)")
 	root.PersistentFlags().StringVarP(&g.output, "output", "o", "table", "output format: table or json")
@@ -145,6 +147,9 @@ func (g *globals) connect() (*nats.Conn, jetstream.JetStream, error) {
 	opts := []nats.Option{nats.Name("coord cli"), nats.Timeout(g.timeout)}
 	if g.creds != "" {
 		opts = append(opts, nats.UserCredentials(g.creds))
+	}
+	if g.ca != "" {
+		opts = append(opts, nats.RootCAs(g.ca))
 	}
 	if g.user != "" {
 		opts = append(opts, nats.UserInfo(g.user, g.password))

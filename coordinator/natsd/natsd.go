@@ -20,6 +20,8 @@ type Options struct {
 	Name     string // server name
 	Logger   *slog.Logger
 	Users    []*server.User // nil: no authentication
+	// CertFile and KeyFile, when set, make clients use TLS.
+	CertFile, KeyFile string
 }
 
 // Server is a running embedded NATS server.
@@ -50,6 +52,13 @@ func Start(o Options) (*Server, error) {
 		MaxPayload:         1 << 20,
 		JetStreamMaxMemory: 256 << 20,
 		Users:              o.Users,
+	}
+	if o.CertFile != "" {
+		tc, err := server.GenTLSConfig(&server.TLSConfigOpts{CertFile: o.CertFile, KeyFile: o.KeyFile})
+		if err != nil {
+			return nil, fmt.Errorf("nats tls: %w", err)
+		}
+		opts.TLSConfig, opts.TLS, opts.TLSTimeout = tc, true, 5
 	}
 	s, err := server.NewServer(opts)
 	if err != nil {

@@ -4,8 +4,11 @@
 package serve
 
 import (
+	"bytes"
 	"context"
 	"crypto/rand"
+	"crypto/tls"
+	"crypto/x509"
 	"encoding/hex"
 	"errors"
 	"fmt"
@@ -110,13 +113,23 @@ func (c *Coordinator) Run(ctx context.Context) error {
 			self = append(self, nats.UserInfo(coordUser, admins[coordUser]))
 		}
 		var err error
-		embedded, err = natsd.Start(natsd.Options{Listen: c.cfg.NATS.Listen, StoreDir: c.cfg.NATS.StoreDir, Name: c.cfg.Name, Logger: c.log, Users: users})
+		embedded, err = natsd.Start(natsd.Options{Listen: c.cfg.NATS.Listen, StoreDir: c.cfg.NATS.StoreDir, Name: c.cfg.Name, Logger: c.log, Users: users,
+			CertFile: c.cfg.NATS.TLS.Cert, KeyFile: c.cfg.NATS.TLS.Key})
 		if err != nil {
 			return err
 		}
 		defer embedded.Shutdown()
 		url = embedded.ClientURL()
-		c.log.Info("embedded nats started", "listen", c.cfg.NATS.Listen, "store_dir", c.cfg.NATS.StoreDir)
+		if c.cfg.NATS.TLS.On() {
+			pin, err := pinOwnCert(c.cfg.NATS.TLS)
+			if err != nil {
+				return err
+			}
+			self = append(self, pin)
+		}
+		c.log.Info("embedded nats started", "listen", c.cfg.NATS.Listen, "store_dir", c.cfg.NATS.StoreDir, "tls", c.cfg.NATS.TLS.On())
+	} else if c.cfg.NATS.CA != "" {
+		self = append(self, nats.RootCAs(c.cfg.NATS.CA))
 	}
 	opts := append([]nats.Option{nats.Name("coord " + c.cfg.Name), nats.MaxReconnects(-1), nats.RetryOnFailedConnect(true)}, self...)
 	if c.cfg.NATS.Creds != "" {
@@ -423,4 +436,25 @@ func (c *Coordinator) sweep(ctx context.Context) error {
 			c.m.windows.Set(float64(c.engine.Sweep(c.now())))
 		}
 	}
+}
+
+// pinOwnCert is the TLS option of the coordinator's connection to its own
+// embedded server: it accepts exactly the server's certificate (whatever
+// names it carries: the connection goes to a loopback URL).
+func pinOwnCert(t config.ServerTLS) (nats.Option, error) {
+	kp, err := tls.LoadX509KeyPair(t.Cert, t.Key)
+	if err != nil {
+		return nil, fmt.Errorf("nats tls: %w", err)
+	}
+	own := kp.Certificate[0]
+	return nats.Secure(&tls.Config{
+		MinVersion:         tls.VersionTLS12,
+		InsecureSkipVerify: true, // replaced by the pin below
+		VerifyPeerCertificate: func(raw [][]byte, _ [][]*x509.Certificate) error {
+			if len(raw) == 0 || !bytes.Equal(raw[0], own) {
+				return errors.New("nats: not this coordinator's own certificate")
+			}
+			return nil
+		},
+	}), nil
 }

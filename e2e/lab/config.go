@@ -41,6 +41,10 @@ type CoordConfig struct {
 	// AllowAnonymous starts the server without logins (and Users is then
 	// ignored).
 	AllowAnonymous bool
+	// TLSCert and TLSKey are the server's certificate files. Empty means
+	// the lab's (see [Lab.NATSCA]); NoTLS turns TLS off.
+	TLSCert, TLSKey string
+	NoTLS           bool
 	// Extra is raw YAML appended at the top level, for settings this struct
 	// does not model.
 	Extra string
@@ -67,6 +71,10 @@ func newPasswords() map[string]string {
 	}
 	return out
 }
+
+// NATSCA returns the path of the CA certificate that signs the lab
+// coordinator's NATS certificate (clients need it: the server requires TLS).
+func (l *Lab) NATSCA() string { return l.pki.CA }
 
 // NATSPassword returns the password of one of the lab's NATS logins (a
 // host name or Admin), "" for any other name.
@@ -114,6 +122,11 @@ func (c CoordConfig) YAML() string {
 	w.line(0, "nats:")
 	w.kv(1, "listen", yamlString(c.NATSListen))
 	w.kv(1, "store_dir", yamlString(c.StoreDir))
+	if c.TLSCert != "" {
+		w.line(1, "tls:")
+		w.kv(2, "cert", yamlString(c.TLSCert))
+		w.kv(2, "key", yamlString(c.TLSKey))
+	}
 	if c.AllowAnonymous {
 		w.kv(1, "allow_anonymous", "true")
 	} else if len(c.Users) > 0 {
@@ -169,6 +182,7 @@ type AgentConfig struct {
 	NATSURL         string
 	NATSUser        string // login in the coordinator's nats.users
 	NATSPassword    string
+	NATSCA          string // CA of the coordinator's NATS certificate
 	StateDir        string
 	FirewallBackend string
 	MetricsListen   string
@@ -191,6 +205,7 @@ func (l *Lab) DefaultAgentConfig(host string) AgentConfig {
 		NATSURL:         NATSURL,
 		NATSUser:        host,
 		NATSPassword:    l.NATSPassword(host),
+		NATSCA:          l.pki.CA,
 		StateDir:        filepath.Join(dir, "state"),
 		FirewallBackend: "nftables",
 		MetricsListen:   "127.0.0.1:9721",
@@ -209,6 +224,7 @@ func (c AgentConfig) YAML() string {
 	w.kv(0, "host", yamlString(c.Host))
 	w.line(0, "nats:")
 	w.kv(1, "url", yamlString(c.NATSURL))
+	w.kv(1, "ca", yamlString(c.NATSCA))
 	if c.NATSPassword != "" {
 		w.kv(1, "user", yamlString(c.NATSUser))
 		w.kv(1, "password", strconv.Quote(c.NATSPassword))
@@ -251,6 +267,9 @@ func (l *Lab) WriteCoordConfig(cfg CoordConfig) (string, error) {
 	}
 	if cfg.Users == nil {
 		cfg.Users = l.logins()
+	}
+	if cfg.TLSCert == "" && !cfg.NoTLS {
+		cfg.TLSCert, cfg.TLSKey = l.pki.Cert, l.pki.Key
 	}
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		return "", fmt.Errorf("write coordinator config: %w", err)

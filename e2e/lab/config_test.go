@@ -43,6 +43,8 @@ log:
 	l := &Lab{passwords: map[string]string{"h1": "p1", Admin: "pa"}}
 	cfg.Users = l.logins()
 	require.Contains(t, cfg.YAML(), "  users:\n    admin: {password: \"pa\", role: admin}\n    h1: {password: \"p1\", role: agent}\ndefaults:\n")
+	cfg.TLSCert, cfg.TLSKey = "/p/server.pem", "/p/server-key.pem"
+	require.Contains(t, cfg.YAML(), "  store_dir: /tmp/bf1-lab-x/coord/nats\n  tls:\n    cert: /p/server.pem\n    key: /p/server-key.pem\n  users:\n")
 	cfg.AllowAnonymous = true
 	require.Contains(t, cfg.YAML(), "  allow_anonymous: true\ndefaults:\n")
 	require.Len(t, newPasswords(), 4)
@@ -70,7 +72,8 @@ jails:
 `
 	require.Equal(t, want, l.DefaultAgentConfig("h1").YAML())
 	l.passwords = map[string]string{"h1": "p1"}
-	require.Contains(t, l.DefaultAgentConfig("h1").YAML(), "nats:\n  url: nats://10.77.0.10:4222\n  user: h1\n  password: \"p1\"\nstate_dir:")
+	l.pki.CA = "/tmp/bf1-lab-x/pki/ca.pem"
+	require.Contains(t, l.DefaultAgentConfig("h1").YAML(), "nats:\n  url: nats://10.77.0.10:4222\n  ca: /tmp/bf1-lab-x/pki/ca.pem\n  user: h1\n  password: \"p1\"\nstate_dir:")
 }
 
 func TestYAMLScalars(t *testing.T) {

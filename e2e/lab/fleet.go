@@ -157,7 +157,7 @@ func (l *Lab) WaitNATS(coord *Proc, timeout time.Duration) error {
 }
 
 // Coord runs the admin CLI in the coord namespace, `coord --nats
-// nats://10.77.0.10:4222 ARGS…` logged in as Admin (through the
+// nats://10.77.0.10:4222 ARGS…` logged in as Admin over TLS (through the
 // environment), and returns its standard output and exit
 // status. err is non-nil only when the command could not run to completion
 // (within 30 s); its standard error is logged when not empty.
@@ -177,5 +177,5 @@ func (l *Lab) CoordContext(ctx context.Context, args ...string) (CmdResult, erro
 		return CmdResult{}, ErrNoBinaries
 	}
 	full := append([]string{l.opts.Binaries.Coord, "--nats", NATSURL}, args...)
-	return l.execIn(ctx, Coord, []string{"BANFLEET_NATS_USER=" + Admin, "BANFLEET_NATS_PASSWORD=" + l.NATSPassword(Admin)}, full...)
+	return l.execIn(ctx, Coord, []string{"BANFLEET_NATS_USER=" + Admin, "BANFLEET_NATS_PASSWORD=" + l.NATSPassword(Admin), "BANFLEET_NATS_CA=" + l.NATSCA()}, full...)
 }

@@ -12,6 +12,8 @@ import (
 	"sync"
 	"sync/atomic"
 	"time"
+
+	"github.com/banfleet/banfleet/shared/testpki"
 )
 
 // Names of the lab's nodes (network namespaces), without the lab's prefix.
@@ -99,6 +101,7 @@ type Lab struct {
 	procs     []*Proc
 	procNames map[string]int
 	passwords map[string]string // NATS logins: h1, h2, h3 (agents) and admin
+	pki       testpki.Files     // the coordinator's NATS certificate and its CA
 	hosts     map[string]*Host
 
 	closeOnce sync.Once
@@ -163,9 +166,20 @@ func (l *Lab) start(ctx context.Context) error {
 	if err := os.WriteFile(filepath.Join(dir, markerFile), []byte(l.prefix+"\n"), 0o644); err != nil {
 		return fmt.Errorf("write lab marker: %w", err)
 	}
-	if err := os.MkdirAll(filepath.Join(dir, "logs"), 0o755); err != nil {
-		return fmt.Errorf("create logs dir: %w", err)
+	for _, d := range []string{"logs", "pki"} {
+		if err := os.MkdirAll(filepath.Join(dir, d), 0o755); err != nil {
+			return fmt.Errorf("create %s dir: %w", d, err)
+		}
 	}
+	// The coordinator's NATS speaks TLS, with a certificate for its lab
+	// address signed by a CA made for this lab.
+	pki, err := testpki.Write(filepath.Join(dir, "pki"), CoordAddr.String())
+	if err != nil {
+		return fmt.Errorf("lab certificates: %w", err)
+	}
+	l.mu.Lock()
+	l.pki = pki
+	l.mu.Unlock()
 	l.logf("lab: prefix %s, dir %s", l.prefix, dir)
 
 	if err := l.createNetwork(ctx); err != nil {

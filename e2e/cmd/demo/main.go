@@ -72,7 +72,7 @@ func demo(ctx context.Context, l *lab.Lab) int {
 	}
 	cfg := lab.DefaultCoordConfig()
 	cfg.LogLevel = "info"
-	say("starting coord serve (embedded NATS, one login per agent and one for the admin CLI) and an agent on each host; sshd jail: maxretry 3 fleet-wide")
+	say("starting coord serve (embedded NATS over TLS, one login per agent and one for the admin CLI) and an agent on each host; sshd jail: maxretry 3 fleet-wide")
 	f, err := l.StartFleet(lab.FleetOptions{Coord: &cfg, Agent: func(_ string, c *lab.AgentConfig) { c.LogLevel = "info" }})
 	if err != nil {
 		return fail("start fleet", err)
