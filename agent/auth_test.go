@@ -18,6 +18,7 @@ import (
 	"github.com/nats-io/nats.go/jetstream"
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/stretchr/testify/require"
+	"golang.org/x/crypto/bcrypt"
 
 	"github.com/banfleet/banfleet/agent"
 	"github.com/banfleet/banfleet/config"
@@ -40,8 +41,11 @@ func TestPerHostNATSUsers(t *testing.T) {
 	dir := t.TempDir()
 	pki, err := testpki.Write(dir, "127.0.0.1")
 	require.NoError(t, err)
+	h1Hash, err := bcrypt.GenerateFromPassword([]byte("h1-secret"), bcrypt.MinCost)
+	require.NoError(t, err)
 	ccfg := coordConfig(config.CoordNATS{Listen: addr, StoreDir: filepath.Join(dir, "nats"), TLS: config.ServerTLS{Cert: pki.Cert, Key: pki.Key},
-		Users: map[string]config.NATSUser{"h1": {Password: "h1-secret", Role: "agent"}, "admin": {Password: "admin-secret", Role: "admin"}}}, 1, time.Hour)
+		// h1's password as `coord hash-password` gives it: a bcrypt hash.
+		Users: map[string]config.NATSUser{"h1": {Password: string(h1Hash), Role: "agent"}, "admin": {Password: "admin-secret", Role: "admin"}}}, 1, time.Hour)
 	logPath := filepath.Join(dir, "auth.log")
 	require.NoError(t, os.WriteFile(logPath, nil, 0o600))
 	acfg := &config.Agent{Host: "h1", NATS: config.AgentNATS{URL: url, CA: pki.CA, User: "h1", Password: "h1-secret"}, StateDir: filepath.Join(dir, "state"),

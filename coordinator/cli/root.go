@@ -78,7 +78,7 @@ func NewRootCommand(stdout io.Writer) *cobra.Command {
 	root.PersistentFlags().StringVarP(&g.output, "output", "o", "table", "output format: table or json")
 	root.PersistentFlags().DurationVar(&g.timeout, "timeout", 5*time.Second, "how long to wait for NATS and for agents")
 	root.SetOut(stdout)
-	root.AddCommand(newServeCommand(), newBansCommand(g), newBanCommand(g), newUnbanCommand(g), newAgentsCommand(g))
+	root.AddCommand(newServeCommand(), newBansCommand(g), newBanCommand(g), newUnbanCommand(g), newAgentsCommand(g), newHashPasswordCommand(g))
 	return root
 }
 

@@ -21,6 +21,7 @@ import (
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 	"github.com/prometheus/client_golang/prometheus"
+	"golang.org/x/crypto/bcrypt"
 	"golang.org/x/sync/errgroup"
 
 	"github.com/banfleet/banfleet/config"
@@ -108,9 +109,16 @@ func (c *Coordinator) Run(ctx context.Context) error {
 			if _, err := rand.Read(secret); err != nil {
 				return fmt.Errorf("coordinator secret: %w", err)
 			}
-			admins[coordUser] = hex.EncodeToString(secret)
+			// The server keeps only its bcrypt hash, like the operator's
+			// hashed passwords (cost 4 is plenty for 192 random bits).
+			own := hex.EncodeToString(secret)
+			hash, err := bcrypt.GenerateFromPassword([]byte(own), bcrypt.MinCost)
+			if err != nil {
+				return fmt.Errorf("coordinator secret: %w", err)
+			}
+			admins[coordUser] = string(hash)
 			users = natsd.Users(agents, admins)
-			self = append(self, nats.UserInfo(coordUser, admins[coordUser]))
+			self = append(self, nats.UserInfo(coordUser, own))
 		}
 		var err error
 		embedded, err = natsd.Start(natsd.Options{Listen: c.cfg.NATS.Listen, StoreDir: c.cfg.NATS.StoreDir, Name: c.cfg.Name, Logger: c.log, Users: users,
