@@ -41,6 +41,9 @@ type Agent struct {
 	fw  firewall.Backend
 	enf *enforce.Enforcer
 	pub *publish.Publisher
+	off *offline // nil: no local decisions
+
+	localBans prometheus.Counter
 
 	lines, failures, ignored, unparsed *prometheus.CounterVec
 	tooLong                            prometheus.CounterFunc
@@ -53,13 +56,17 @@ func New(cfg *config.Agent, log *slog.Logger, reg *prometheus.Registry, version 
 	a.failures = prometheus.NewCounterVec(prometheus.CounterOpts{Name: "banfleet_agent_failures_total", Help: "Lines that matched a failure, by jail."}, []string{"jail"})
 	a.ignored = prometheus.NewCounterVec(prometheus.CounterOpts{Name: "banfleet_agent_lines_ignored_total", Help: "Lines that matched but are not failures (NOFAIL, ignoreregex), by jail."}, []string{"jail"})
 	a.unparsed = prometheus.NewCounterVec(prometheus.CounterOpts{Name: "banfleet_agent_lines_unparsed_total", Help: "Lines without a recognisable date or syslog prefix, counted and skipped, by jail."}, []string{"jail"})
-	reg.MustRegister(a.lines, a.failures, a.ignored, a.unparsed)
+	a.localBans = prometheus.NewCounter(prometheus.CounterOpts{Name: "banfleet_agent_local_bans_total", Help: "Bans this agent made alone while NATS was unreachable."})
+	reg.MustRegister(a.lines, a.failures, a.ignored, a.unparsed, a.localBans)
 	return a
 }
 
 // Run runs the agent until ctx ends.
 func (a *Agent) Run(ctx context.Context) error {
 	a.started = time.Now()
+	if a.cfg.Offline.Ban {
+		a.off = newOffline(a.cfg, a.started)
+	}
 	fw, err := a.openFirewall()
 	if err != nil {
 		return err
@@ -86,11 +93,15 @@ func (a *Agent) Run(ctx context.Context) error {
 		nats.ReconnectWait(500 * time.Millisecond),
 		nats.RetryOnFailedConnect(true),
 		nats.DisconnectErrHandler(func(_ *nats.Conn, err error) {
+			if a.off != nil {
+				a.off.disconnected(time.Now())
+			}
 			if err != nil {
 				a.log.Warn("nats disconnected", "err", err)
 			}
 		}),
-		nats.ReconnectHandler(func(nc *nats.Conn) { a.log.Info("nats connected", "url", nc.ConnectedUrl()) }),
+		nats.ConnectHandler(a.natsConnected),
+		nats.ReconnectHandler(a.natsConnected),
 		nats.ErrorHandler(func(_ *nats.Conn, _ *nats.Subscription, err error) { a.log.Warn("nats error", "err", err) }),
 	}
 	if a.cfg.NATS.Creds != "" {
@@ -119,7 +130,19 @@ func (a *Agent) Run(ctx context.Context) error {
 			specs = append(specs, firewall.JailSpec{Name: name, Ports: j.Ports, Proto: j.Protocol})
 		}
 	}
-	a.enf = enforce.New(enforce.Options{Backend: fw, Jails: specs, Own: a.own, Reconcile: a.cfg.Reconcile, Logger: a.log, Registry: a.reg})
+	a.enf = enforce.New(enforce.Options{Backend: fw, Jails: specs, Own: a.own, Reconcile: a.cfg.Reconcile, Logger: a.log, Registry: a.reg,
+		LocalFile: filepath.Join(a.cfg.StateDir, "local-bans.json")})
+	if err := a.enf.LoadLocal(); err != nil {
+		return err
+	}
+	a.reg.MustRegister(
+		prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "banfleet_agent_local_bans", Help: "Bans this agent made alone that are in force."}, func() float64 { return float64(a.enf.Local()) }),
+		prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "banfleet_agent_nats_unreachable", Help: "1 while the agent has been unable to reach NATS for offline.after."}, func() float64 {
+			if a.off != nil && a.off.away(time.Now(), a.pub.FailingSince()) {
+				return 1
+			}
+			return 0
+		}))
 
 	srcs := newSources(a, state, cursors)
 	sub, err := nc.Subscribe(subject.AgentRequest(a.cfg.Host, "firewall"), a.answerFirewall)
@@ -145,6 +168,35 @@ func (a *Agent) Run(ctx context.Context) error {
 	err = g.Wait()
 	a.log.Info("agent stopped")
 	return err
+}
+
+func (a *Agent) natsConnected(nc *nats.Conn) {
+	if a.off != nil {
+		a.off.connected()
+	}
+	a.log.Info("nats connected", "url", nc.ConnectedUrl())
+}
+
+// decideAlone counts a failure for the local decision, and bans the
+// address in this host's firewall when the jail's maxretry is reached while
+// NATS has been unreachable for offline.after.
+func (a *Agent) decideAlone(jail string, addr netip.Addr, at time.Time) {
+	if a.off == nil || a.cfg.Offline.Ignore.Contains(addr) {
+		return
+	}
+	now := time.Now()
+	b, ok := a.off.offence(jail, addr, at, now, a.cfg.Host, func() bool { return a.off.away(now, a.pub.FailingSince()) })
+	if !ok {
+		return
+	}
+	done, err := a.enf.BanLocally(b)
+	switch {
+	case err != nil:
+		a.log.Error("local ban failed", "jail", jail, "addr", addr, "err", err)
+	case done:
+		a.localBans.Inc()
+		a.log.Warn("banned locally: NATS unreachable", "jail", jail, "addr", addr, "count", b.Reason.Count, "expires", b.Expires)
+	}
 }
 
 func (a *Agent) openFirewall() (firewall.Backend, error) {

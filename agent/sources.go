@@ -365,6 +365,7 @@ func (a *Agent) handler(jail string, flt filter.AtFilter) lineHandler {
 			User: fail.User,
 		}
 		a.log.Debug("failure", "jail", jail, "addr", o.Addr, "user", o.User)
+		a.decideAlone(jail, o.Addr, o.Time)
 		done := src.hold()
 		if !a.pub.Offer(a.runCtx, o, done) {
 			return // stopping: the line is read again at the next start

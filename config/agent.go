@@ -15,6 +15,7 @@ import (
 	"github.com/banfleet/banfleet/agent/filter"
 	"github.com/banfleet/banfleet/config/fail2ban"
 
+	"github.com/banfleet/banfleet/shared/netaddr"
 	"github.com/banfleet/banfleet/shared/subject"
 )
 
@@ -46,9 +47,30 @@ type Agent struct {
 	Fail2Ban string `koanf:"fail2ban"`
 	// Jails are the jails this host watches, by name.
 	Jails map[string]AgentJail `koanf:"jails"`
+	// Offline is what the agent does alone while NATS is unreachable.
+	Offline Offline `koanf:"offline"`
 
 	// File is the file the configuration was read from (not a key).
 	File string `koanf:"-"`
+}
+
+// Offline configures the agent's own decisions while it cannot reach NATS:
+// it keeps counting each jail's offences with the jail's own maxretry and
+// findtime (Fail2Ban's defaults 5 and 10m when unset), as Fail2Ban would on
+// this host alone, and bans for the jail's bantime (10m when unset, 24h for
+// a permanent jail) in this host's firewall only. Offences are still sent
+// once NATS is back, and the fleet decides as usual.
+type Offline struct {
+	// Ban turns local bans on (default true).
+	Ban bool `koanf:"ban"`
+	// After is how long NATS must have been unreachable (no connection, or
+	// no offence stored) before the agent bans alone (default 10s).
+	After time.Duration `koanf:"after"`
+	// IgnoreIP lists addresses and CIDRs never banned locally (the host's
+	// own addresses and loopback never are).
+	IgnoreIP []string `koanf:"ignoreip"`
+	// Ignore is IgnoreIP parsed (not a key).
+	Ignore *netaddr.Set `koanf:"-"`
 }
 
 // AgentNATS is the agent's NATS connection.
@@ -151,6 +173,8 @@ func agentDefaults() map[string]any {
 		"log.level":        "info",
 		"heartbeat":        "5s",
 		"reconcile":        "60s",
+		"offline.ban":      true,
+		"offline.after":    "10s",
 	}
 }
 
@@ -205,6 +229,14 @@ func (c *Agent) validate() error {
 	if c.StateDir == "" {
 		return fieldError(w, "state_dir", "must be set")
 	}
+	if c.Offline.After < 0 {
+		return fieldError(w, "offline.after", "%v is negative", c.Offline.After)
+	}
+	set, err := netaddr.ParseSet(c.Offline.IgnoreIP)
+	if err != nil {
+		return fieldError(w, "offline.ignoreip", "%v", err)
+	}
+	c.Offline.Ignore = set
 	switch c.Firewall.Backend {
 	case "nftables", "none":
 	default:

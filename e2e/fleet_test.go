@@ -285,6 +285,69 @@ func TestBadInput(t *testing.T) {
 	require.Equal(t, 0, code)
 }
 
+// With the coordinator (and its NATS) gone, an agent protects its host on
+// its own, as Fail2Ban would: the jail's maxretry (2 here) on this host
+// bans locally. The offences are not lost: once the coordinator is back,
+// the agents send them and the fleet-wide count (3, over two hosts) bans
+// everywhere.
+func TestAgentBansAloneWhileNATSAway(t *testing.T) {
+	cfg := lab.DefaultCoordConfig()
+	l, f := fleet(t, lab.FleetOptions{Coord: &cfg, Agent: func(_ string, c *lab.AgentConfig) {
+		j := c.Jails["sshd"]
+		j.MaxRetry = 2
+		c.Jails["sshd"] = j
+		c.Extra = "offline:\n  after: 1s\n"
+	}})
+	require.NoError(t, f.Coord.Stop())
+	for _, h := range []string{lab.H1, lab.H2} {
+		require.NoError(t, lab.WaitFor(10*time.Second, func() error {
+			v, err := agentMetric(l, h, "banfleet_agent_nats_unreachable")
+			if err == nil && v != 1 {
+				err = fmt.Errorf("%s: banfleet_agent_nats_unreachable = %v", h, v)
+			}
+			return err
+		}))
+	}
+
+	// Two failed logins on h1: h1 bans alone, nobody else does.
+	for range 2 {
+		require.NoError(t, l.SSHFailedLogin(lab.Attacker, hostAddrs[lab.H1]))
+	}
+	require.NoError(t, lab.WaitFor(2*time.Second, func() error { return bannedEverywhere(l, "sshd", attacker, lab.H1) }))
+	require.ErrorIs(t, l.TCPConnect(lab.Attacker, hostAddrs[lab.H1]+":22", 700*time.Millisecond), lab.ErrTimeout, "h1 protects itself")
+	require.NoError(t, l.TCPConnect(lab.Client, hostAddrs[lab.H1]+":22", 2*time.Second), "the client still reaches h1")
+	n, err := agentMetric(l, lab.H1, "banfleet_agent_local_bans_total")
+	require.NoError(t, err)
+	require.Equal(t, 1.0, n)
+
+	// One on h2: below h2's own maxretry, so no ban there (nor on h3).
+	require.NoError(t, l.SSHFailedLogin(lab.Attacker, hostAddrs[lab.H2]))
+	require.NoError(t, lab.WaitFor(5*time.Second, func() error {
+		v, err := agentMetric(l, lab.H2, "banfleet_agent_failures_total")
+		if err == nil && v != 1 {
+			err = fmt.Errorf("h2 failures %v", v)
+		}
+		return err
+	}))
+	require.NoError(t, goneEverywhere(l, "sshd", attacker, lab.H2, lab.H3))
+	require.NoError(t, l.TCPConnect(lab.Attacker, hostAddrs[lab.H2]+":22", 2*time.Second), "h2 does not ban after one failure")
+
+	// The coordinator is back: the three offences held by h1 and h2 reach
+	// it, and the fleet bans everywhere.
+	_, err = l.StartCoord(cfg)
+	require.NoError(t, err)
+	require.NoError(t, lab.WaitFor(30*time.Second, func() error { return bannedEverywhere(l, "sshd", attacker, lab.HostNames()...) }))
+	out, code, err := l.Coord("bans")
+	require.NoError(t, err)
+	require.Equal(t, 0, code)
+	require.Contains(t, out, "3 offences on h1,h2")
+	for _, h := range []string{lab.H1, lab.H2} {
+		v, err := agentMetric(l, h, "banfleet_agent_nats_unreachable")
+		require.NoError(t, err)
+		require.Zero(t, v, "%s reconnected", h)
+	}
+}
+
 // Issue 3: an agent pointed at a Fail2Ban configuration (fail2ban: DIR) runs
 // the jails enabled there — Debian's enables sshd — with filter.d/sshd.conf
 // through banfleet's engine; the spread attack is banned as before.

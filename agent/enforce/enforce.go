@@ -5,12 +5,20 @@
 // change as it arrives, batching what arrives together into one transaction;
 // and from time to time it reconciles again, repairing any drift. Bans of the
 // host's own addresses are refused.
+//
+// Besides the bucket's bans it enforces the agent's local bans: those it
+// made alone while NATS was away (BanLocally). They last their own ban time,
+// survive reconciles and agent restarts (LocalFile), and end early when the
+// fleet lifts a ban of the same jail and address.
 package enforce
 
 import (
 	"context"
+	"encoding/json"
+	"errors"
 	"fmt"
 	"log/slog"
+	"os"
 	"slices"
 	"sync"
 	"time"
@@ -31,6 +39,7 @@ type Options struct {
 	Jails     []firewall.JailSpec // the host's jails (ports); other jails come from the bans
 	Own       *netaddr.Set        // the host's own addresses: never banned
 	Reconcile time.Duration       // periodic reconcile; default 60s
+	LocalFile string              // where local bans are kept across restarts; "" = memory only
 	MaxBatch  int                 // most changes in one transaction; default 2000
 	Logger    *slog.Logger
 	Registry  prometheus.Registerer
@@ -43,8 +52,12 @@ type Enforcer struct {
 	declared map[string]bool       // jails of this host's configuration
 	extra    map[string]*extraJail // jails known only from bans (e.g. manual)
 
+	declareOnce sync.Once
+	declareErr  error
+
 	mu      sync.Mutex
 	desired map[string]wire.Ban // by bucket key
+	local   map[string]wire.Ban // bans this agent made alone, by bucket key
 
 	elements            prometheus.Gauge
 	applied, reconciles prometheus.Counter
@@ -68,6 +81,7 @@ func New(o Options) *Enforcer {
 		declared:   map[string]bool{},
 		extra:      map[string]*extraJail{},
 		desired:    map[string]wire.Ban{},
+		local:      map[string]wire.Ban{},
 		elements:   prometheus.NewGauge(prometheus.GaugeOpts{Name: "banfleet_agent_bans_desired", Help: "Bans in the bucket this host enforces."}),
 		applied:    prometheus.NewCounter(prometheus.CounterOpts{Name: "banfleet_agent_firewall_changes_total", Help: "Elements added or removed by incremental transactions."}),
 		reconciles: prometheus.NewCounter(prometheus.CounterOpts{Name: "banfleet_agent_firewall_reconciles_total", Help: "Full reconciliations of the firewall with the bucket."}),
@@ -91,12 +105,22 @@ func (e *Enforcer) Desired() int {
 	return len(e.desired)
 }
 
+// declare declares the host's jails in the firewall, once.
+func (e *Enforcer) declare() error {
+	e.declareOnce.Do(func() {
+		if len(e.o.Jails) > 0 {
+			if err := e.o.Backend.Declare(e.o.Jails...); err != nil {
+				e.declareErr = fmt.Errorf("declare jails: %w", err)
+			}
+		}
+	})
+	return e.declareErr
+}
+
 // Run watches kv until ctx ends, re-establishing the watch if it fails.
 func (e *Enforcer) Run(ctx context.Context, kv jetstream.KeyValue) error {
-	if len(e.o.Jails) > 0 {
-		if err := e.o.Backend.Declare(e.o.Jails...); err != nil {
-			return fmt.Errorf("declare jails: %w", err)
-		}
+	if err := e.declare(); err != nil {
+		return err
 	}
 	for ctx.Err() == nil {
 		if err := e.watch(ctx, kv); err != nil && ctx.Err() == nil {
@@ -274,6 +298,7 @@ func (e *Enforcer) apply(batch []change) {
 	}
 	now := e.o.Now()
 	var add, del []firewall.Entry
+	localChanged := false
 	e.mu.Lock()
 	for _, c := range batch {
 		if c.ban != nil {
@@ -292,9 +317,17 @@ func (e *Enforcer) apply(batch []change) {
 			old = wire.Ban{Jail: jail, Addr: netaddr.Canonical(addr)}
 		}
 		delete(e.desired, c.key)
+		if _, ok := e.local[c.key]; ok {
+			// The fleet lifted it: the local ban ends with it.
+			delete(e.local, c.key)
+			localChanged = true
+		}
 		del = append(del, firewall.Entry{Jail: old.Jail, Addr: old.Addr})
 	}
 	e.elements.Set(float64(len(e.desired)))
+	if localChanged {
+		e.saveLocalLocked()
+	}
 	e.mu.Unlock()
 	if err := e.o.Backend.Apply(add, del); err != nil {
 		e.fwErrors.Inc()
@@ -314,11 +347,23 @@ func (e *Enforcer) apply(batch []change) {
 func (e *Enforcer) reconcile(why string) {
 	now := e.o.Now()
 	e.mu.Lock()
-	want := make([]firewall.Entry, 0, len(e.desired))
+	want := make([]firewall.Entry, 0, len(e.desired)+len(e.local))
 	for _, b := range e.desired {
 		if en, ok := e.entry(&b, now); ok {
 			want = append(want, en)
 		}
+	}
+	expired := false
+	for k, b := range e.local {
+		if en, ok := e.entry(&b, now); ok {
+			want = append(want, en)
+		} else {
+			delete(e.local, k)
+			expired = true
+		}
+	}
+	if expired {
+		e.saveLocalLocked()
 	}
 	e.elements.Set(float64(len(e.desired)))
 	e.mu.Unlock()
@@ -334,4 +379,95 @@ func (e *Enforcer) reconcile(why string) {
 		lvl = slog.LevelInfo
 	}
 	e.o.Logger.Log(context.Background(), lvl, "firewall reconciled", "why", why, "bans", len(want), "added", added, "removed", removed)
+}
+
+// BanLocally enforces a ban this agent decided alone (NATS away). It
+// reports false when the ban is refused (one of the host's own addresses)
+// or already in force from the fleet.
+func (e *Enforcer) BanLocally(b wire.Ban) (bool, error) {
+	b.Addr = netaddr.Canonical(b.Addr)
+	if e.o.Own.Contains(b.Addr) || b.Addr.IsLoopback() || b.Addr.IsUnspecified() {
+		e.refused.Inc()
+		e.o.Logger.Warn("local ban of this host's own address refused", "jail", b.Jail, "addr", b.Addr)
+		return false, nil
+	}
+	if err := e.declare(); err != nil {
+		return false, err
+	}
+	key := subject.BanKey(b.Jail, b.Addr)
+	now := e.o.Now()
+	e.mu.Lock()
+	if _, ok := e.desired[key]; ok {
+		e.mu.Unlock()
+		return false, nil
+	}
+	en, ok := e.entry(&b, now)
+	if ok {
+		e.local[key] = b
+		e.saveLocalLocked()
+	}
+	e.mu.Unlock()
+	if !ok {
+		return false, nil
+	}
+	if err := e.o.Backend.Apply([]firewall.Entry{en}, nil); err != nil {
+		e.fwErrors.Inc()
+		return false, fmt.Errorf("local ban %s/%s: %w", b.Jail, b.Addr, err)
+	}
+	e.applied.Inc()
+	return true, nil
+}
+
+// Local returns how many local bans are in force.
+func (e *Enforcer) Local() int {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	return len(e.local)
+}
+
+// LoadLocal reads the local bans kept by an earlier run and puts those
+// still in force into the firewall.
+func (e *Enforcer) LoadLocal() error {
+	if e.o.LocalFile == "" {
+		return nil
+	}
+	data, err := os.ReadFile(e.o.LocalFile)
+	if errors.Is(err, os.ErrNotExist) {
+		return nil
+	}
+	if err != nil {
+		return fmt.Errorf("local bans: %w", err)
+	}
+	var list []wire.Ban
+	if err := json.Unmarshal(data, &list); err != nil {
+		return fmt.Errorf("local bans %s: %w", e.o.LocalFile, err)
+	}
+	for _, b := range list {
+		if _, err := e.BanLocally(b); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// saveLocalLocked writes the local bans (e.mu held). A failure is logged:
+// the bans stay in force, they would only not survive a restart.
+func (e *Enforcer) saveLocalLocked() {
+	if e.o.LocalFile == "" {
+		return
+	}
+	list := make([]wire.Ban, 0, len(e.local))
+	for _, b := range e.local {
+		list = append(list, b)
+	}
+	data, err := json.Marshal(list)
+	if err == nil {
+		tmp := e.o.LocalFile + ".tmp"
+		if err = os.WriteFile(tmp, data, 0o600); err == nil {
+			err = os.Rename(tmp, e.o.LocalFile)
+		}
+	}
+	if err != nil {
+		e.o.Logger.Warn("local bans not saved", "file", e.o.LocalFile, "err", err)
+	}
 }

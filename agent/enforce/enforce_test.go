@@ -4,10 +4,14 @@ import (
 	"context"
 	"log/slog"
 	"net/netip"
+	"os"
+	"path/filepath"
+	"sync/atomic"
 	"testing"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/testutil"
 	"github.com/stretchr/testify/require"
 
 	"github.com/banfleet/banfleet/agent/firewall"
@@ -95,4 +99,71 @@ func TestExtraJailPortsWiden(t *testing.T) {
 		{Name: "manual", Ports: []uint16{22, 80}, Proto: "tcp"},
 		{Name: "manual", Proto: "all"},
 	}, fw.specs)
+}
+
+// Local bans (made while NATS was away) survive the reconcile with a
+// bucket that lacks them and an agent restart, and end when the fleet lifts
+// a ban of the same jail and address, or when they expire.
+func TestLocalBans(t *testing.T) {
+	ns := natstest.Start(t)
+	ctx := natstest.Ctx(t, 60*time.Second)
+	st, err := bans.Open(ctx, ns.JS, true, 1)
+	require.NoError(t, err)
+	file := filepath.Join(t.TempDir(), "local-bans.json")
+	own, _ := netaddr.ParseSet([]string{"192.0.2.11"})
+	clock := time.Now()
+	var skew atomic.Int64 // the enforcers' clock runs ahead of clock by this
+	newEnforcer := func(fw firewall.Backend) *Enforcer {
+		return New(Options{Backend: fw, Jails: []firewall.JailSpec{{Name: "sshd", Ports: []uint16{22}}}, Own: own, LocalFile: file,
+			Logger: slog.New(slog.DiscardHandler), Registry: prometheus.NewRegistry(),
+			Now: func() time.Time { return clock.Add(time.Duration(skew.Load())) }})
+	}
+	local := func(addr string, d time.Duration) wire.Ban {
+		return wire.Ban{Addr: netip.MustParseAddr(addr), Jail: "sshd", Created: clock, Expires: clock.Add(d), By: "agent:h1"}
+	}
+
+	fw := firewall.NewNone(slog.New(slog.DiscardHandler))
+	e := newEnforcer(fw)
+	ok, err := e.BanLocally(local("203.0.113.7", time.Hour))
+	require.NoError(t, err)
+	require.True(t, ok)
+	ok, err = e.BanLocally(local("192.0.2.11", time.Hour))
+	require.NoError(t, err)
+	require.False(t, ok, "own address refused")
+	ok, err = e.BanLocally(local("203.0.113.8", 2*time.Minute))
+	require.NoError(t, err)
+	require.True(t, ok)
+	require.ElementsMatch(t, []string{"sshd/203.0.113.7", "sshd/203.0.113.8"}, held(t, fw))
+	require.Equal(t, 2, e.Local())
+
+	// A restart: the new enforcer loads them, and the bucket (empty) does
+	// not remove them.
+	fw2 := firewall.NewNone(slog.New(slog.DiscardHandler))
+	e2 := newEnforcer(fw2)
+	require.NoError(t, e2.LoadLocal())
+	require.Equal(t, 2, e2.Local())
+	rctx, cancel := context.WithCancel(ctx)
+	done := make(chan struct{})
+	go func() { _ = e2.Run(rctx, st.KV()); close(done) }()
+	t.Cleanup(func() { cancel(); <-done })
+	require.Eventually(t, func() bool { return testutil.ToFloat64(e2.reconciles) >= 1 }, 10*time.Second, 10*time.Millisecond, "reconciled at start")
+	require.ElementsMatch(t, []string{"sshd/203.0.113.7", "sshd/203.0.113.8"}, held(t, fw2))
+
+	// The fleet bans .7 too, then lifts it: the local ban ends with it.
+	require.NoError(t, st.Put(ctx, &wire.Ban{Addr: netip.MustParseAddr("203.0.113.7"), Jail: "sshd", Created: clock, Expires: clock.Add(time.Hour), By: "coord"}, clock))
+	require.Eventually(t, func() bool { return e2.Desired() == 1 }, 10*time.Second, 10*time.Millisecond)
+	require.NoError(t, st.Delete(ctx, "sshd", netip.MustParseAddr("203.0.113.7")))
+	require.Eventually(t, func() bool {
+		h := held(t, fw2)
+		return e2.Local() == 1 && len(h) == 1 && h[0] == "sshd/203.0.113.8"
+	}, 10*time.Second, 10*time.Millisecond)
+
+	// .8 expires (its ban time passes): the next reconcile drops it, and
+	// the file no longer holds it.
+	skew.Store(int64(3 * time.Minute))
+	e2.reconcile("test")
+	require.Zero(t, e2.Local())
+	data, err := os.ReadFile(file)
+	require.NoError(t, err)
+	require.Equal(t, "[]", string(data))
 }

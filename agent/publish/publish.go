@@ -8,6 +8,7 @@ import (
 	"context"
 	"errors"
 	"log/slog"
+	"sync/atomic"
 	"time"
 
 	"github.com/nats-io/nats.go/jetstream"
@@ -26,7 +27,20 @@ type Publisher struct {
 	queue  chan queued
 	shards int
 
+	// failingSince is when the publish that is still failing first failed
+	// (Unix nanoseconds; 0: the last attempt succeeded).
+	failingSince atomic.Int64
+
 	published, duplicates, dropped, errors prometheus.Counter
+}
+
+// FailingSince is when the offence being published first failed to be
+// stored, or zero when the last attempt succeeded.
+func (p *Publisher) FailingSince() time.Time {
+	if s := p.failingSince.Load(); s != 0 {
+		return time.Unix(0, s)
+	}
+	return time.Time{}
 }
 
 // Options configures a Publisher.
@@ -142,6 +156,7 @@ func (p *Publisher) publish(ctx context.Context, o *wire.Offence) error {
 		ack, err := p.js.Publish(pctx, subj, data, jetstream.WithMsgID(MsgID(o)))
 		cancel()
 		if err == nil {
+			p.failingSince.Store(0)
 			if ack.Duplicate {
 				p.duplicates.Inc()
 			} else {
@@ -154,6 +169,7 @@ func (p *Publisher) publish(ctx context.Context, o *wire.Offence) error {
 			return ctx.Err()
 		}
 		p.errors.Inc()
+		p.failingSince.CompareAndSwap(0, time.Now().UnixNano())
 		if !errors.Is(err, context.DeadlineExceeded) {
 			p.log.Warn("publish failed, retrying", "jail", o.Jail, "addr", o.Addr, "err", err, "retry_in", backoff)
 		}

@@ -174,6 +174,9 @@ type AgentJail struct {
 	Filter  string   // Fail2Ban-compatible filter name, "sshd"
 	LogPath []string // files to follow
 	Port    []int
+	// MaxRetry is the jail's own threshold (the agent's local decisions
+	// while NATS is away; the coordinator's policy otherwise); 0: unset.
+	MaxRetry int
 }
 
 // AgentConfig is the configuration of `banfleet-agent -c FILE`.
@@ -249,6 +252,9 @@ func (c AgentConfig) YAML() string {
 			w.kv(2, "filter", yamlString(j.Filter))
 			w.kv(2, "logpath", yamlStrings(j.LogPath))
 			w.kv(2, "port", yamlInts(j.Port))
+			if j.MaxRetry != 0 {
+				w.kv(2, "maxretry", strconv.Itoa(j.MaxRetry))
+			}
 			if w.Len() == start {
 				w.line(2, "{}")
 			}

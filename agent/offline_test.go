@@ -1,0 +1,84 @@
+package agent
+
+import (
+	"net/netip"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/require"
+
+	"github.com/banfleet/banfleet/config"
+)
+
+func TestOfflineDecision(t *testing.T) {
+	t0 := time.Date(2026, 11, 26, 12, 0, 0, 0, time.UTC)
+	cfg := &config.Agent{Offline: config.Offline{Ban: true, After: 10 * time.Second}, Jails: map[string]config.AgentJail{
+		"sshd":     {Ports: []uint16{22}, MaxRetry: 3, FindTime: time.Minute, BanTime: time.Hour},
+		"nginx":    {},                      // Fail2Ban's defaults: 5 in 10m, 10m
+		"recidive": {BanTime: -time.Second}, // permanent: 24h locally
+	}}
+	o := newOffline(cfg, t0)
+	addr := netip.MustParseAddr("203.0.113.9")
+	yes := func() bool { return true }
+	no := func() bool { return false }
+
+	// Not connected yet: away once offline.after has passed.
+	require.False(t, o.away(t0.Add(9*time.Second), time.Time{}))
+	require.True(t, o.away(t0.Add(10*time.Second), time.Time{}))
+	o.connected()
+	require.False(t, o.away(t0.Add(time.Hour), time.Time{}))
+	o.disconnected(t0.Add(time.Minute))
+	o.disconnected(t0.Add(2 * time.Minute)) // the first loss counts
+	require.True(t, o.away(t0.Add(70*time.Second), time.Time{}))
+	o.connected()
+	// Connected, but nothing stored for a while: away too.
+	require.False(t, o.away(t0.Add(time.Hour), t0.Add(time.Hour-5*time.Second)))
+	require.True(t, o.away(t0.Add(time.Hour), t0.Add(time.Hour-10*time.Second)))
+
+	// Counting goes on while connected; maxretry reached while connected bans nothing.
+	now := t0
+	for i := range 3 {
+		_, ok := o.offence("sshd", addr, now, now, "h1", no)
+		require.False(t, ok, "offence %d while connected", i+1)
+		now = now.Add(time.Second)
+	}
+	// NATS goes away: the next offence bans, for the jail's bantime.
+	b, ok := o.offence("sshd", addr, now, now, "h1", yes)
+	require.True(t, ok)
+	require.Equal(t, "sshd", b.Jail)
+	require.Equal(t, addr, b.Addr)
+	require.Equal(t, []uint16{22}, b.Ports)
+	require.Equal(t, 3, b.Reason.Count, "the window keeps the newest maxretry offences")
+	require.Equal(t, []string{"h1"}, b.Reason.Hosts)
+	require.Equal(t, now.Add(time.Hour), b.Expires)
+	require.Contains(t, b.By, "agent:h1")
+	// The window was forgotten with the ban.
+	_, ok = o.offence("sshd", addr, now, now, "h1", yes)
+	require.False(t, ok)
+
+	// Offences older than findtime do not count.
+	other := netip.MustParseAddr("198.51.100.4")
+	for range 5 {
+		_, ok := o.offence("sshd", other, now.Add(-2*time.Minute), now, "h1", yes)
+		require.False(t, ok)
+	}
+
+	// Defaults: 5 within 10m; a permanent jail bans for 24h locally.
+	for i := range 5 {
+		b, ok = o.offence("nginx", addr, now, now, "h1", yes)
+		require.Equal(t, i == 4, ok)
+	}
+	require.Equal(t, now.Add(10*time.Minute), b.Expires)
+	for range 5 {
+		b, ok = o.offence("recidive", addr, now, now, "h1", yes)
+	}
+	require.True(t, ok)
+	require.Equal(t, now.Add(24*time.Hour), b.Expires)
+
+	// An unknown jail is not counted; old windows are swept.
+	_, ok = o.offence("nope", addr, now, now, "h1", yes)
+	require.False(t, ok)
+	require.Positive(t, o.tracked())
+	_, _ = o.offence("sshd", netip.MustParseAddr("192.0.2.1"), now.Add(time.Hour), now.Add(time.Hour), "h1", no)
+	require.Equal(t, 1, o.tracked(), "windows older than their findtime are swept")
+}
