@@ -5,9 +5,12 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"net"
 	"net/netip"
+	"net/url"
 	"os"
 	"path/filepath"
+	"strings"
 	"sync"
 	"time"
 
@@ -42,6 +45,9 @@ type Agent struct {
 	enf *enforce.Enforcer
 	pub *publish.Publisher
 	off *offline // nil: no local decisions
+	// natsAddrs are the addresses of the NATS servers in nats.url: never
+	// banned locally (a ban would cut the agent off from the fleet).
+	natsAddrs *netaddr.Set
 
 	localBans prometheus.Counter
 
@@ -66,6 +72,12 @@ func (a *Agent) Run(ctx context.Context) error {
 	a.started = time.Now()
 	if a.cfg.Offline.Ban {
 		a.off = newOffline(a.cfg, a.started)
+		a.natsAddrs = a.resolveNATS(ctx)
+		for name, j := range a.cfg.Jails {
+			for _, n := range j.IgnoreNames {
+				a.log.Warn("ignoreip holds a host name; banfleet does not resolve names, so it is not exempt from local bans", "jail", name, "name", n)
+			}
+		}
 	}
 	fw, err := a.openFirewall()
 	if err != nil {
@@ -155,6 +167,7 @@ func (a *Agent) Run(ctx context.Context) error {
 	a.runCtx = gctx
 	g.Go(func() error { return obs.ServeMetrics(gctx, a.cfg.Metrics.Listen, a.reg, a.log) })
 	g.Go(func() error { return a.pub.Run(gctx) })
+	g.Go(func() error { return a.enf.RunSaver(gctx) })
 	g.Go(func() error {
 		st, err := waitBucket(gctx, a.log, func(ctx context.Context) (*bans.Store, error) { return bans.Open(ctx, js, false, 0) })
 		if err != nil || st == nil {
@@ -170,6 +183,37 @@ func (a *Agent) Run(ctx context.Context) error {
 	return err
 }
 
+// resolveNATS returns the addresses of the hosts in nats.url (names are
+// resolved once, at start, for at most 2 s).
+func (a *Agent) resolveNATS(ctx context.Context) *netaddr.Set {
+	var prefixes []netip.Prefix
+	for _, u := range strings.Split(a.cfg.NATS.URL, ",") {
+		pu, err := url.Parse(strings.TrimSpace(u))
+		if err != nil || pu.Hostname() == "" {
+			continue
+		}
+		host := pu.Hostname()
+		if ip, err := netip.ParseAddr(host); err == nil {
+			prefixes = append(prefixes, netip.PrefixFrom(netaddr.Canonical(ip), netaddr.Canonical(ip).BitLen()))
+			continue
+		}
+		rctx, cancel := context.WithTimeout(ctx, 2*time.Second)
+		ips, err := net.DefaultResolver.LookupNetIP(rctx, "ip", host)
+		cancel()
+		if err != nil {
+			a.log.Warn("NATS host not resolved; its addresses are not exempt from local bans", "host", host, "err", err)
+			continue
+		}
+		for _, ip := range ips {
+			ip = netaddr.Canonical(ip)
+			prefixes = append(prefixes, netip.PrefixFrom(ip, ip.BitLen()))
+		}
+	}
+	s := &netaddr.Set{}
+	s.Replace(prefixes)
+	return s
+}
+
 func (a *Agent) natsConnected(nc *nats.Conn) {
 	if a.off != nil {
 		a.off.connected()
@@ -181,7 +225,7 @@ func (a *Agent) natsConnected(nc *nats.Conn) {
 // address in this host's firewall when the jail's maxretry is reached while
 // NATS has been unreachable for offline.after.
 func (a *Agent) decideAlone(jail string, addr netip.Addr, at time.Time) {
-	if a.off == nil || a.cfg.Offline.Ignore.Contains(addr) {
+	if a.off == nil || a.cfg.Offline.Ignore.Contains(addr) || a.cfg.Jails[jail].Ignore.Contains(addr) || a.natsAddrs.Contains(addr) {
 		return
 	}
 	now := time.Now()
@@ -190,12 +234,12 @@ func (a *Agent) decideAlone(jail string, addr netip.Addr, at time.Time) {
 		return
 	}
 	done, err := a.enf.BanLocally(b)
-	switch {
-	case err != nil:
-		a.log.Error("local ban failed", "jail", jail, "addr", addr, "err", err)
-	case done:
+	if done {
 		a.localBans.Inc()
 		a.log.Warn("banned locally: NATS unreachable", "jail", jail, "addr", addr, "count", b.Reason.Count, "expires", b.Expires)
+	}
+	if err != nil {
+		a.log.Error("local ban not in the firewall yet (written at the next reconcile, once NATS is back)", "jail", jail, "addr", addr, "err", err)
 	}
 }
 
@@ -231,7 +275,7 @@ func (a *Agent) answerFirewall(m *nats.Msg) {
 		st.Error = err.Error()
 	}
 	for _, e := range es {
-		st.Entries = append(st.Entries, wire.FirewallEntry{Jail: e.Jail, Addr: e.Addr, ExpiresIn: e.Timeout.Seconds()})
+		st.Entries = append(st.Entries, wire.FirewallEntry{Jail: e.Jail, Addr: e.Addr, ExpiresIn: e.Timeout.Seconds(), Local: a.enf.LocalOnly(e.Jail, e.Addr)})
 	}
 	data, err := wire.Encode(&st)
 	if err != nil {

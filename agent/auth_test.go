@@ -81,9 +81,13 @@ func TestPerHostNATSUsers(t *testing.T) {
 	info, err := bufio.NewReader(plain).ReadString('\n')
 	require.NoError(t, err)
 	require.Contains(t, info, `"tls_required":true`, "the server says TLS is required")
-	_, err = plain.Write([]byte("CONNECT {\"user\":\"h1\",\"pass\":\"h1-secret\"}\r\nPUB banfleet.offence.0.h1 2\r\n{}\r\n"))
+	// A verbose CONNECT and a PING in plaintext: a server that took them
+	// would answer +OK and PONG and keep the connection open; this one
+	// closes it (the bytes are no TLS handshake).
+	_, err = plain.Write([]byte("CONNECT {\"verbose\":true,\"user\":\"h1\",\"pass\":\"h1-secret\"}\r\nPING\r\n"))
 	require.NoError(t, err)
-	rest, _ := io.ReadAll(plain)
+	rest, err := io.ReadAll(plain)
+	require.NoError(t, err, "the server closed the plaintext connection (no timeout)")
 	require.NotContains(t, string(rest), "+OK")
 	require.NotContains(t, string(rest), "PONG")
 	js, err := jetstream.New(admin)

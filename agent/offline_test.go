@@ -1,13 +1,20 @@
 package agent
 
 import (
+	"context"
+	"log/slog"
 	"net/netip"
 	"testing"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus"
 	"github.com/stretchr/testify/require"
 
+	"github.com/banfleet/banfleet/agent/enforce"
+	"github.com/banfleet/banfleet/agent/firewall"
+	"github.com/banfleet/banfleet/agent/publish"
 	"github.com/banfleet/banfleet/config"
+	"github.com/banfleet/banfleet/shared/netaddr"
 )
 
 func TestOfflineDecision(t *testing.T) {
@@ -81,4 +88,36 @@ func TestOfflineDecision(t *testing.T) {
 	require.Positive(t, o.tracked())
 	_, _ = o.offence("sshd", netip.MustParseAddr("192.0.2.1"), now.Add(time.Hour), now.Add(time.Hour), "h1", no)
 	require.Equal(t, 1, o.tracked(), "windows older than their findtime are swept")
+}
+
+// decideAlone never bans offline.ignoreip, the jail's ignoreip or the NATS
+// servers' addresses; others are banned once maxretry is reached while NATS
+// is away.
+func TestDecideAloneExemptions(t *testing.T) {
+	started := time.Now().Add(-time.Minute) // never connected since: away
+	offlineIgnore, err := netaddr.ParseSet([]string{"10.0.0.0/8"})
+	require.NoError(t, err)
+	jailIgnore, err := netaddr.ParseSet([]string{"192.0.2.0/24"})
+	require.NoError(t, err)
+	cfg := &config.Agent{Host: "h1", NATS: config.AgentNATS{URL: "nats://198.51.100.10:4222,tls://[2001:db8::10]:4222"},
+		Offline: config.Offline{Ban: true, After: time.Second, Ignore: offlineIgnore},
+		Jails:   map[string]config.AgentJail{"sshd": {Ports: []uint16{22}, MaxRetry: 2, Ignore: jailIgnore}}}
+	log := slog.New(slog.DiscardHandler)
+	fw := firewall.NewNone(log)
+	a := New(cfg, log, prometheus.NewRegistry(), "test")
+	a.off = newOffline(cfg, started)
+	a.natsAddrs = a.resolveNATS(context.Background())
+	a.pub = publish.New(nil, publish.Options{Host: "h1", Logger: log})
+	a.enf = enforce.New(enforce.Options{Backend: fw, Jails: []firewall.JailSpec{{Name: "sshd", Ports: []uint16{22}}}, Own: &netaddr.Set{}, Logger: log, Registry: prometheus.NewRegistry()})
+
+	for _, addr := range []string{"10.1.2.3", "192.0.2.7", "198.51.100.10", "2001:db8::10", "203.0.113.5"} {
+		for range 3 {
+			a.decideAlone("sshd", netip.MustParseAddr(addr), time.Now())
+		}
+	}
+	es, err := fw.List()
+	require.NoError(t, err)
+	require.Len(t, es, 1)
+	require.Equal(t, "203.0.113.5", es[0].Addr.String())
+	require.Equal(t, 1, a.enf.Local())
 }

@@ -122,6 +122,10 @@ type AgentJail struct {
 	Port []string `koanf:"port"`
 	// Protocol is tcp (default), udp or all.
 	Protocol string `koanf:"protocol"`
+	// IgnoreIP lists addresses and CIDRs this agent never bans on its own
+	// for this jail (Fail2Ban's ignoreip; host names in it are not resolved
+	// and are skipped). The coordinator's ignoreip is its own.
+	IgnoreIP []string `koanf:"ignoreip"`
 	// MaxRetry, FindTime and BanTime are the jail's thresholds as this host
 	// knows them (from Fail2Ban): reported to the coordinator, whose own
 	// configuration wins. 0 = not set; a negative bantime is permanent.
@@ -140,6 +144,10 @@ type AgentJail struct {
 
 	// Ports is Port resolved (not a key).
 	Ports []uint16 `koanf:"-"`
+	// Ignore is IgnoreIP's addresses and CIDRs, IgnoreNames the host
+	// names it holds (not keys).
+	Ignore      *netaddr.Set `koanf:"-"`
+	IgnoreNames []string     `koanf:"-"`
 }
 
 // FromJournal reports whether the jail reads the systemd journal.
@@ -179,7 +187,7 @@ func agentDefaults() map[string]any {
 }
 
 // fail2banKeys are the jail keys taken from a Fail2Ban configuration.
-var fail2banKeys = []string{"enabled", "filter", "backend", "journal", "logpath", "logpath_tail", "port", "protocol",
+var fail2banKeys = []string{"enabled", "filter", "backend", "journal", "logpath", "logpath_tail", "port", "protocol", "ignoreip",
 	"maxretry", "findtime", "bantime", "prefregex", "failregex", "ignoreregex", "maxlines", "datepattern", "journalmatch", "usedns"}
 
 // LoadAgent reads and validates the agent's configuration. When it names a
@@ -229,8 +237,8 @@ func (c *Agent) validate() error {
 	if c.StateDir == "" {
 		return fieldError(w, "state_dir", "must be set")
 	}
-	if c.Offline.After < 0 {
-		return fieldError(w, "offline.after", "%v is negative", c.Offline.After)
+	if c.Offline.After < time.Second {
+		return fieldError(w, "offline.after", "%v is shorter than 1s (a connection needs a moment at start)", c.Offline.After)
 	}
 	set, err := netaddr.ParseSet(c.Offline.IgnoreIP)
 	if err != nil {
@@ -297,6 +305,19 @@ func (c *Agent) validate() error {
 			return fieldError(w, f+".filter", "%q is not a built-in filter (built in: %s); set fail2ban: to read filter.d",
 				j.Filter, strings.Join(filter.BuiltinNames(), ", "))
 		}
+		var nets []string
+		for _, e := range j.IgnoreIP {
+			if _, err := netaddr.ParsePrefix(e); err == nil {
+				nets = append(nets, e)
+			} else if isHostName(e) {
+				j.IgnoreNames = append(j.IgnoreNames, e)
+			} else {
+				return fieldError(w, f+".ignoreip", "%q is neither an address, a CIDR nor a host name", e)
+			}
+		}
+		if j.Ignore, err = netaddr.ParseSet(nets); err != nil {
+			return fieldError(w, f+".ignoreip", "%v", err)
+		}
 		ports, err := ParsePorts(j.Port)
 		if err != nil {
 			return fieldError(w, f+".port", "%v", err)
@@ -352,4 +373,18 @@ func validNATSURL(s string) error {
 		}
 	}
 	return nil
+}
+
+// isHostName reports whether s looks like a DNS name (as Fail2Ban's
+// ignoreip may hold).
+func isHostName(s string) bool {
+	if s == "" || len(s) > 253 {
+		return false
+	}
+	for _, r := range s {
+		if !(r == '.' || r == '-' || r == '_' || r >= '0' && r <= '9' || r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z') {
+			return false
+		}
+	}
+	return true
 }

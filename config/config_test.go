@@ -2,6 +2,7 @@ package config
 
 import (
 	"errors"
+	"net/netip"
 	"os"
 	"path/filepath"
 	"testing"
@@ -157,4 +158,26 @@ func TestTLSFilesLoad(t *testing.T) {
 	a, _, err := LoadAgent(Source{File: "testdata/agent-good.yaml", Environ: []string{"BANFLEET_NATS_CA=" + pki.CA}})
 	require.NoError(t, err)
 	require.Equal(t, pki.CA, a.NATS.CA)
+}
+
+// A jail's ignoreip (Fail2Ban's key) takes addresses, CIDRs and host names
+// (kept apart: banfleet does not resolve them); anything else is refused.
+func TestAgentJailIgnoreIP(t *testing.T) {
+	f := filepath.Join(t.TempDir(), "a.yaml")
+	require.NoError(t, os.WriteFile(f, []byte("host: h1\njails:\n  sshd:\n    logpath: [/x]\n    ignoreip: [127.0.0.1/8, \"::1\", 192.0.2.7, bastion.example.net]\n"), 0o600))
+	c, _, err := LoadAgent(Source{File: f, Environ: []string{}})
+	require.NoError(t, err)
+	j := c.Jails["sshd"]
+	require.True(t, j.Ignore.Contains(netip.MustParseAddr("127.9.9.9")))
+	require.True(t, j.Ignore.Contains(netip.MustParseAddr("192.0.2.7")))
+	require.False(t, j.Ignore.Contains(netip.MustParseAddr("192.0.2.8")))
+	require.Equal(t, []string{"bastion.example.net"}, j.IgnoreNames)
+
+	require.NoError(t, os.WriteFile(f, []byte("host: h1\njails:\n  sshd:\n    logpath: [/x]\n    ignoreip: [\"not an address!\"]\n"), 0o600))
+	_, _, err = LoadAgent(Source{File: f, Environ: []string{}})
+	require.ErrorContains(t, err, "jails.sshd.ignoreip")
+
+	require.NoError(t, os.WriteFile(f, []byte("host: h1\noffline: {after: 0s}\njails:\n  sshd:\n    logpath: [/x]\n"), 0o600))
+	_, _, err = LoadAgent(Source{File: f, Environ: []string{}})
+	require.ErrorContains(t, err, "offline.after")
 }

@@ -289,7 +289,8 @@ func TestBadInput(t *testing.T) {
 // its own, as Fail2Ban would: the jail's maxretry (2 here) on this host
 // bans locally. The offences are not lost: once the coordinator is back,
 // the agents send them and the fleet-wide count (3, over two hosts) bans
-// everywhere.
+// everywhere. A local ban the fleet does not confirm shows in `bans
+// --cluster` as the host's own, and `coord unban` lifts it.
 func TestAgentBansAloneWhileNATSAway(t *testing.T) {
 	cfg := lab.DefaultCoordConfig()
 	l, f := fleet(t, lab.FleetOptions{Coord: &cfg, Agent: func(_ string, c *lab.AgentConfig) {
@@ -332,6 +333,13 @@ func TestAgentBansAloneWhileNATSAway(t *testing.T) {
 	require.NoError(t, goneEverywhere(l, "sshd", attacker, lab.H2, lab.H3))
 	require.NoError(t, l.TCPConnect(lab.Attacker, hostAddrs[lab.H2]+":22", 2*time.Second), "h2 does not ban after one failure")
 
+	// Someone mistypes a password twice on h3: h3 bans them alone too.
+	const client = "10.77.0.77"
+	for range 2 {
+		require.NoError(t, l.SSHFailedLogin(lab.Client, hostAddrs[lab.H3]))
+	}
+	require.NoError(t, lab.WaitFor(2*time.Second, func() error { return bannedEverywhere(l, "sshd", client, lab.H3) }))
+
 	// The coordinator is back: the three offences held by h1 and h2 reach
 	// it, and the fleet bans everywhere.
 	_, err = l.StartCoord(cfg)
@@ -341,11 +349,27 @@ func TestAgentBansAloneWhileNATSAway(t *testing.T) {
 	require.NoError(t, err)
 	require.Equal(t, 0, code)
 	require.Contains(t, out, "3 offences on h1,h2")
+	require.NotContains(t, out, client, "2 offences are below the fleet's maxretry")
 	for _, h := range []string{lab.H1, lab.H2} {
 		v, err := agentMetric(l, h, "banfleet_agent_nats_unreachable")
 		require.NoError(t, err)
 		require.Zero(t, v, "%s reconnected", h)
 	}
+
+	// h3's own ban of the client is listed as such, not as drift …
+	waitAgents(t, l, lab.HostNames()...)
+	hosts, code := cluster(t, l)
+	require.Equal(t, 0, code, "%+v", hosts)
+	require.Equal(t, []string{"sshd/" + client}, hosts[lab.H3].Local)
+	require.Empty(t, hosts[lab.H3].Extra)
+	require.Empty(t, hosts[lab.H1].Local, "h1's local ban is now the fleet's")
+	// … and coord unban lifts it.
+	out, code, err = l.Coord("unban", client)
+	require.NoError(t, err)
+	require.Equal(t, 0, code, out)
+	require.Contains(t, out, "lifted the local ban of "+client+" in sshd on h3")
+	require.NoError(t, lab.WaitFor(2*time.Second, func() error { return goneEverywhere(l, "sshd", client, lab.HostNames()...) }))
+	require.NoError(t, l.TCPConnect(lab.Client, hostAddrs[lab.H3]+":22", 2*time.Second), "the client reaches h3 again")
 }
 
 // Issue 3: an agent pointed at a Fail2Ban configuration (fail2ban: DIR) runs

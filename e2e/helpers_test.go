@@ -204,6 +204,7 @@ type clusterHost struct {
 	Held    int      `json:"held"`
 	Missing []string `json:"missing"`
 	Extra   []string `json:"extra"`
+	Local   []string `json:"local"`
 	Entries []string `json:"entries"`
 }
 

@@ -18,6 +18,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"net/netip"
 	"os"
 	"slices"
 	"sync"
@@ -52,12 +53,19 @@ type Enforcer struct {
 	declared map[string]bool       // jails of this host's configuration
 	extra    map[string]*extraJail // jails known only from bans (e.g. manual)
 
-	declareOnce sync.Once
-	declareErr  error
+	declareMu     sync.Mutex
+	jailsDeclared bool // the host's jails are declared in the firewall
+
+	// fwMu orders firewall writes: each takes its snapshot of the wanted
+	// state under mu and writes it to the backend before another writer
+	// takes its own (a reconcile must not undo a local ban made meanwhile).
+	// Lock order: fwMu, then mu.
+	fwMu sync.Mutex
 
 	mu      sync.Mutex
 	desired map[string]wire.Ban // by bucket key
 	local   map[string]wire.Ban // bans this agent made alone, by bucket key
+	dirty   chan struct{}       // local changed since the last save (capacity 1)
 
 	elements            prometheus.Gauge
 	applied, reconciles prometheus.Counter
@@ -82,6 +90,7 @@ func New(o Options) *Enforcer {
 		extra:      map[string]*extraJail{},
 		desired:    map[string]wire.Ban{},
 		local:      map[string]wire.Ban{},
+		dirty:      make(chan struct{}, 1),
 		elements:   prometheus.NewGauge(prometheus.GaugeOpts{Name: "banfleet_agent_bans_desired", Help: "Bans in the bucket this host enforces."}),
 		applied:    prometheus.NewCounter(prometheus.CounterOpts{Name: "banfleet_agent_firewall_changes_total", Help: "Elements added or removed by incremental transactions."}),
 		reconciles: prometheus.NewCounter(prometheus.CounterOpts{Name: "banfleet_agent_firewall_reconciles_total", Help: "Full reconciliations of the firewall with the bucket."}),
@@ -105,16 +114,20 @@ func (e *Enforcer) Desired() int {
 	return len(e.desired)
 }
 
-// declare declares the host's jails in the firewall, once.
+// declare declares the host's jails in the firewall, until it succeeds.
 func (e *Enforcer) declare() error {
-	e.declareOnce.Do(func() {
-		if len(e.o.Jails) > 0 {
-			if err := e.o.Backend.Declare(e.o.Jails...); err != nil {
-				e.declareErr = fmt.Errorf("declare jails: %w", err)
-			}
+	e.declareMu.Lock()
+	defer e.declareMu.Unlock()
+	if e.jailsDeclared {
+		return nil
+	}
+	if len(e.o.Jails) > 0 {
+		if err := e.o.Backend.Declare(e.o.Jails...); err != nil {
+			return fmt.Errorf("declare jails: %w", err)
 		}
-	})
-	return e.declareErr
+	}
+	e.jailsDeclared = true
+	return nil
 }
 
 // Run watches kv until ctx ends, re-establishing the watch if it fails.
@@ -296,6 +309,8 @@ func (e *Enforcer) apply(batch []change) {
 	if len(batch) == 0 {
 		return
 	}
+	e.fwMu.Lock()
+	defer e.fwMu.Unlock()
 	now := e.o.Now()
 	var add, del []firewall.Entry
 	localChanged := false
@@ -325,14 +340,14 @@ func (e *Enforcer) apply(batch []change) {
 		del = append(del, firewall.Entry{Jail: old.Jail, Addr: old.Addr})
 	}
 	e.elements.Set(float64(len(e.desired)))
-	if localChanged {
-		e.saveLocalLocked()
-	}
 	e.mu.Unlock()
+	if localChanged {
+		e.localChanged()
+	}
 	if err := e.o.Backend.Apply(add, del); err != nil {
 		e.fwErrors.Inc()
 		e.o.Logger.Error("firewall update failed; reconciling", "add", len(add), "del", len(del), "err", err)
-		e.reconcile("repair")
+		e.reconcileLocked("repair")
 		return
 	}
 	e.applied.Add(float64(len(add) + len(del)))
@@ -345,6 +360,13 @@ func (e *Enforcer) apply(batch []change) {
 }
 
 func (e *Enforcer) reconcile(why string) {
+	e.fwMu.Lock()
+	defer e.fwMu.Unlock()
+	e.reconcileLocked(why)
+}
+
+// reconcileLocked is reconcile with fwMu held.
+func (e *Enforcer) reconcileLocked(why string) {
 	now := e.o.Now()
 	e.mu.Lock()
 	want := make([]firewall.Entry, 0, len(e.desired)+len(e.local))
@@ -362,11 +384,11 @@ func (e *Enforcer) reconcile(why string) {
 			expired = true
 		}
 	}
-	if expired {
-		e.saveLocalLocked()
-	}
 	e.elements.Set(float64(len(e.desired)))
 	e.mu.Unlock()
+	if expired {
+		e.localChanged()
+	}
 	added, removed, err := e.o.Backend.Reconcile(want)
 	if err != nil {
 		e.fwErrors.Inc()
@@ -382,8 +404,10 @@ func (e *Enforcer) reconcile(why string) {
 }
 
 // BanLocally enforces a ban this agent decided alone (NATS away). It
-// reports false when the ban is refused (one of the host's own addresses)
-// or already in force from the fleet.
+// reports whether the ban was taken: false when it is refused (one of the
+// host's own addresses) or already in force from the fleet. A ban taken
+// whose firewall write failed comes with the error; the next reconcile
+// (they run while the bucket is watched) writes it.
 func (e *Enforcer) BanLocally(b wire.Ban) (bool, error) {
 	b.Addr = netaddr.Canonical(b.Addr)
 	if e.o.Own.Contains(b.Addr) || b.Addr.IsLoopback() || b.Addr.IsUnspecified() {
@@ -391,10 +415,10 @@ func (e *Enforcer) BanLocally(b wire.Ban) (bool, error) {
 		e.o.Logger.Warn("local ban of this host's own address refused", "jail", b.Jail, "addr", b.Addr)
 		return false, nil
 	}
-	if err := e.declare(); err != nil {
-		return false, err
-	}
+	declErr := e.declare()
 	key := subject.BanKey(b.Jail, b.Addr)
+	e.fwMu.Lock()
+	defer e.fwMu.Unlock()
 	now := e.o.Now()
 	e.mu.Lock()
 	if _, ok := e.desired[key]; ok {
@@ -404,18 +428,33 @@ func (e *Enforcer) BanLocally(b wire.Ban) (bool, error) {
 	en, ok := e.entry(&b, now)
 	if ok {
 		e.local[key] = b
-		e.saveLocalLocked()
 	}
 	e.mu.Unlock()
 	if !ok {
 		return false, nil
 	}
+	e.localChanged()
+	if declErr != nil {
+		e.fwErrors.Inc()
+		return true, declErr
+	}
 	if err := e.o.Backend.Apply([]firewall.Entry{en}, nil); err != nil {
 		e.fwErrors.Inc()
-		return false, fmt.Errorf("local ban %s/%s: %w", b.Jail, b.Addr, err)
+		return true, fmt.Errorf("local ban %s/%s: %w", b.Jail, b.Addr, err)
 	}
 	e.applied.Inc()
 	return true, nil
+}
+
+// LocalOnly reports whether the ban of addr in jail is one this agent made
+// alone and the bucket does not hold.
+func (e *Enforcer) LocalOnly(jail string, addr netip.Addr) bool {
+	key := subject.BanKey(jail, netaddr.Canonical(addr))
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	_, local := e.local[key]
+	_, fleet := e.desired[key]
+	return local && !fleet
 }
 
 // Local returns how many local bans are in force.
@@ -426,7 +465,8 @@ func (e *Enforcer) Local() int {
 }
 
 // LoadLocal reads the local bans kept by an earlier run and puts those
-// still in force into the firewall.
+// still in force into the firewall. A file that does not decode is set
+// aside (renamed to .bad) and logged: the agent starts without it.
 func (e *Enforcer) LoadLocal() error {
 	if e.o.LocalFile == "" {
 		return nil
@@ -440,34 +480,90 @@ func (e *Enforcer) LoadLocal() error {
 	}
 	var list []wire.Ban
 	if err := json.Unmarshal(data, &list); err != nil {
-		return fmt.Errorf("local bans %s: %w", e.o.LocalFile, err)
+		bad := e.o.LocalFile + ".bad"
+		e.o.Logger.Error("local bans unreadable, set aside", "file", e.o.LocalFile, "moved_to", bad, "err", err)
+		if err := os.Rename(e.o.LocalFile, bad); err != nil {
+			return fmt.Errorf("local bans: %w", err)
+		}
+		return nil
 	}
 	for _, b := range list {
 		if _, err := e.BanLocally(b); err != nil {
-			return err
+			e.o.Logger.Warn("local ban not restored to the firewall yet", "jail", b.Jail, "addr", b.Addr, "err", err)
 		}
 	}
 	return nil
 }
 
-// saveLocalLocked writes the local bans (e.mu held). A failure is logged:
-// the bans stay in force, they would only not survive a restart.
-func (e *Enforcer) saveLocalLocked() {
+// localChanged notes that the local bans must be saved.
+func (e *Enforcer) localChanged() {
+	select {
+	case e.dirty <- struct{}{}:
+	default:
+	}
+}
+
+// RunSaver keeps LocalFile up to date, writing at most once a second, until
+// ctx ends; then it writes a last time.
+func (e *Enforcer) RunSaver(ctx context.Context) error {
+	if e.o.LocalFile == "" {
+		return nil
+	}
+	for {
+		select {
+		case <-ctx.Done():
+			select {
+			case <-e.dirty:
+				e.SaveLocal()
+			default:
+			}
+			return nil
+		case <-e.dirty:
+			e.SaveLocal()
+		}
+		select {
+		case <-ctx.Done():
+		case <-time.After(time.Second):
+		}
+	}
+}
+
+// SaveLocal writes the local bans to LocalFile (atomically, synced). A
+// failure is logged: the bans stay in force, they would only not survive
+// a restart.
+func (e *Enforcer) SaveLocal() {
 	if e.o.LocalFile == "" {
 		return
 	}
+	e.mu.Lock()
 	list := make([]wire.Ban, 0, len(e.local))
 	for _, b := range e.local {
 		list = append(list, b)
 	}
-	data, err := json.Marshal(list)
-	if err == nil {
-		tmp := e.o.LocalFile + ".tmp"
-		if err = os.WriteFile(tmp, data, 0o600); err == nil {
-			err = os.Rename(tmp, e.o.LocalFile)
-		}
-	}
-	if err != nil {
+	e.mu.Unlock()
+	if err := writeFileSync(e.o.LocalFile, list); err != nil {
 		e.o.Logger.Warn("local bans not saved", "file", e.o.LocalFile, "err", err)
 	}
+}
+
+func writeFileSync(path string, v any) error {
+	data, err := json.Marshal(v)
+	if err != nil {
+		return err
+	}
+	tmp := path + ".tmp"
+	f, err := os.OpenFile(tmp, os.O_CREATE|os.O_TRUNC|os.O_WRONLY, 0o600)
+	if err != nil {
+		return err
+	}
+	if _, err = f.Write(data); err == nil {
+		err = f.Sync()
+	}
+	if cerr := f.Close(); err == nil {
+		err = cerr
+	}
+	if err != nil {
+		return err
+	}
+	return os.Rename(tmp, path)
 }

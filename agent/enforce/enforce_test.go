@@ -135,6 +135,7 @@ func TestLocalBans(t *testing.T) {
 	require.True(t, ok)
 	require.ElementsMatch(t, []string{"sshd/203.0.113.7", "sshd/203.0.113.8"}, held(t, fw))
 	require.Equal(t, 2, e.Local())
+	e.SaveLocal() // as RunSaver does
 
 	// A restart: the new enforcer loads them, and the bucket (empty) does
 	// not remove them.
@@ -163,7 +164,40 @@ func TestLocalBans(t *testing.T) {
 	skew.Store(int64(3 * time.Minute))
 	e2.reconcile("test")
 	require.Zero(t, e2.Local())
+	sctx, stop := context.WithCancel(ctx)
+	stop() // RunSaver writes what changed, a last time, when it stops
+	require.NoError(t, e2.RunSaver(sctx))
 	data, err := os.ReadFile(file)
 	require.NoError(t, err)
 	require.Equal(t, "[]", string(data))
+
+	// A file that does not decode is set aside; the agent starts anyway.
+	require.NoError(t, os.WriteFile(file, []byte("{garbage"), 0o600))
+	e3 := newEnforcer(firewall.NewNone(slog.New(slog.DiscardHandler)))
+	require.NoError(t, e3.LoadLocal())
+	require.Zero(t, e3.Local())
+	_, err = os.Stat(file + ".bad")
+	require.NoError(t, err)
+}
+
+// A reconcile that runs while local bans are made never undoes them.
+func TestLocalBansRaceReconcile(t *testing.T) {
+	fw := firewall.NewNone(slog.New(slog.DiscardHandler))
+	e := New(Options{Backend: fw, Jails: []firewall.JailSpec{{Name: "sshd", Ports: []uint16{22}}},
+		Logger: slog.New(slog.DiscardHandler), Registry: prometheus.NewRegistry()})
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		for range 200 {
+			e.reconcile("test")
+		}
+	}()
+	now := time.Now()
+	for i := range 200 {
+		ok, err := e.BanLocally(wire.Ban{Addr: netip.AddrFrom4([4]byte{198, 51, 100, byte(i)}), Jail: "sshd", Created: now, Expires: now.Add(time.Hour)})
+		require.NoError(t, err)
+		require.True(t, ok)
+	}
+	<-done
+	require.Len(t, held(t, fw), 200)
 }

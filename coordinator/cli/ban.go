@@ -3,8 +3,11 @@ package cli
 import (
 	"errors"
 	"fmt"
+	"maps"
 	"os"
 	"os/user"
+	"slices"
+	"strings"
 	"time"
 
 	"github.com/spf13/cobra"
@@ -133,6 +136,28 @@ func newUnbanCommand(g *globals) *cobra.Command {
 				}
 				removed++
 				fmt.Fprintf(g.stdout, "unbanned %s in %s\n", addr, j)
+			}
+			// Bans agents made alone while NATS was away are not in the
+			// bucket: ask the hosts, and lift those by a purge marker.
+			views, err := askAll(ctx, g, s.nc, js, nil)
+			if err != nil {
+				return err
+			}
+			localOn := map[string][]string{} // jail -> hosts
+			for _, v := range views {
+				for _, k := range v.Local {
+					j, a, ok := strings.Cut(k, "/")
+					if ok && a == addr.String() && (jail == "" || j == jail) {
+						localOn[j] = append(localOn[j], v.Host)
+					}
+				}
+			}
+			for _, j := range slices.Sorted(maps.Keys(localOn)) {
+				if err := st.Lift(ctx, j, addr); err != nil {
+					return err
+				}
+				removed++
+				fmt.Fprintf(g.stdout, "lifted the local ban of %s in %s on %s\n", addr, j, strings.Join(localOn[j], ","))
 			}
 			if removed == 0 {
 				return &ExitError{Code: ExitNotFound, Err: fmt.Errorf("%s is not banned", addr)}

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"net/netip"
+	"slices"
 	"sort"
 	"strings"
 	"sync"
@@ -116,15 +117,17 @@ type HostView struct {
 	Held     int      `json:"held"`
 	Missing  []string `json:"missing"` // in the bucket, not in the firewall ("jail/addr")
 	Extra    []string `json:"extra"`   // in the firewall, not in the bucket
+	Local    []string `json:"local"`   // the host's own bans, made while NATS was away (not drift)
 	Entries  []string `json:"entries"` // what the firewall holds ("jail/addr")
 	Error    string   `json:"error,omitempty"`
 	LastSeen string   `json:"last_seen,omitempty"`
 }
 
-func clusterView(ctx context.Context, g *globals, nc *nats.Conn, js jetstream.JetStream, list []wire.Ban) error {
+// askAll asks every agent, in parallel, what its firewall holds.
+func askAll(ctx context.Context, g *globals, nc *nats.Conn, js jetstream.JetStream, list []wire.Ban) ([]HostView, error) {
 	agents, err := listAgents(ctx, js)
 	if err != nil {
-		return err
+		return nil, err
 	}
 	now := time.Now()
 	views := make([]HostView, len(agents))
@@ -137,6 +140,14 @@ func clusterView(ctx context.Context, g *globals, nc *nats.Conn, js jetstream.Je
 		}()
 	}
 	wg.Wait()
+	return views, nil
+}
+
+func clusterView(ctx context.Context, g *globals, nc *nats.Conn, js jetstream.JetStream, list []wire.Ban) error {
+	views, err := askAll(ctx, g, nc, js, list)
+	if err != nil {
+		return err
+	}
 	inSync := true
 	for _, v := range views {
 		if v.Status != "in-sync" {
@@ -147,9 +158,9 @@ func clusterView(ctx context.Context, g *globals, nc *nats.Conn, js jetstream.Je
 		err = writeJSON(g.stdout, map[string]any{"bans": len(list), "hosts": views, "in_sync": inSync})
 	} else {
 		tw := tabwriter.NewWriter(g.stdout, 0, 4, 2, ' ', 0)
-		fmt.Fprintf(tw, "HOST\tSTATUS\tHELD\tMISSING\tEXTRA\tBACKEND\n")
+		fmt.Fprintf(tw, "HOST\tSTATUS\tHELD\tMISSING\tEXTRA\tLOCAL\tBACKEND\n")
 		for _, v := range views {
-			fmt.Fprintf(tw, "%s\t%s\t%d\t%s\t%s\t%s\n", v.Host, v.Status, v.Held, listOrDash(v.Missing), listOrDash(v.Extra), v.Backend)
+			fmt.Fprintf(tw, "%s\t%s\t%d\t%s\t%s\t%s\t%s\n", v.Host, v.Status, v.Held, listOrDash(v.Missing), listOrDash(v.Extra), listOrDash(v.Local), v.Backend)
 		}
 		fmt.Fprintf(tw, "\n%d bans in the bucket; %d hosts\n", len(list), len(views))
 		err = tw.Flush()
@@ -193,7 +204,7 @@ next:
 }
 
 func askHost(g *globals, nc *nats.Conn, hb wire.Heartbeat, want map[string]bool) HostView {
-	v := HostView{Host: hb.Host, Missing: []string{}, Extra: []string{}, Entries: []string{}, LastSeen: hb.Seen.Format(time.RFC3339)}
+	v := HostView{Host: hb.Host, Missing: []string{}, Extra: []string{}, Local: []string{}, Entries: []string{}, LastSeen: hb.Seen.Format(time.RFC3339)}
 	msg, err := nc.Request(subject.AgentRequest(hb.Host, "firewall"), nil, g.timeout)
 	if err != nil {
 		v.Status, v.Error = "no-answer", err.Error()
@@ -219,6 +230,9 @@ func askHost(g *globals, nc *nats.Conn, hb wire.Heartbeat, want map[string]bool)
 		k := e.Jail + "/" + e.Addr.String()
 		have[k] = true
 		v.Entries = append(v.Entries, k)
+		if e.Local && !want[k] {
+			v.Local = append(v.Local, k)
+		}
 	}
 	v.Held = len(have)
 	for k := range want {
@@ -227,12 +241,13 @@ func askHost(g *globals, nc *nats.Conn, hb wire.Heartbeat, want map[string]bool)
 		}
 	}
 	for k := range have {
-		if !want[k] {
+		if !want[k] && !slices.Contains(v.Local, k) {
 			v.Extra = append(v.Extra, k)
 		}
 	}
 	sort.Strings(v.Missing)
 	sort.Strings(v.Extra)
+	sort.Strings(v.Local)
 	sort.Strings(v.Entries)
 	v.Status = "in-sync"
 	if len(v.Missing)+len(v.Extra) > 0 {

@@ -121,6 +121,16 @@ func (s *Store) Delete(ctx context.Context, jail string, addr netip.Addr) error 
 	return nil
 }
 
+// Lift writes a purge marker for addr in jail whether or not the bucket
+// holds a ban: every agent ends its own ban of it (one it made alone while
+// NATS was away) on seeing the marker.
+func (s *Store) Lift(ctx context.Context, jail string, addr netip.Addr) error {
+	if err := s.kv.Purge(ctx, subject.BanKey(jail, addr)); err != nil {
+		return fmt.Errorf("lift ban %s in %s: %w", addr, jail, err)
+	}
+	return nil
+}
+
 // Get returns the ban of addr in jail.
 func (s *Store) Get(ctx context.Context, jail string, addr netip.Addr) (*wire.Ban, error) {
 	e, err := s.kv.Get(ctx, subject.BanKey(jail, addr))

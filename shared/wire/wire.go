@@ -82,6 +82,9 @@ type FirewallEntry struct {
 	Jail      string     `json:"jail"`
 	Addr      netip.Addr `json:"addr"`
 	ExpiresIn float64    `json:"expires_in_s"` // seconds; 0 = no timeout
+	// Local: a ban this agent made alone while NATS was away, not (or no
+	// longer) in the bans bucket.
+	Local bool `json:"local,omitempty"`
 }
 
 // FirewallState is an agent's answer to a firewall request.
