@@ -17,6 +17,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/banfleet/banfleet/agent/filter"
+	"github.com/banfleet/banfleet/agent/internal/atomicfile"
 	"github.com/banfleet/banfleet/agent/jailfilter"
 	"github.com/banfleet/banfleet/agent/journal"
 	"github.com/banfleet/banfleet/agent/tail"
@@ -429,11 +430,7 @@ func (c *cursorStore) Save() error {
 	if err != nil {
 		return err
 	}
-	tmp := c.file + ".tmp"
-	if err := os.WriteFile(tmp, data, 0o600); err != nil {
-		return err
-	}
-	if err := os.Rename(tmp, c.file); err != nil {
+	if err := atomicfile.Write(c.file, data); err != nil {
 		return err
 	}
 	c.dirty = false

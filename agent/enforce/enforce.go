@@ -28,6 +28,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/banfleet/banfleet/agent/firewall"
+	"github.com/banfleet/banfleet/agent/internal/atomicfile"
 	"github.com/banfleet/banfleet/shared/bans"
 	"github.com/banfleet/banfleet/shared/netaddr"
 	"github.com/banfleet/banfleet/shared/subject"
@@ -541,29 +542,11 @@ func (e *Enforcer) SaveLocal() {
 		list = append(list, b)
 	}
 	e.mu.Unlock()
-	if err := writeFileSync(e.o.LocalFile, list); err != nil {
+	data, err := json.Marshal(list)
+	if err == nil {
+		err = atomicfile.Write(e.o.LocalFile, data)
+	}
+	if err != nil {
 		e.o.Logger.Warn("local bans not saved", "file", e.o.LocalFile, "err", err)
 	}
-}
-
-func writeFileSync(path string, v any) error {
-	data, err := json.Marshal(v)
-	if err != nil {
-		return err
-	}
-	tmp := path + ".tmp"
-	f, err := os.OpenFile(tmp, os.O_CREATE|os.O_TRUNC|os.O_WRONLY, 0o600)
-	if err != nil {
-		return err
-	}
-	if _, err = f.Write(data); err == nil {
-		err = f.Sync()
-	}
-	if cerr := f.Close(); err == nil {
-		err = cerr
-	}
-	if err != nil {
-		return err
-	}
-	return os.Rename(tmp, path)
 }

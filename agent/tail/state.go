@@ -8,8 +8,9 @@ import (
 	"io"
 	"io/fs"
 	"os"
-	"path/filepath"
 	"sync"
+
+	"github.com/banfleet/banfleet/agent/internal/atomicfile"
 )
 
 const stateVersion = 1
@@ -106,39 +107,8 @@ func (s *State) Save() error {
 		return fmt.Errorf("save tail state %s: encode: %w", s.file, err)
 	}
 	data = append(data, '\n')
-
-	dir := filepath.Dir(s.file)
-	tmp, err := os.CreateTemp(dir, "."+filepath.Base(s.file)+".tmp-*")
-	if err != nil {
-		return fmt.Errorf("save tail state %s: %w", s.file, err)
-	}
-	done := false
-	defer func() {
-		if !done {
-			tmp.Close()
-			os.Remove(tmp.Name())
-		}
-	}()
-	if _, err := tmp.Write(data); err != nil {
-		return fmt.Errorf("save tail state %s: write %s: %w", s.file, tmp.Name(), err)
-	}
-	if err := tmp.Sync(); err != nil {
-		return fmt.Errorf("save tail state %s: fsync %s: %w", s.file, tmp.Name(), err)
-	}
-	if err := tmp.Close(); err != nil {
-		return fmt.Errorf("save tail state %s: close %s: %w", s.file, tmp.Name(), err)
-	}
-	if err := os.Rename(tmp.Name(), s.file); err != nil {
-		os.Remove(tmp.Name())
-		done = true
-		return fmt.Errorf("save tail state %s: rename: %w", s.file, err)
-	}
-	done = true
-	if d, err := os.Open(dir); err == nil {
-		// Make the rename itself durable. Some file systems refuse to
-		// fsync a directory; the state is still consistent then.
-		_ = d.Sync()
-		d.Close()
+	if err := atomicfile.Write(s.file, data); err != nil {
+		return fmt.Errorf("save tail state: %w", err)
 	}
 	return nil
 }
