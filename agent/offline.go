@@ -33,8 +33,9 @@ type localJail struct {
 // this host alone, and tells when NATS has been unreachable long enough for
 // the agent to ban on its own.
 type offline struct {
-	after time.Duration
-	jails map[string]localJail
+	after     time.Duration
+	jails     map[string]localJail
+	findTimes []time.Duration // by jail id, for sweeps
 
 	// unreachableSince is when the connection to NATS was lost (Unix
 	// nanoseconds; 0: connected).
@@ -66,6 +67,7 @@ func newOffline(cfg *config.Agent, started time.Time) *offline {
 			lj.banTime = permanentLocal
 		}
 		o.jails[name] = lj
+		o.findTimes = append(o.findTimes, lj.policy.FindTime)
 	}
 	return o
 }
@@ -109,14 +111,7 @@ func (o *offline) offence(jail string, addr netip.Addr, at, now time.Time, host 
 		Created: now, Expires: now.Add(lj.banTime), By: "agent:" + host + " (NATS unreachable)"}, true
 }
 
-func (o *offline) findTime(id uint16) time.Duration {
-	for _, lj := range o.jails {
-		if lj.id == id {
-			return lj.policy.FindTime
-		}
-	}
-	return defaultFindTime
-}
+func (o *offline) findTime(id uint16) time.Duration { return o.findTimes[id] }
 
 // tracked is how many addresses are counted.
 func (o *offline) tracked() int {

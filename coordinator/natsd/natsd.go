@@ -4,6 +4,7 @@ package natsd
 
 import (
 	"context"
+	"crypto/tls"
 	"fmt"
 	"log/slog"
 	"net"
@@ -26,7 +27,8 @@ type Options struct {
 
 // Server is a running embedded NATS server.
 type Server struct {
-	s *server.Server
+	s   *server.Server
+	tls *tls.Config // nil without TLS
 }
 
 // Start starts the server and waits until it accepts clients.
@@ -72,7 +74,16 @@ func Start(o Options) (*Server, error) {
 		s.Shutdown()
 		return nil, fmt.Errorf("nats server on %s: not ready after 15s", o.Listen)
 	}
-	return &Server{s: s}, nil
+	return &Server{s: s, tls: opts.TLSConfig}, nil
+}
+
+// Certificate is the server's own TLS certificate (DER), nil without TLS.
+func (s *Server) Certificate() []byte {
+	tc := s.tls
+	if tc == nil || len(tc.Certificates) == 0 || len(tc.Certificates[0].Certificate) == 0 {
+		return nil
+	}
+	return tc.Certificates[0].Certificate[0]
 }
 
 // ClientURL is the URL clients connect to.

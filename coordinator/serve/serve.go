@@ -128,12 +128,8 @@ func (c *Coordinator) Run(ctx context.Context) error {
 		}
 		defer embedded.Shutdown()
 		url = embedded.ClientURL()
-		if c.cfg.NATS.TLS.On() {
-			pin, err := pinOwnCert(c.cfg.NATS.TLS)
-			if err != nil {
-				return err
-			}
-			self = append(self, pin)
+		if own := embedded.Certificate(); own != nil {
+			self = append(self, pinCert(own))
 		}
 		c.log.Info("embedded nats started", "listen", c.cfg.NATS.Listen, "store_dir", c.cfg.NATS.StoreDir, "tls", c.cfg.NATS.TLS.On())
 	} else if c.cfg.NATS.CA != "" {
@@ -446,15 +442,10 @@ func (c *Coordinator) sweep(ctx context.Context) error {
 	}
 }
 
-// pinOwnCert is the TLS option of the coordinator's connection to its own
-// embedded server: it accepts exactly the server's certificate (whatever
-// names it carries: the connection goes to a loopback URL).
-func pinOwnCert(t config.ServerTLS) (nats.Option, error) {
-	kp, err := tls.LoadX509KeyPair(t.Cert, t.Key)
-	if err != nil {
-		return nil, fmt.Errorf("nats tls: %w", err)
-	}
-	own := kp.Certificate[0]
+// pinCert is the TLS option of the coordinator's connection to its own
+// embedded server: it accepts exactly the server's certificate own (DER),
+// whatever names it carries (the connection goes to a loopback URL).
+func pinCert(own []byte) nats.Option {
 	return nats.Secure(&tls.Config{
 		MinVersion:         tls.VersionTLS12,
 		InsecureSkipVerify: true, // replaced by the pin below
@@ -464,5 +455,5 @@ func pinOwnCert(t config.ServerTLS) (nats.Option, error) {
 			}
 			return nil
 		},
-	}), nil
+	})
 }
