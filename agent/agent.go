@@ -175,7 +175,15 @@ func (a *Agent) Run(ctx context.Context) error {
 		}
 		return a.enf.Run(gctx, st.KV())
 	})
-	g.Go(func() error { return a.heartbeat(gctx, js) })
+	g.Go(func() error {
+		// The fleet lists an agent once it heartbeats: only once it reads its logs.
+		select {
+		case <-srcs.Ready():
+		case <-gctx.Done():
+			return nil
+		}
+		return a.heartbeat(gctx, js)
+	})
 	g.Go(func() error { return srcs.Run(gctx) })
 	a.log.Info("agent running", "host", a.cfg.Host, "nats", a.cfg.NATS.URL, "firewall", a.cfg.Firewall.Backend, "jails", len(specs))
 	err = g.Wait()

@@ -62,8 +62,9 @@ func TestAgentToCoordinator(t *testing.T) {
 		}, 10*time.Second, 50*time.Millisecond)
 		return s
 	}()
-	// Let the agents start following (they start at the end of the log).
-	time.Sleep(300 * time.Millisecond) // followers start at the end of the log and have no readiness signal
+	// An agent heartbeats once it follows its logs (from their end, on a
+	// first run): a line appended after that is read.
+	waitHeartbeats(t, ns.JS, "h1", "h2")
 	appendLine := func(host string, n int) {
 		f, err := os.OpenFile(logs[host], os.O_APPEND|os.O_WRONLY, 0)
 		require.NoError(t, err)
@@ -82,4 +83,54 @@ func TestAgentToCoordinator(t *testing.T) {
 		b, err := st.Get(ctx, "sshd", netip.MustParseAddr("203.0.113.9"))
 		return err == nil && b.Reason.Count == 3 && len(b.Reason.Hosts) == 2
 	}, 10*time.Second, 20*time.Millisecond)
+}
+
+// TestHeartbeatMeansReading: the fleet lists an agent (its heartbeat) only
+// once it follows its logs. Here the follower is slow to start; a line
+// appended the moment the heartbeat arrives is still read (on a first run
+// the follower starts at the end of the file, so a heartbeat sent before it
+// had looked would let that line slip by).
+func TestHeartbeatMeansReading(t *testing.T) {
+	t.Cleanup(agent.SetBeforeFollow(func() { time.Sleep(500 * time.Millisecond) }))
+	ns := natstest.Start(t)
+	ctx, cancel := context.WithCancel(context.Background())
+	log := slog.New(slog.DiscardHandler)
+	done := make(chan error, 2)
+	go func() {
+		done <- serve.New(coordConfig(config.CoordNATS{URL: ns.URL}, 1, time.Hour), log, prometheus.NewRegistry()).Run(ctx)
+	}()
+	logPath := filepath.Join(t.TempDir(), "auth.log")
+	require.NoError(t, os.WriteFile(logPath, []byte("Nov 26 06:00:00 h1 sshd[1]: Server listening on 0.0.0.0 port 22.\n"), 0o600))
+	acfg := &config.Agent{Host: "h1", NATS: config.AgentNATS{URL: ns.URL}, StateDir: t.TempDir(),
+		Firewall: config.Firewall{Backend: "none", Table: "banfleet"}, Heartbeat: 100 * time.Millisecond, Reconcile: time.Minute,
+		Jails: map[string]config.AgentJail{"sshd": {Filter: "sshd", LogPath: []string{logPath}, Ports: []uint16{22}, Protocol: "tcp"}}}
+	reg := prometheus.NewRegistry()
+	go func() { done <- agent.New(acfg, log, reg, "test").Run(ctx) }()
+	t.Cleanup(func() {
+		cancel()
+		for range 2 {
+			select {
+			case err := <-done:
+				require.NoError(t, err)
+			case <-time.After(10 * time.Second):
+				t.Error("a daemon did not stop within 10s of cancel")
+			}
+		}
+	})
+
+	waitHeartbeats(t, ns.JS, "h1")
+	f, err := os.OpenFile(logPath, os.O_APPEND|os.O_WRONLY, 0)
+	require.NoError(t, err)
+	_, err = fmt.Fprintf(f, "%s h1 sshd[7]: Failed password for root from 203.0.113.9 port 1 ssh2\n", time.Now().Format(time.Stamp))
+	require.NoError(t, err)
+	require.NoError(t, f.Close())
+	require.Eventually(t, func() bool {
+		st, err := bans.Open(ctx, ns.JS, false, 0)
+		if err != nil {
+			return false
+		}
+		_, err = st.Get(ctx, "sshd", netip.MustParseAddr("203.0.113.9"))
+		return err == nil
+	}, 10*time.Second, 20*time.Millisecond, "the line appended right after the heartbeat was read and banned")
+	waitGauge(t, reg, "banfleet_agent_sources_ready", 1)
 }

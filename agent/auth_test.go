@@ -96,7 +96,8 @@ func TestPerHostNATSUsers(t *testing.T) {
 	require.Eventually(t, func() bool { st, err = bans.Open(ctx, js, false, 0); return err == nil }, 15*time.Second, 50*time.Millisecond)
 
 	go func() { done <- agent.New(acfg, log, prometheus.NewRegistry(), "test").Run(ctx) }()
-	// The agent's heartbeat arrives (it may write its own key).
+	// The agent's heartbeat arrives (it may write its own key), which it
+	// sends once it follows its log.
 	// (The coordinator creates the agents bucket after the bans bucket.)
 	require.Eventually(t, func() bool {
 		kv, err := js.KeyValue(ctx, subject.AgentsBucket)
@@ -107,7 +108,6 @@ func TestPerHostNATSUsers(t *testing.T) {
 		return err == nil
 	}, 10*time.Second, 50*time.Millisecond)
 
-	time.Sleep(300 * time.Millisecond) // the follower starts at the end of the log; it has no readiness signal
 	require.NoError(t, os.WriteFile(logPath, []byte(fmt.Sprintf("%s h1 sshd[7]: Failed password for root from 203.0.113.9 port 1 ssh2\n", time.Now().Format(time.Stamp))), 0o600))
 	require.Eventually(t, func() bool {
 		_, err := st.Get(ctx, "sshd", netip.MustParseAddr("203.0.113.9"))

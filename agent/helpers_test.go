@@ -1,14 +1,18 @@
 package agent_test
 
 import (
+	"context"
 	"net"
 	"testing"
 	"time"
 
+	"github.com/nats-io/nats.go/jetstream"
+	"github.com/prometheus/client_golang/prometheus"
 	"github.com/stretchr/testify/require"
 
 	"github.com/banfleet/banfleet/config"
 	"github.com/banfleet/banfleet/shared/netaddr"
+	"github.com/banfleet/banfleet/shared/subject"
 )
 
 // coordConfig is a coordinator on n whose defaults and jail sshd ban at
@@ -30,4 +34,39 @@ func freeAddr(t *testing.T) string {
 	addr := ln.Addr().String()
 	require.NoError(t, ln.Close())
 	return addr
+}
+
+// waitHeartbeats waits until every host has written its heartbeat to the
+// agents bucket (which an agent does once it follows its logs).
+func waitHeartbeats(t *testing.T, js jetstream.JetStream, hosts ...string) {
+	t.Helper()
+	require.Eventually(t, func() bool {
+		kv, err := js.KeyValue(context.Background(), subject.AgentsBucket)
+		if err != nil {
+			return false
+		}
+		for _, h := range hosts {
+			if _, err := kv.Get(context.Background(), h); err != nil {
+				return false
+			}
+		}
+		return true
+	}, 15*time.Second, 20*time.Millisecond, "heartbeats of %v", hosts)
+}
+
+// waitGauge waits until the gauge name in reg has value want.
+func waitGauge(t *testing.T, reg prometheus.Gatherer, name string, want float64) {
+	t.Helper()
+	require.Eventually(t, func() bool {
+		mfs, err := reg.Gather()
+		if err != nil {
+			return false
+		}
+		for _, mf := range mfs {
+			if mf.GetName() == name && len(mf.GetMetric()) == 1 {
+				return mf.GetMetric()[0].GetGauge().GetValue() == want
+			}
+		}
+		return false
+	}, 15*time.Second, 10*time.Millisecond, "%s = %v", name, want)
 }

@@ -31,6 +31,10 @@ import (
 // files.
 const rescanEvery = 10 * time.Second
 
+// beforeFollow, when set (by tests), runs before each follower starts: it
+// stands for a slow start.
+var beforeFollow func()
+
 // sources runs every log source of every enabled jail: file followers
 // (globs expanded now and again) and journal readers, and saves where each
 // stopped.
@@ -40,6 +44,11 @@ type sources struct {
 	cursors *cursorStore
 	stats   *tail.Stats
 	jstats  *journal.Stats
+
+	// ready is closed once every file present at start is followed from
+	// its starting point (see Ready).
+	ready   chan struct{}
+	initial sync.WaitGroup
 
 	mu        sync.Mutex
 	followers map[string]*fileSource // by state key
@@ -133,11 +142,19 @@ type lineSource interface {
 
 func newSources(a *Agent, state *tail.State, cursors *cursorStore) *sources {
 	s := &sources{a: a, state: state, cursors: cursors, stats: &tail.Stats{}, jstats: &journal.Stats{},
-		followers: map[string]*fileSource{}, journals: map[string]*journalSource{}}
+		followers: map[string]*fileSource{}, journals: map[string]*journalSource{}, ready: make(chan struct{})}
 	a.reg.MustRegister(
 		prometheus.NewCounterFunc(prometheus.CounterOpts{Name: "banfleet_agent_lines_too_long_total", Help: "Lines longer than the limit, skipped."}, func() float64 { return float64(s.stats.TooLong.Load()) }),
 		prometheus.NewCounterFunc(prometheus.CounterOpts{Name: "banfleet_agent_log_rotations_total", Help: "Log rotations followed."}, func() float64 { return float64(s.stats.Rotations.Load() + s.stats.Truncations.Load()) }),
 		prometheus.NewCounterFunc(prometheus.CounterOpts{Name: "banfleet_agent_journal_entries_total", Help: "Journal entries read."}, func() float64 { return float64(s.jstats.Entries.Load()) }),
+		prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "banfleet_agent_sources_ready", Help: "1 once every log file present at start is followed from its starting point."}, func() float64 {
+			select {
+			case <-s.ready:
+				return 1
+			default:
+				return 0
+			}
+		}),
 	)
 	return s
 }
@@ -172,6 +189,18 @@ func (s *sources) Run(ctx context.Context) error {
 	}
 	var wg sync.WaitGroup
 	defer wg.Wait()
+	for _, p := range plans {
+		if p.journal == nil {
+			s.initial.Add(len(p.j.LogPath))
+		}
+	}
+	wg.Add(1)
+	go func() {
+		defer wg.Done()
+		s.initial.Wait()
+		close(s.ready)
+		s.a.log.Info("log sources ready", "files", s.count())
+	}()
 	for _, p := range plans {
 		if p.journal != nil {
 			h := s.a.handler(p.name, p.newFilter())
@@ -208,6 +237,20 @@ func (s *sources) Run(ctx context.Context) error {
 	return nil
 }
 
+// Ready is closed once every log file that exists at start (and every
+// literal path, existing or not) is followed from its starting point, so
+// that a line appended afterwards is read, even on a first run, which starts
+// at the end of a file. Journals need no wait: they resume by cursor or read
+// back findtime. The agent sends its first heartbeat only after this, so an
+// agent the fleet lists is one that reads its logs.
+func (s *sources) Ready() <-chan struct{} { return s.ready }
+
+func (s *sources) count() int {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return len(s.followers)
+}
+
 // followGlob follows every file glob names, now and as they appear. A glob
 // without wildcards is a single path, followed even before it exists.
 func (s *sources) followGlob(ctx context.Context, jail, glob string, newFilter jailfilter.Factory) {
@@ -215,7 +258,11 @@ func (s *sources) followGlob(ctx context.Context, jail, glob string, newFilter j
 	defer wg.Wait()
 	started := map[string]bool{}
 	literal := !strings.ContainsAny(glob, "*?[")
+	firstScan := true
+	initialDone := sync.OnceFunc(s.initial.Done) // also when returning early
+	defer initialDone()
 	for {
+		var readies []<-chan struct{}
 		paths := []string{glob}
 		if !literal {
 			var err error
@@ -242,6 +289,9 @@ func (s *sources) followGlob(ctx context.Context, jail, glob string, newFilter j
 			wg.Add(1)
 			go func() {
 				defer wg.Done()
+				if beforeFollow != nil {
+					beforeFollow()
+				}
 				err := f.Run(ctx, func(line []byte, start int64, pos tail.Position) {
 					fs.cur = tail.Position{Dev: pos.Dev, Ino: pos.Ino, Offset: start}
 					h(line, time.Time{}, fs)
@@ -250,7 +300,18 @@ func (s *sources) followGlob(ctx context.Context, jail, glob string, newFilter j
 					s.a.log.Error("log source stopped", "jail", jail, "path", p, "err", err)
 				}
 			}()
+			readies = append(readies, f.Ready())
 			s.a.log.Info("following log", "jail", jail, "path", p)
+		}
+		if firstScan {
+			firstScan = false
+			for _, r := range readies {
+				select {
+				case <-r:
+				case <-ctx.Done():
+				}
+			}
+			initialDone()
 		}
 		if literal {
 			<-ctx.Done()

@@ -51,7 +51,7 @@ func TestOffenceSurvivesOutageAndRestart(t *testing.T) {
 
 	reg := prometheus.NewRegistry()
 	stop := run(reg)
-	time.Sleep(300 * time.Millisecond) // the follower starts at the end of the log; it has no readiness signal
+	waitGauge(t, reg, "banfleet_agent_sources_ready", 1) // following auth.log from its end
 	line := fmt.Sprintf("%s h1 sshd[7]: Failed password for root from 203.0.113.9 port 4242 ssh2\n", time.Now().Format(time.Stamp))
 	f, err := os.OpenFile(logPath, os.O_APPEND|os.O_WRONLY, 0)
 	require.NoError(t, err)

@@ -83,6 +83,8 @@ type Follower struct {
 	stats           *Stats
 
 	running atomic.Bool
+	ready   chan struct{} // closed once the first look at the path is done
+	once    sync.Once
 
 	mu  sync.Mutex
 	pub Position // last published resume point, guarded by mu
@@ -138,6 +140,7 @@ func New(path string, resume *Position, opts Options) *Follower {
 		log:     opts.Logger.With("path", path),
 		stats:   opts.Stats,
 		atEnd:   resume == nil,
+		ready:   make(chan struct{}),
 	}
 	if resume != nil {
 		r := *resume
@@ -157,6 +160,12 @@ func (f *Follower) Position() Position {
 	defer f.mu.Unlock()
 	return f.pub
 }
+
+// Ready is closed once Run has taken its first look at the path: the file is
+// open at its starting point (so a line appended afterwards will be read,
+// even on a first run that starts at the end), or it is missing and watched
+// for. It stays open if Run never starts.
+func (f *Follower) Ready() <-chan struct{} { return f.ready }
 
 // Stats returns the counters the follower updates (Options.Stats if one was
 // given).
@@ -205,6 +214,7 @@ func (f *Follower) Run(ctx context.Context, h Handler) error {
 	for {
 		f.watch.watchDir()
 		f.step(ctx, h)
+		f.once.Do(func() { close(f.ready) })
 		if ctx.Err() != nil {
 			return nil
 		}

@@ -173,10 +173,14 @@ func TestStartingPoint(t *testing.T) {
 					path := filepath.Join(t.TempDir(), "app.log")
 					resume := tt.setup(t, path)
 					r := startFollower(t, path, resume, m.opts, m.pollOnly)
+					// Ready is the promise the agent relies on: once it is
+					// closed, the starting point is fixed and anything
+					// written after it is delivered.
+					r.waitReady(t)
 					if tt.waitOpen {
-						r.waitOpened(t, 1)
+						require.NotZero(t, r.f.Stats().Opens.Load(), "file open when Ready")
 					} else {
-						r.waitLooked(t, 1)
+						require.Zero(t, r.f.Stats().Opens.Load(), "nothing to open when Ready")
 					}
 					tt.write(t, path)
 					r.waitLines(t, len(tt.want))

@@ -125,6 +125,15 @@ func (r *running) waitLooked(t testing.TB, n uint64) {
 	eventually(t, "follower to look at the file", func() bool { return r.f.Stats().Wakeups.Load() >= n })
 }
 
+func (r *running) waitReady(t testing.TB) {
+	t.Helper()
+	select {
+	case <-r.f.Ready():
+	case <-time.After(waitTimeout):
+		t.Fatalf("follower not ready after %v", waitTimeout)
+	}
+}
+
 func (r *running) waitOpened(t testing.TB, n uint64) {
 	t.Helper()
 	eventually(t, "follower to open the file", func() bool { return r.f.Stats().Opens.Load() >= n })
