@@ -271,7 +271,11 @@ func cleanupStale(t tools, logf func(string, ...any)) {
 	}
 }
 
-// tailFile returns the last n lines of a file, or a note why it cannot.
+// maxDumpLine is how much of a long line a dump shows.
+const maxDumpLine = 300
+
+// tailFile returns the last n lines of a file (each cut at maxDumpLine
+// bytes), or a note why it cannot.
 func tailFile(path string, n int) string {
 	b, err := os.ReadFile(path)
 	if err != nil {
@@ -280,6 +284,11 @@ func tailFile(path string, n int) string {
 	lines := strings.Split(strings.TrimRight(string(b), "\n"), "\n")
 	if len(lines) > n {
 		lines = append([]string{fmt.Sprintf("(… %d earlier lines)", len(lines)-n)}, lines[len(lines)-n:]...)
+	}
+	for i, l := range lines {
+		if len(l) > maxDumpLine {
+			lines[i] = fmt.Sprintf("%q… (%d bytes)", l[:maxDumpLine], len(l))
+		}
 	}
 	return strings.Join(lines, "\n")
 }
