@@ -48,6 +48,9 @@ type Agent struct {
 	// natsAddrs are the addresses of the NATS servers in nats.url: never
 	// banned locally (a ban would cut the agent off from the fleet).
 	natsAddrs *netaddr.Set
+	// exempt is the coordinator's never-ban list (its ignoreip and the
+	// fleet's own addresses), kept for local decisions.
+	exempt *fleetExempt
 
 	localBans prometheus.Counter
 
@@ -89,6 +92,15 @@ func (a *Agent) Run(ctx context.Context) error {
 
 	if err := os.MkdirAll(a.cfg.StateDir, 0o750); err != nil {
 		return fmt.Errorf("state dir: %w", err)
+	}
+	if a.off != nil {
+		a.exempt = &fleetExempt{file: filepath.Join(a.cfg.StateDir, "fleet-exempt.json"), log: a.log}
+		if err := a.exempt.load(); err != nil {
+			return err
+		}
+		a.reg.MustRegister(prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "banfleet_agent_fleet_exempt_prefixes",
+			Help: "Addresses and prefixes the coordinator says no agent may ban alone (its ignoreip, the fleet's hosts)."},
+			func() float64 { return float64(a.exempt.n.Load()) }))
 	}
 	state, err := tail.LoadState(filepath.Join(a.cfg.StateDir, "positions.json"))
 	if err != nil {
@@ -185,6 +197,9 @@ func (a *Agent) Run(ctx context.Context) error {
 		return a.heartbeat(gctx, js)
 	})
 	g.Go(func() error { return srcs.Run(gctx) })
+	if a.exempt != nil {
+		g.Go(func() error { return a.exempt.run(gctx, js) })
+	}
 	a.log.Info("agent running", "host", a.cfg.Host, "nats", a.cfg.NATS.URL, "firewall", a.cfg.Firewall.Backend, "jails", len(specs))
 	err = g.Wait()
 	a.log.Info("agent stopped")
@@ -233,7 +248,7 @@ func (a *Agent) natsConnected(nc *nats.Conn) {
 // address in this host's firewall when the jail's maxretry is reached while
 // NATS has been unreachable for offline.after.
 func (a *Agent) decideAlone(jail string, addr netip.Addr, at time.Time) {
-	if a.off == nil || a.cfg.Offline.Ignore.Contains(addr) || a.cfg.Jails[jail].Ignore.Contains(addr) || a.natsAddrs.Contains(addr) {
+	if a.off == nil || a.cfg.Offline.Ignore.Contains(addr) || a.cfg.Jails[jail].Ignore.Contains(addr) || a.natsAddrs.Contains(addr) || a.exempt.Contains(addr) {
 		return
 	}
 	now := time.Now()

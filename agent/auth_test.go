@@ -11,6 +11,7 @@ import (
 	"net/netip"
 	"os"
 	"path/filepath"
+	"slices"
 	"testing"
 	"time"
 
@@ -50,7 +51,9 @@ func TestPerHostNATSUsers(t *testing.T) {
 	require.NoError(t, os.WriteFile(logPath, nil, 0o600))
 	acfg := &config.Agent{Host: "h1", NATS: config.AgentNATS{URL: url, CA: pki.CA, User: "h1", Password: "h1-secret"}, StateDir: filepath.Join(dir, "state"),
 		Firewall: config.Firewall{Backend: "none", Table: "banfleet"}, Heartbeat: 200 * time.Millisecond, Reconcile: time.Minute,
-		Jails: map[string]config.AgentJail{"sshd": {Filter: "sshd", LogPath: []string{logPath}, Ports: []uint16{22}, Protocol: "tcp"}}}
+		Offline: config.Offline{Ban: true, After: time.Minute}, // reads the fleet's exemptions
+		Jails:   map[string]config.AgentJail{"sshd": {Filter: "sshd", LogPath: []string{logPath}, Ports: []uint16{22}, Protocol: "tcp"}}}
+	areg := prometheus.NewRegistry()
 
 	ctx, cancel := context.WithCancel(context.Background())
 	log := slog.New(slog.DiscardHandler)
@@ -95,7 +98,7 @@ func TestPerHostNATSUsers(t *testing.T) {
 	var st *bans.Store
 	require.Eventually(t, func() bool { st, err = bans.Open(ctx, js, false, 0); return err == nil }, 15*time.Second, 50*time.Millisecond)
 
-	go func() { done <- agent.New(acfg, log, prometheus.NewRegistry(), "test").Run(ctx) }()
+	go func() { done <- agent.New(acfg, log, areg, "test").Run(ctx) }()
 	// The agent's heartbeat arrives (it may write its own key), which it
 	// sends once it follows its log.
 	// (The coordinator creates the agents bucket after the bans bucket.)
@@ -123,12 +126,17 @@ func TestPerHostNATSUsers(t *testing.T) {
 		return wire.Decode(msg.Data, &fs) == nil && len(fs.Entries) == 1
 	}, 10*time.Second, 100*time.Millisecond)
 
-	// As h1: another host's subject and the bans bucket are refused.
-	violations := make(chan error, 4)
+	// The agent reads the coordinator's exemption list (ignoreip
+	// 127.0.0.0/8 and its own addresses) with its login, and keeps it.
+	waitGauge(t, areg, "banfleet_agent_fleet_exempt_prefixes", float64(countExempt(t, ctx, js)))
+	require.FileExists(t, filepath.Join(acfg.StateDir, "fleet-exempt.json"))
+
+	// As h1: another host's subject, the bans bucket and the fleet bucket are refused.
+	violations := make(chan error, 8)
 	h1, err := nats.Connect(url, nats.UserInfo("h1", "h1-secret"), nats.RootCAs(pki.CA), nats.ErrorHandler(func(_ *nats.Conn, _ *nats.Subscription, err error) { violations <- err }))
 	require.NoError(t, err)
 	t.Cleanup(h1.Close)
-	for _, subj := range []string{subject.Offence(0, "h2"), "$KV." + subject.BansBucket + ".sshd.192_0_2_1"} {
+	for _, subj := range []string{subject.Offence(0, "h2"), "$KV." + subject.BansBucket + ".sshd.192_0_2_1", "$KV." + subject.FleetBucket + "." + subject.ExemptKey} {
 		require.NoError(t, h1.Publish(subj, []byte("{}")))
 		require.NoError(t, h1.Flush())
 		select {
@@ -138,4 +146,28 @@ func TestPerHostNATSUsers(t *testing.T) {
 			t.Fatalf("publish to %s was not refused", subj)
 		}
 	}
+}
+
+// countExempt returns how many prefixes the coordinator's exemption list
+// holds once it has 127.0.0.0/8 and at least one host address.
+func countExempt(t *testing.T, ctx context.Context, js jetstream.JetStream) int {
+	t.Helper()
+	n := 0
+	require.Eventually(t, func() bool {
+		kv, err := js.KeyValue(ctx, subject.FleetBucket)
+		if err != nil {
+			return false
+		}
+		ent, err := kv.Get(ctx, subject.ExemptKey)
+		if err != nil {
+			return false
+		}
+		var e wire.Exempt
+		if wire.Decode(ent.Value(), &e) != nil || len(e.Prefixes) < 2 || !slices.Contains(e.Prefixes, netip.MustParsePrefix("127.0.0.0/8")) {
+			return false
+		}
+		n = len(e.Prefixes)
+		return true
+	}, 15*time.Second, 50*time.Millisecond, "the coordinator's exemption list")
+	return n
 }

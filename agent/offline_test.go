@@ -4,6 +4,8 @@ import (
 	"context"
 	"log/slog"
 	"net/netip"
+	"os"
+	"path/filepath"
 	"testing"
 	"time"
 
@@ -15,6 +17,7 @@ import (
 	"github.com/banfleet/banfleet/agent/publish"
 	"github.com/banfleet/banfleet/config"
 	"github.com/banfleet/banfleet/shared/netaddr"
+	"github.com/banfleet/banfleet/shared/wire"
 )
 
 func TestOfflineDecision(t *testing.T) {
@@ -90,8 +93,8 @@ func TestOfflineDecision(t *testing.T) {
 	require.Equal(t, 1, o.tracked(), "windows older than their findtime are swept")
 }
 
-// decideAlone never bans offline.ignoreip, the jail's ignoreip or the NATS
-// servers' addresses; others are banned once maxretry is reached while NATS
+// decideAlone never bans offline.ignoreip, the jail's ignoreip, the NATS
+// servers' addresses or the coordinator's exemption list; others are banned once maxretry is reached while NATS
 // is away.
 func TestDecideAloneExemptions(t *testing.T) {
 	started := time.Now().Add(-time.Minute) // never connected since: away
@@ -109,8 +112,12 @@ func TestDecideAloneExemptions(t *testing.T) {
 	a.natsAddrs = a.resolveNATS(context.Background())
 	a.pub = publish.New(nil, publish.Options{Host: "h1", Logger: log})
 	a.enf = enforce.New(enforce.Options{Backend: fw, Jails: []firewall.JailSpec{{Name: "sshd", Ports: []uint16{22}}}, Own: &netaddr.Set{}, Logger: log, Registry: prometheus.NewRegistry()})
+	// What the coordinator said before NATS went away: its ignoreip and
+	// another host of the fleet.
+	a.exempt = &fleetExempt{file: filepath.Join(t.TempDir(), "fleet-exempt.json"), log: log}
+	a.exempt.take(exemptRecord(t, "203.0.113.64/26", "10.77.0.12/32"))
 
-	for _, addr := range []string{"10.1.2.3", "192.0.2.7", "198.51.100.10", "2001:db8::10", "203.0.113.5"} {
+	for _, addr := range []string{"10.1.2.3", "192.0.2.7", "198.51.100.10", "2001:db8::10", "203.0.113.70", "203.0.113.5"} {
 		for range 3 {
 			a.decideAlone("sshd", netip.MustParseAddr(addr), time.Now())
 		}
@@ -120,4 +127,44 @@ func TestDecideAloneExemptions(t *testing.T) {
 	require.Len(t, es, 1)
 	require.Equal(t, "203.0.113.5", es[0].Addr.String())
 	require.Equal(t, 1, a.enf.Local())
+}
+
+func exemptRecord(t *testing.T, prefixes ...string) []byte {
+	t.Helper()
+	e := wire.Exempt{Updated: time.Now(), By: "coord:c1"}
+	for _, p := range prefixes {
+		e.Prefixes = append(e.Prefixes, netip.MustParsePrefix(p))
+	}
+	data, err := wire.Encode(&e)
+	require.NoError(t, err)
+	return data
+}
+
+// The exemption list survives a restart (the agent may restart while NATS
+// is away); a bad value or file never empties a good list or stops the
+// agent.
+func TestFleetExemptKept(t *testing.T) {
+	log := slog.New(slog.DiscardHandler)
+	file := filepath.Join(t.TempDir(), "fleet-exempt.json")
+	in := netip.MustParseAddr("10.77.0.12")
+
+	f := &fleetExempt{file: file, log: log}
+	require.NoError(t, f.load(), "no file yet")
+	require.False(t, f.Contains(in))
+	f.take(exemptRecord(t, "10.77.0.0/24"))
+	require.True(t, f.Contains(in))
+	f.take([]byte(`{"v":1,"prefixes":["evil"]}`))
+	require.True(t, f.Contains(in), "a bad value leaves the list as it was")
+
+	restarted := &fleetExempt{file: file, log: log}
+	require.NoError(t, restarted.load())
+	require.True(t, restarted.Contains(in))
+	require.EqualValues(t, 1, restarted.n.Load())
+
+	require.NoError(t, os.WriteFile(file, []byte("{garbage"), 0o600))
+	broken := &fleetExempt{file: file, log: log}
+	require.NoError(t, broken.load())
+	require.False(t, broken.Contains(in))
+	require.FileExists(t, file+".bad", "the unreadable file is set aside")
+	require.NoFileExists(t, file)
 }

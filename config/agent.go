@@ -67,7 +67,9 @@ type Offline struct {
 	// no offence stored) before the agent bans alone (default 10s).
 	After time.Duration `koanf:"after"`
 	// IgnoreIP lists addresses and CIDRs never banned locally (the host's
-	// own addresses and loopback never are).
+	// own addresses, loopback, the NATS servers and what the coordinator
+	// last listed as exempt — its ignoreip and the fleet's hosts — never
+	// are).
 	IgnoreIP []string `koanf:"ignoreip"`
 	// Ignore is IgnoreIP parsed (not a key).
 	Ignore *netaddr.Set `koanf:"-"`

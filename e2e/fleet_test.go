@@ -290,7 +290,8 @@ func TestBadInput(t *testing.T) {
 // bans locally. The offences are not lost: once the coordinator is back,
 // the agents send them and the fleet-wide count (3, over two hosts) bans
 // everywhere. A local ban the fleet does not confirm shows in `bans
-// --cluster` as the host's own, and `coord unban` lifts it.
+// --cluster` as the host's own, and `coord unban` lifts it. The fleet's own
+// hosts are never banned alone.
 func TestAgentBansAloneWhileNATSAway(t *testing.T) {
 	cfg := lab.DefaultCoordConfig()
 	l, f := fleet(t, lab.FleetOptions{Coord: &cfg, Agent: func(_ string, c *lab.AgentConfig) {
@@ -299,6 +300,18 @@ func TestAgentBansAloneWhileNATSAway(t *testing.T) {
 		c.Jails["sshd"] = j
 		c.Extra = "offline:\n  after: 1s\n"
 	}})
+	// Before it goes, the coordinator has told every agent the fleet's own
+	// addresses (the three hosts'), never to be banned alone.
+	exempt := fleetExempt(t, l, lab.H1Addr, lab.H2Addr, lab.H3Addr)
+	for _, h := range lab.HostNames() {
+		require.NoError(t, lab.WaitFor(10*time.Second, func() error {
+			v, err := agentMetric(l, h, "banfleet_agent_fleet_exempt_prefixes")
+			if err == nil && v != float64(len(exempt.Prefixes)) {
+				err = fmt.Errorf("%s: banfleet_agent_fleet_exempt_prefixes = %v, want %d", h, v, len(exempt.Prefixes))
+			}
+			return err
+		}))
+	}
 	require.NoError(t, f.Coord.Stop())
 	for _, h := range []string{lab.H1, lab.H2} {
 		require.NoError(t, lab.WaitFor(10*time.Second, func() error {
@@ -339,6 +352,21 @@ func TestAgentBansAloneWhileNATSAway(t *testing.T) {
 		require.NoError(t, l.SSHFailedLogin(lab.Client, hostAddrs[lab.H3]))
 	}
 	require.NoError(t, lab.WaitFor(2*time.Second, func() error { return bannedEverywhere(l, "sshd", client, lab.H3) }))
+
+	// A host of the fleet (h2) fails twice on h1: h1 does not ban it alone,
+	// as the coordinator would not.
+	for range 2 {
+		require.NoError(t, l.SSHFailedLogin(lab.H2, hostAddrs[lab.H1]))
+	}
+	require.NoError(t, lab.WaitFor(5*time.Second, func() error {
+		v, err := agentMetric(l, lab.H1, "banfleet_agent_failures_total")
+		if err == nil && v != 4 {
+			err = fmt.Errorf("h1 failures %v (want 2 of the attacker's, 2 of h2's)", v)
+		}
+		return err
+	}))
+	require.NoError(t, goneEverywhere(l, "sshd", hostAddrs[lab.H2], lab.H1))
+	require.NoError(t, l.TCPConnect(lab.H2, hostAddrs[lab.H1]+":22", 2*time.Second), "h2 still reaches h1")
 
 	// The coordinator is back: the three offences held by h1 and h2 reach
 	// it, and the fleet bans everywhere.

@@ -8,15 +8,19 @@ import (
 	"fmt"
 	"net"
 	"net/netip"
+	"slices"
 	"strconv"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nats.go/jetstream"
 	"github.com/stretchr/testify/require"
 
 	"github.com/banfleet/banfleet/e2e/lab"
+	"github.com/banfleet/banfleet/shared/subject"
+	"github.com/banfleet/banfleet/shared/wire"
 )
 
 // fleet starts a lab and the fleet on it, and waits until every agent has
@@ -180,6 +184,38 @@ func natsFrom(t *testing.T, l *lab.Lab, ns, user string) *nats.Conn {
 	require.NoError(t, err)
 	t.Cleanup(nc.Close)
 	return nc
+}
+
+// fleetExempt waits until the coordinator's exemption list (as an admin
+// reads it from the fleet bucket) holds every address in want, and returns
+// it.
+func fleetExempt(t *testing.T, l *lab.Lab, want ...netip.Addr) wire.Exempt {
+	t.Helper()
+	js, err := jetstream.New(natsFrom(t, l, lab.Client, lab.Admin))
+	require.NoError(t, err)
+	var e wire.Exempt
+	require.NoError(t, lab.WaitFor(10*time.Second, func() error {
+		ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+		defer cancel()
+		kv, err := js.KeyValue(ctx, subject.FleetBucket)
+		if err != nil {
+			return err
+		}
+		ent, err := kv.Get(ctx, subject.ExemptKey)
+		if err != nil {
+			return err
+		}
+		if err := wire.Decode(ent.Value(), &e); err != nil {
+			return err
+		}
+		for _, a := range want {
+			if !slices.ContainsFunc(e.Prefixes, func(p netip.Prefix) bool { return p.Contains(a) }) {
+				return fmt.Errorf("exemption list %v lacks %v", e.Prefixes, a)
+			}
+		}
+		return nil
+	}))
+	return e
 }
 
 type nsDialer struct {

@@ -8,32 +8,42 @@ import (
 
 // AgentPermissions are what the agent of host may do: publish offences
 // under its own host token only (the subject is its identity), write its
-// own heartbeat, watch the bans bucket, answer requests addressed to it.
-// Nothing else: no stream or bucket administration, no other host's
-// subjects.
+// own heartbeat, watch the bans and fleet buckets, answer requests
+// addressed to it. Nothing else: no stream or bucket administration, no
+// other host's subjects.
 func AgentPermissions(host string) *server.Permissions {
-	bans := "KV_" + subject.BansBucket
-	agents := "KV_" + subject.AgentsBucket
+	allow := []string{
+		subject.OffencePrefix + ".*." + host,
+		"$KV." + subject.AgentsBucket + "." + host,
+		"$JS.API.INFO",
+		"$JS.API.STREAM.INFO.KV_" + subject.AgentsBucket,
+	}
+	for _, b := range []string{subject.BansBucket, subject.FleetBucket} {
+		allow = append(allow, readBucket(b)...)
+	}
 	return &server.Permissions{
-		Publish: &server.SubjectPermission{Allow: []string{
-			subject.OffencePrefix + ".*." + host,
-			"$KV." + subject.AgentsBucket + "." + host,
-			"$JS.API.INFO",
-			"$JS.API.STREAM.INFO." + bans,
-			"$JS.API.STREAM.INFO." + agents,
-			"$JS.API.CONSUMER.CREATE." + bans,
-			"$JS.API.CONSUMER.CREATE." + bans + ".>",
-			"$JS.API.CONSUMER.INFO." + bans + ".>",
-			"$JS.API.CONSUMER.DELETE." + bans + ".>",
-			"$JS.API.DIRECT.GET." + bans + ".>",
-			"$JS.FC." + bans + ".>",
-		}},
+		Publish: &server.SubjectPermission{Allow: allow},
 		Subscribe: &server.SubjectPermission{Allow: []string{
 			"_INBOX.>",
 			subject.AgentRequest(host, ">"),
 		}},
 		// Replies to requests (coord bans --cluster) go to the asker's inbox.
 		Response: &server.ResponsePermission{MaxMsgs: 1},
+	}
+}
+
+// readBucket is what reading and watching a KV bucket takes: its stream's
+// info, ordered consumers on it, direct gets and flow control.
+func readBucket(bucket string) []string {
+	stream := "KV_" + bucket
+	return []string{
+		"$JS.API.STREAM.INFO." + stream,
+		"$JS.API.CONSUMER.CREATE." + stream,
+		"$JS.API.CONSUMER.CREATE." + stream + ".>",
+		"$JS.API.CONSUMER.INFO." + stream + ".>",
+		"$JS.API.CONSUMER.DELETE." + stream + ".>",
+		"$JS.API.DIRECT.GET." + stream + ".>",
+		"$JS.FC." + stream + ".>",
 	}
 }
 

@@ -14,6 +14,7 @@ import (
 	"fmt"
 	"log/slog"
 	"net/netip"
+	"slices"
 	"sync"
 	"time"
 
@@ -74,6 +75,10 @@ type Coordinator struct {
 	js    jetstream.JetStream
 	store *bans.Store
 	hist  jetstream.KeyValue
+	fleet jetstream.KeyValue
+
+	// exemptDirty is signalled when the fleet's addresses may have changed.
+	exemptDirty chan struct{}
 }
 
 // New prepares a coordinator; Run starts it.
@@ -85,6 +90,8 @@ func New(cfg *config.Coord, log *slog.Logger, reg *prometheus.Registry) *Coordin
 		m:      newMetrics(reg),
 		engine: decide.New(cfg, "coord:"+cfg.Name),
 		now:    time.Now,
+
+		exemptDirty: make(chan struct{}, 1),
 	}
 }
 
@@ -168,6 +175,14 @@ func (c *Coordinator) Run(ctx context.Context) error {
 		}
 		return c.consume(ctx)
 	})
+	g.Go(func() error {
+		select {
+		case <-fleetSynced:
+		case <-ctx.Done():
+			return nil
+		}
+		return c.publishExempt(ctx)
+	})
 	g.Go(func() error { return c.sweep(ctx) })
 	c.log.Info("coordinator running", "name", c.cfg.Name, "nats", url)
 	err = g.Wait()
@@ -229,6 +244,12 @@ func (c *Coordinator) setupOnce(ctx context.Context) error {
 		TTL: 24 * time.Hour, Storage: jetstream.FileStorage,
 	}); err != nil {
 		return fmt.Errorf("create bucket %s: %w", subject.AgentsBucket, err)
+	}
+	if c.fleet, err = c.js.CreateOrUpdateKeyValue(ctx, jetstream.KeyValueConfig{
+		Bucket: subject.FleetBucket, Description: "banfleet: what the coordinator tells every agent", History: 1,
+		Storage: jetstream.FileStorage, MaxValueSize: wire.MaxExemptMessage,
+	}); err != nil {
+		return fmt.Errorf("create bucket %s: %w", subject.FleetBucket, err)
 	}
 	c.hist, err = c.js.CreateOrUpdateKeyValue(ctx, jetstream.KeyValueConfig{
 		Bucket: HistoryBucket, Description: "banfleet recent bans (for replay)", History: 1,
@@ -400,7 +421,68 @@ func (c *Coordinator) watchFleet(ctx context.Context, synced chan struct{}) erro
 		}
 		c.engine.Fleet().Replace(all)
 		c.m.fleet.Set(float64(len(all)))
+		select {
+		case c.exemptDirty <- struct{}{}:
+		default:
+		}
 	})
+}
+
+// publishExempt keeps the fleet bucket's exemption list (ignoreip and the
+// hosts' own addresses) current, so that an agent deciding alone while
+// NATS is away never bans what the coordinator would not. It writes at
+// start and then when the list changes, at most once a second.
+func (c *Coordinator) publishExempt(ctx context.Context) error {
+	var last []netip.Prefix
+	written := false
+	for {
+		cur := exemptList(c.cfg.Ignore.Prefixes(), c.engine.Fleet().Prefixes())
+		if !written || !slices.Equal(cur, last) {
+			e := wire.Exempt{Prefixes: cur, Updated: c.now(), By: "coord:" + c.cfg.Name}
+			data, err := wire.Encode(&e)
+			if err == nil {
+				if len(cur) > wire.MaxExemptPrefixes {
+					err = fmt.Errorf("%d prefixes, at most %d", len(cur), wire.MaxExemptPrefixes)
+				} else {
+					wctx, cancel := context.WithTimeout(ctx, 5*time.Second)
+					_, err = c.fleet.Put(wctx, subject.ExemptKey, data)
+					cancel()
+				}
+			}
+			if err != nil && ctx.Err() == nil {
+				c.log.Warn("exemption list not written, retrying", "bucket", subject.FleetBucket, "err", err)
+			} else if err == nil {
+				last, written = cur, true
+				c.log.Debug("exemption list written", "prefixes", len(cur))
+			}
+		}
+		select {
+		case <-ctx.Done():
+			return nil
+		case <-c.exemptDirty:
+		case <-time.After(time.Minute): // and retries a failed write
+		}
+		select {
+		case <-ctx.Done():
+			return nil
+		case <-time.After(time.Second):
+		}
+	}
+}
+
+// exemptList merges prefix lists into one sorted list without duplicates.
+func exemptList(lists ...[]netip.Prefix) []netip.Prefix {
+	var out []netip.Prefix
+	for _, l := range lists {
+		out = append(out, l...)
+	}
+	slices.SortFunc(out, func(a, b netip.Prefix) int {
+		if c := a.Addr().Compare(b.Addr()); c != 0 {
+			return c
+		}
+		return a.Bits() - b.Bits()
+	})
+	return slices.Compact(out)
 }
 
 // watchLoop runs a KV watch, restarting it if it breaks, until ctx ends.

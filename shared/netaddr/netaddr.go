@@ -83,6 +83,9 @@ func (s *Set) Replace(prefixes []netip.Prefix) {
 
 // Prefixes returns a copy of the set's contents.
 func (s *Set) Prefixes() []netip.Prefix {
+	if s == nil {
+		return nil
+	}
 	s.mu.RLock()
 	defer s.mu.RUnlock()
 	return append([]netip.Prefix(nil), s.prefixes...)

@@ -26,6 +26,12 @@ const (
 	BansBucket = "bans"
 	// AgentsBucket is the KV bucket where agents publish their heartbeat.
 	AgentsBucket = "agents"
+	// FleetBucket is the KV bucket of what the coordinator tells every
+	// agent; agents may read it, not write it.
+	FleetBucket = "fleet"
+	// ExemptKey is FleetBucket's key of the addresses no agent may ban on
+	// its own (wire.Exempt).
+	ExemptKey = "exempt"
 	// DefaultShards is the number of offence shards.
 	DefaultShards = 16
 )

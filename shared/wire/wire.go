@@ -96,6 +96,37 @@ type FirewallState struct {
 	Error   string          `json:"error,omitempty"`
 }
 
+// Exempt is the coordinator's list of addresses no agent may ban on its
+// own: its ignoreip and every host's own addresses (from the heartbeats).
+// It is the value of key subject.ExemptKey in the fleet bucket; agents keep
+// the last one they read, for the time NATS is away.
+type Exempt struct {
+	V        int            `json:"v"`
+	Prefixes []netip.Prefix `json:"prefixes"`
+	Updated  time.Time      `json:"updated"`
+	By       string         `json:"by"` // "coord:<name>"
+}
+
+// Limits of an Exempt record: room for thousands of hosts with several
+// addresses each.
+const (
+	MaxExemptPrefixes = 8192
+	MaxExemptMessage  = 512 << 10 // below NATS's default max_payload of 1 MiB
+)
+
+// Validate checks an exemption list.
+func (e *Exempt) Validate() error {
+	if len(e.Prefixes) > MaxExemptPrefixes {
+		return fmt.Errorf("%w: exempt list: %d prefixes, at most %d", ErrMalformed, len(e.Prefixes), MaxExemptPrefixes)
+	}
+	for _, p := range e.Prefixes {
+		if !p.IsValid() || p.Addr().Zone() != "" || p.Addr().Is4In6() {
+			return fmt.Errorf("%w: exempt list: prefix %v invalid", ErrMalformed, p)
+		}
+	}
+	return nil
+}
+
 // Validate checks an offence's fields.
 func (o *Offence) Validate() error {
 	switch {
@@ -183,8 +214,12 @@ type validator interface{ Validate() error }
 // Decode strictly decodes data into msg (a pointer to one of this package's
 // messages) and validates it.
 func Decode(data []byte, msg validator) error {
-	if len(data) > MaxMessage {
-		return fmt.Errorf("%w: %d bytes, more than %d", ErrMalformed, len(data), MaxMessage)
+	limit := MaxMessage
+	if _, ok := msg.(*Exempt); ok {
+		limit = MaxExemptMessage
+	}
+	if len(data) > limit {
+		return fmt.Errorf("%w: %d bytes, more than %d", ErrMalformed, len(data), limit)
 	}
 	var probe struct {
 		V *int `json:"v"`
@@ -219,6 +254,8 @@ func Encode(msg any) ([]byte, error) {
 	case *Heartbeat:
 		m.V = Version
 	case *FirewallState:
+		m.V = Version
+	case *Exempt:
 		m.V = Version
 	}
 	return json.Marshal(msg)

@@ -96,3 +96,30 @@ func TestHeartbeatBounds(t *testing.T) {
 		require.ErrorIs(t, hb.Validate(), ErrMalformed, name)
 	}
 }
+
+// The exemption list of a large fleet is bigger than other messages; it
+// still decodes, and its bounds hold.
+func TestExempt(t *testing.T) {
+	e := &Exempt{Updated: time.Date(2026, 11, 26, 6, 0, 0, 0, time.UTC), By: "coord:c1"}
+	for i := range 6000 {
+		e.Prefixes = append(e.Prefixes, netip.PrefixFrom(netip.AddrFrom4([4]byte{10, byte(i >> 8), byte(i), 1}), 32))
+	}
+	e.Prefixes = append(e.Prefixes, netip.MustParsePrefix("2001:db8::/64"))
+	data, err := Encode(e)
+	require.NoError(t, err)
+	require.Greater(t, len(data), MaxMessage, "larger than any other message may be")
+	var got Exempt
+	require.NoError(t, Decode(data, &got))
+	require.Equal(t, *e, got)
+
+	for name, bad := range map[string]string{
+		"bits":         `{"v":1,"prefixes":["10.0.0.0/33"],"updated":"2026-11-26T06:00:00Z","by":"x"}`,
+		"mapped":       `{"v":1,"prefixes":["::ffff:10.0.0.1/128"],"updated":"2026-11-26T06:00:00Z","by":"x"}`,
+		"unknown":      `{"v":1,"prefixes":[],"updated":"2026-11-26T06:00:00Z","by":"x","all":true}`,
+		"huge":         `{"v":1,"by":"` + strings.Repeat("a", MaxExemptMessage) + `"}`,
+		"not a prefix": `{"v":1,"prefixes":["evil"],"updated":"2026-11-26T06:00:00Z","by":"x"}`,
+	} {
+		require.ErrorIs(t, Decode([]byte(bad), &got), ErrMalformed, name)
+	}
+	require.ErrorIs(t, (&Exempt{Prefixes: make([]netip.Prefix, MaxExemptPrefixes+1)}).Validate(), ErrMalformed)
+}
