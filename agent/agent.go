@@ -51,6 +51,7 @@ type Agent struct {
 	// exempt is the coordinator's never-ban list (its ignoreip and the
 	// fleet's own addresses), kept for local decisions.
 	exempt *fleetExempt
+	srcs   *sources
 
 	localBans prometheus.Counter
 
@@ -169,11 +170,14 @@ func (a *Agent) Run(ctx context.Context) error {
 		}))
 
 	srcs := newSources(a, state, cursors)
-	sub, err := nc.Subscribe(subject.AgentRequest(a.cfg.Host, "firewall"), a.answerFirewall)
-	if err != nil {
-		return fmt.Errorf("subscribe control: %w", err)
+	a.srcs = srcs
+	for verb, answer := range map[string]nats.MsgHandler{"firewall": a.answerFirewall, "health": a.answerHealth} {
+		sub, err := nc.Subscribe(subject.AgentRequest(a.cfg.Host, verb), answer)
+		if err != nil {
+			return fmt.Errorf("subscribe to %s requests: %w", verb, err)
+		}
+		defer sub.Unsubscribe()
 	}
-	defer sub.Unsubscribe()
 
 	g, gctx := errgroup.WithContext(ctx)
 	a.runCtx = gctx
@@ -307,6 +311,43 @@ func (a *Agent) answerFirewall(m *nats.Msg) {
 	}
 	if err := m.Respond(data); err != nil {
 		a.log.Warn("firewall request not answered", "err", err)
+	}
+}
+
+// answerHealth answers a live health request (coord health).
+func (a *Agent) answerHealth(m *nats.Msg) {
+	now := time.Now()
+	h := wire.Health{Host: a.cfg.Host, Version: a.version, Started: a.started, Now: now, Backend: a.cfg.Firewall.Backend,
+		BansApplied: a.enf.Desired(), LocalBans: a.enf.Local(), Unsent: a.pub.Queued()}
+	h.Files, h.Journals = a.srcs.counts()
+	h.Lines = a.srcs.stats.Lines.Load() + a.srcs.jstats.Entries.Load()
+	select {
+	case <-a.srcs.Ready():
+		h.SourcesReady = true
+	default:
+		h.Problems = append(h.Problems, fmt.Sprintf("log sources not ready after %v", now.Sub(a.started).Round(time.Second)))
+	}
+	if a.off != nil && a.off.away(now, a.pub.FailingSince()) {
+		h.NATSUnreachable = true
+		h.Problems = append(h.Problems, "NATS has been unreachable: banning alone")
+	}
+	if since := a.pub.FailingSince(); !since.IsZero() && now.Sub(since) >= 5*time.Second {
+		h.Problems = append(h.Problems, fmt.Sprintf("offences not stored for %v (%d queued)", now.Sub(since).Round(time.Second), h.Unsent))
+	}
+	h.LastReconcile, h.FirewallError = a.enf.Status()
+	switch {
+	case h.FirewallError != "":
+		h.Problems = append(h.Problems, "firewall: "+h.FirewallError)
+	case h.LastReconcile.IsZero() && now.Sub(a.started) >= 10*time.Second:
+		h.Problems = append(h.Problems, "firewall not reconciled with the bans bucket yet")
+	}
+	data, err := wire.Encode(&h)
+	if err != nil {
+		a.log.Error("health not encodable", "err", err)
+		return
+	}
+	if err := m.Respond(data); err != nil {
+		a.log.Warn("health request not answered", "err", err)
 	}
 }
 

@@ -18,6 +18,8 @@ import (
 	"github.com/banfleet/banfleet/coordinator/serve"
 	"github.com/banfleet/banfleet/shared/bans"
 	"github.com/banfleet/banfleet/shared/natstest"
+	"github.com/banfleet/banfleet/shared/subject"
+	"github.com/banfleet/banfleet/shared/wire"
 )
 
 // TestAgentToCoordinator runs a real coordinator and two agents (firewall
@@ -83,6 +85,25 @@ func TestAgentToCoordinator(t *testing.T) {
 		b, err := st.Get(ctx, "sshd", netip.MustParseAddr("203.0.113.9"))
 		return err == nil && b.Reason.Count == 3 && len(b.Reason.Hosts) == 2
 	}, 10*time.Second, 20*time.Millisecond)
+
+	// Asked live, h1 says how it is: well, one file, its two lines read,
+	// the ban applied, nothing unsent.
+	var h wire.Health
+	require.Eventually(t, func() bool {
+		msg, err := ns.NC.Request(subject.AgentRequest("h1", "health"), nil, time.Second)
+		if err != nil || wire.Decode(msg.Data, &h) != nil {
+			return false
+		}
+		return h.BansApplied == 1 && h.Lines == 2
+	}, 10*time.Second, 50*time.Millisecond)
+	require.Equal(t, "h1", h.Host)
+	require.Equal(t, "test", h.Version)
+	require.True(t, h.SourcesReady)
+	require.Equal(t, 1, h.Files)
+	require.Zero(t, h.Unsent)
+	require.False(t, h.LastReconcile.IsZero())
+	require.Empty(t, h.FirewallError)
+	require.Empty(t, h.Problems)
 }
 
 // TestHeartbeatMeansReading: the fleet lists an agent (its heartbeat) only

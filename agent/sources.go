@@ -246,9 +246,15 @@ func (s *sources) Run(ctx context.Context) error {
 func (s *sources) Ready() <-chan struct{} { return s.ready }
 
 func (s *sources) count() int {
+	files, _ := s.counts()
+	return files
+}
+
+// counts is how many files and journals are being read.
+func (s *sources) counts() (files, journals int) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	return len(s.followers)
+	return len(s.followers), len(s.journals)
 }
 
 // followGlob follows every file glob names, now and as they appear. A glob

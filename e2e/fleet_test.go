@@ -141,14 +141,38 @@ func TestManualBanUnban(t *testing.T) {
 	require.Equal(t, 3, code, "unban of an address that is not banned")
 }
 
-// c (continued). A stopped agent is reported as not answering.
+// c (continued). A stopped agent is reported as not answering, by `bans
+// --cluster` and by `coord health`.
 func TestClusterReportsSilentHost(t *testing.T) {
 	l, f := fleet(t, lab.FleetOptions{})
+	// Every agent is well: it reads its log, its firewall equals the bucket.
+	require.NoError(t, lab.WaitFor(10*time.Second, func() error {
+		hosts, code := health(t, l)
+		if code != 0 || len(hosts) != 3 {
+			return fmt.Errorf("coord health: exit %d, %+v", code, hosts)
+		}
+		return nil
+	}))
+	hosts, _ := health(t, l)
+	for _, h := range lab.HostNames() {
+		hv := hosts[h].Health
+		require.Equal(t, "ok", hosts[h].Status, h)
+		require.True(t, hv.SourcesReady, h)
+		require.Equal(t, 1, hv.Files, h)
+		require.Equal(t, "nftables", hv.Backend, h)
+		require.False(t, hv.LastReconcile.IsZero(), h)
+		require.Empty(t, hv.Problems, h)
+	}
+
 	require.NoError(t, f.Agents[lab.H3].Kill())
-	hosts, code := cluster(t, l)
-	require.Equal(t, 4, code, "not in sync")
+	hosts, code := health(t, l)
+	require.Equal(t, 4, code, "an agent does not answer")
 	require.Equal(t, "no-answer", hosts[lab.H3].Status)
-	require.Equal(t, "in-sync", hosts[lab.H1].Status)
+	require.Equal(t, "ok", hosts[lab.H1].Status)
+	views, code := cluster(t, l)
+	require.Equal(t, 4, code, "not in sync")
+	require.Equal(t, "no-answer", views[lab.H3].Status)
+	require.Equal(t, "in-sync", views[lab.H1].Status)
 }
 
 // d. An agent killed with -9 misses a ban and a lift, and someone adds a

@@ -18,6 +18,7 @@ import (
 	"github.com/nats-io/nats.go/jetstream"
 	"github.com/stretchr/testify/require"
 
+	"github.com/banfleet/banfleet/coordinator/cli"
 	"github.com/banfleet/banfleet/e2e/lab"
 	"github.com/banfleet/banfleet/shared/subject"
 	"github.com/banfleet/banfleet/shared/wire"
@@ -254,6 +255,24 @@ func cluster(t *testing.T, l *lab.Lab) (hosts map[string]clusterHost, exit int) 
 	}
 	require.NoError(t, json.Unmarshal([]byte(out), &v), out)
 	hosts = map[string]clusterHost{}
+	for _, h := range v.Hosts {
+		hosts[h.Host] = h
+	}
+	return hosts, exit
+}
+
+// health runs coord health -o json and returns each host's view.
+func health(t *testing.T, l *lab.Lab) (hosts map[string]cli.HealthView, exit int) {
+	t.Helper()
+	out, exit, err := l.Coord("health", "-o", "json")
+	require.NoError(t, err)
+	var v struct {
+		Hosts []cli.HealthView `json:"hosts"`
+		OK    bool             `json:"ok"`
+	}
+	require.NoError(t, json.Unmarshal([]byte(out), &v), out)
+	require.Equal(t, exit == 0, v.OK, out)
+	hosts = map[string]cli.HealthView{}
 	for _, h := range v.Hosts {
 		hosts[h.Host] = h
 	}

@@ -22,6 +22,7 @@ import (
 	"os"
 	"slices"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/nats-io/nats.go/jetstream"
@@ -67,6 +68,11 @@ type Enforcer struct {
 	desired map[string]wire.Ban // by bucket key
 	local   map[string]wire.Ban // bans this agent made alone, by bucket key
 	dirty   chan struct{}       // local changed since the last save (capacity 1)
+
+	// lastReconcile (Unix ns) and fwErr (string) are the firewall's state
+	// for health answers.
+	lastReconcile atomic.Int64
+	fwErr         atomic.Value
 
 	elements            prometheus.Gauge
 	applied, reconciles prometheus.Counter
@@ -346,7 +352,7 @@ func (e *Enforcer) apply(batch []change) {
 		e.localChanged()
 	}
 	if err := e.o.Backend.Apply(add, del); err != nil {
-		e.fwErrors.Inc()
+		e.failed(err)
 		e.o.Logger.Error("firewall update failed; reconciling", "add", len(add), "del", len(del), "err", err)
 		e.reconcileLocked("repair")
 		return
@@ -392,16 +398,34 @@ func (e *Enforcer) reconcileLocked(why string) {
 	}
 	added, removed, err := e.o.Backend.Reconcile(want)
 	if err != nil {
-		e.fwErrors.Inc()
+		e.failed(err)
 		e.o.Logger.Error("firewall reconcile failed", "why", why, "err", err)
 		return
 	}
+	e.lastReconcile.Store(now.UnixNano())
+	e.fwErr.Store("")
 	e.reconciles.Inc()
 	lvl := slog.LevelDebug
 	if added+removed > 0 || why != "periodic" {
 		lvl = slog.LevelInfo
 	}
 	e.o.Logger.Log(context.Background(), lvl, "firewall reconciled", "why", why, "bans", len(want), "added", added, "removed", removed)
+}
+
+// failed counts a failed firewall write and keeps it for Status.
+func (e *Enforcer) failed(err error) {
+	e.fwErrors.Inc()
+	e.fwErr.Store(err.Error())
+}
+
+// Status is the firewall's state: when it was last made equal to the
+// bucket (zero: not yet) and the last failure since then ("" if none).
+func (e *Enforcer) Status() (lastReconcile time.Time, lastErr string) {
+	if ns := e.lastReconcile.Load(); ns != 0 {
+		lastReconcile = time.Unix(0, ns)
+	}
+	lastErr, _ = e.fwErr.Load().(string)
+	return lastReconcile, lastErr
 }
 
 // BanLocally enforces a ban this agent decided alone (NATS away). It
@@ -436,11 +460,11 @@ func (e *Enforcer) BanLocally(b wire.Ban) (bool, error) {
 	}
 	e.localChanged()
 	if declErr != nil {
-		e.fwErrors.Inc()
+		e.failed(declErr)
 		return true, declErr
 	}
 	if err := e.o.Backend.Apply([]firewall.Entry{en}, nil); err != nil {
-		e.fwErrors.Inc()
+		e.failed(err)
 		return true, fmt.Errorf("local ban %s/%s: %w", b.Jail, b.Addr, err)
 	}
 	e.applied.Inc()

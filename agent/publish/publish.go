@@ -43,6 +43,9 @@ func (p *Publisher) FailingSince() time.Time {
 	return time.Time{}
 }
 
+// Queued is how many offences wait to be stored.
+func (p *Publisher) Queued() int { return len(p.queue) }
+
 // Options configures a Publisher.
 type Options struct {
 	Host     string

@@ -1,9 +1,11 @@
 // Package cli is the coord command: `coord serve` runs the coordinator, the
-// other commands administer the fleet's bans (bans, ban, unban, agents).
+// other commands administer the fleet's bans (bans, ban, unban, agents,
+// health).
 //
 // Exit codes: 0 success; 1 an operation failed (NATS unreachable, …);
 // 2 bad usage or input; 3 the ban to remove does not exist; 4 the fleet is
-// not in sync (`bans --cluster` found drift or hosts that did not answer).
+// not in sync or not well (`bans --cluster` found drift, `health` a
+// problem, or hosts that did not answer).
 package cli
 
 import (
@@ -78,7 +80,7 @@ func NewRootCommand(stdout io.Writer) *cobra.Command {
 	root.PersistentFlags().StringVarP(&g.output, "output", "o", "table", "output format: table or json")
 	root.PersistentFlags().DurationVar(&g.timeout, "timeout", 5*time.Second, "how long to wait for NATS and for agents")
 	root.SetOut(stdout)
-	root.AddCommand(newServeCommand(), newBansCommand(g), newBanCommand(g), newUnbanCommand(g), newAgentsCommand(g), newHashPasswordCommand(g))
+	root.AddCommand(newServeCommand(), newBansCommand(g), newBanCommand(g), newUnbanCommand(g), newAgentsCommand(g), newHealthCommand(g), newHashPasswordCommand(g))
 	return root
 }
 

@@ -96,6 +96,48 @@ type FirewallState struct {
 	Error   string          `json:"error,omitempty"`
 }
 
+// Health is an agent's answer to a live health request (coord health):
+// what it is doing right now, and what is wrong, if anything.
+type Health struct {
+	V       int       `json:"v"`
+	Host    string    `json:"host"`
+	Version string    `json:"version"`
+	Started time.Time `json:"started"`
+	Now     time.Time `json:"now"` // the agent's clock
+	Backend string    `json:"backend"`
+	// NATSUnreachable: NATS has been unreachable for offline.after (the
+	// agent decides alone); it answered, so it is back or on its way.
+	NATSUnreachable bool   `json:"nats_unreachable,omitempty"`
+	SourcesReady    bool   `json:"sources_ready"` // every log file present at start is followed
+	Files           int    `json:"files"`         // log files followed
+	Journals        int    `json:"journals"`      // journal readers
+	Lines           uint64 `json:"lines"`         // lines read since start
+	Unsent          int    `json:"unsent"`        // offences queued, not yet stored by JetStream
+	BansApplied     int    `json:"bans_applied"`  // bans from the bucket
+	LocalBans       int    `json:"local_bans"`    // bans made alone while NATS was away
+	// LastReconcile is when the firewall was last made equal to the
+	// bucket (zero: not yet); FirewallError the last firewall failure
+	// since then, if any.
+	LastReconcile time.Time `json:"last_reconcile,omitzero"`
+	FirewallError string    `json:"firewall_error,omitempty"`
+	// Problems says in words what is wrong; empty when the agent is well.
+	Problems []string `json:"problems,omitempty"`
+}
+
+// MaxHealthProblems bounds Health.Problems.
+const MaxHealthProblems = 32
+
+// Validate checks a health answer's fields.
+func (h *Health) Validate() error {
+	if !subject.ValidName(h.Host) {
+		return fmt.Errorf("%w: health host %q invalid", ErrMalformed, h.Host)
+	}
+	if len(h.Problems) > MaxHealthProblems || h.Files < 0 || h.Journals < 0 || h.Unsent < 0 || h.BansApplied < 0 || h.LocalBans < 0 {
+		return fmt.Errorf("%w: health of %s: counts out of range", ErrMalformed, h.Host)
+	}
+	return nil
+}
+
 // Exempt is the coordinator's list of addresses no agent may ban on its
 // own: its ignoreip and every host's own addresses (from the heartbeats).
 // It is the value of key subject.ExemptKey in the fleet bucket; agents keep
@@ -256,6 +298,8 @@ func Encode(msg any) ([]byte, error) {
 	case *FirewallState:
 		m.V = Version
 	case *Exempt:
+		m.V = Version
+	case *Health:
 		m.V = Version
 	}
 	return json.Marshal(msg)
