@@ -52,6 +52,11 @@ type Agent struct {
 	// fleet's own addresses), kept for local decisions.
 	exempt *fleetExempt
 	srcs   *sources
+	// reconnected is signalled at each (re)connection to NATS.
+	reconnected chan struct{}
+	// beforeFollow, set by tests, runs before each follower starts (a
+	// slow start).
+	beforeFollow func()
 
 	localBans prometheus.Counter
 
@@ -61,7 +66,7 @@ type Agent struct {
 
 // New prepares an agent; Run starts it.
 func New(cfg *config.Agent, log *slog.Logger, reg *prometheus.Registry, version string) *Agent {
-	a := &Agent{cfg: cfg, log: log, reg: reg, version: version, own: &netaddr.Set{}}
+	a := &Agent{cfg: cfg, log: log, reg: reg, version: version, own: &netaddr.Set{}, reconnected: make(chan struct{}, 1)}
 	a.lines = prometheus.NewCounterVec(prometheus.CounterOpts{Name: "banfleet_agent_lines_total", Help: "Log lines read, by jail."}, []string{"jail"})
 	a.failures = prometheus.NewCounterVec(prometheus.CounterOpts{Name: "banfleet_agent_failures_total", Help: "Lines that matched a failure, by jail."}, []string{"jail"})
 	a.ignored = prometheus.NewCounterVec(prometheus.CounterOpts{Name: "banfleet_agent_lines_ignored_total", Help: "Lines that matched but are not failures (NOFAIL, ignoreregex), by jail."}, []string{"jail"})
@@ -202,7 +207,7 @@ func (a *Agent) Run(ctx context.Context) error {
 	})
 	g.Go(func() error { return srcs.Run(gctx) })
 	if a.exempt != nil {
-		g.Go(func() error { return a.exempt.run(gctx, js) })
+		g.Go(func() error { return a.exempt.run(gctx, nc, js, a.reconnected) })
 	}
 	a.log.Info("agent running", "host", a.cfg.Host, "nats", a.cfg.NATS.URL, "firewall", a.cfg.Firewall.Backend, "jails", len(specs))
 	err = g.Wait()
@@ -244,6 +249,10 @@ func (a *Agent) resolveNATS(ctx context.Context) *netaddr.Set {
 func (a *Agent) natsConnected(nc *nats.Conn) {
 	if a.off != nil {
 		a.off.connected()
+	}
+	select {
+	case a.reconnected <- struct{}{}:
+	default:
 	}
 	a.log.Info("nats connected", "url", nc.ConnectedUrl())
 }

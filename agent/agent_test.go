@@ -112,7 +112,6 @@ func TestAgentToCoordinator(t *testing.T) {
 // the follower starts at the end of the file, so a heartbeat sent before it
 // had looked would let that line slip by).
 func TestHeartbeatMeansReading(t *testing.T) {
-	t.Cleanup(agent.SetBeforeFollow(func() { time.Sleep(500 * time.Millisecond) }))
 	ns := natstest.Start(t)
 	ctx, cancel := context.WithCancel(context.Background())
 	log := slog.New(slog.DiscardHandler)
@@ -126,7 +125,9 @@ func TestHeartbeatMeansReading(t *testing.T) {
 		Firewall: config.Firewall{Backend: "none", Table: "banfleet"}, Heartbeat: 100 * time.Millisecond, Reconcile: time.Minute,
 		Jails: map[string]config.AgentJail{"sshd": {Filter: "sshd", LogPath: []string{logPath}, Ports: []uint16{22}, Protocol: "tcp"}}}
 	reg := prometheus.NewRegistry()
-	go func() { done <- agent.New(acfg, log, reg, "test").Run(ctx) }()
+	ag := agent.New(acfg, log, reg, "test")
+	agent.SetBeforeFollow(ag, func() { time.Sleep(500 * time.Millisecond) })
+	go func() { done <- ag.Run(ctx) }()
 	t.Cleanup(func() {
 		cancel()
 		for range 2 {

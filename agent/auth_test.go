@@ -131,11 +131,30 @@ func TestPerHostNATSUsers(t *testing.T) {
 	waitGauge(t, areg, "banfleet_agent_fleet_exempt_prefixes", float64(countExempt(t, ctx, js)))
 	require.FileExists(t, filepath.Join(acfg.StateDir, "fleet-exempt.json"))
 
-	// As h1: another host's subject, the bans bucket and the fleet bucket are refused.
 	violations := make(chan error, 8)
 	h1, err := nats.Connect(url, nats.UserInfo("h1", "h1-secret"), nats.RootCAs(pki.CA), nats.ErrorHandler(func(_ *nats.Conn, _ *nats.Subscription, err error) { violations <- err }))
 	require.NoError(t, err)
 	t.Cleanup(h1.Close)
+	// As h1: the exemption list can be read, not watched (no consumers on
+	// the fleet bucket, whose deliver subject would be h1's to choose).
+	h1js, err := jetstream.New(h1)
+	require.NoError(t, err)
+	fleetKV, err := h1js.KeyValue(ctx, subject.FleetBucket)
+	require.NoError(t, err)
+	_, err = fleetKV.Get(ctx, subject.ExemptKey)
+	require.NoError(t, err)
+	wctx, wcancel := context.WithTimeout(ctx, 2*time.Second)
+	_, err = fleetKV.Watch(wctx, subject.ExemptKey)
+	wcancel()
+	require.Error(t, err, "h1 may not create a consumer on the fleet bucket")
+	select {
+	case err := <-violations: // the server's report of that refusal
+		require.ErrorIs(t, err, nats.ErrPermissionViolation)
+	case <-time.After(5 * time.Second):
+		t.Fatal("no permission violation reported for the watch")
+	}
+
+	// As h1: another host's subject, the bans bucket and the fleet bucket are refused.
 	for _, subj := range []string{subject.Offence(0, "h2"), "$KV." + subject.BansBucket + ".sshd.192_0_2_1", "$KV." + subject.FleetBucket + "." + subject.ExemptKey} {
 		require.NoError(t, h1.Publish(subj, []byte("{}")))
 		require.NoError(t, h1.Flush())

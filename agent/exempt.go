@@ -7,9 +7,11 @@ import (
 	"log/slog"
 	"net/netip"
 	"os"
+	"sync"
 	"sync/atomic"
 	"time"
 
+	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 
 	"github.com/banfleet/banfleet/agent/internal/atomicfile"
@@ -27,6 +29,9 @@ type fleetExempt struct {
 	file string
 	log  *slog.Logger
 	n    atomic.Int64 // prefixes held, for the metric
+
+	mu      sync.Mutex // orders takes
+	updated time.Time  // of the list held
 }
 
 // Contains reports whether addr is exempt (false for a nil list).
@@ -41,17 +46,18 @@ func (f *fleetExempt) load() error {
 		return nil
 	}
 	if err != nil {
-		return fmt.Errorf("fleet exemptions: %w", err)
+		return fmt.Errorf("fleet exemptions %s: %w", f.file, err)
 	}
 	var e wire.Exempt
 	if err := wire.Decode(data, &e); err != nil {
 		bad := f.file + ".bad"
 		f.log.Error("saved fleet exemptions unreadable, set aside", "file", f.file, "moved_to", bad, "err", err)
 		if err := os.Rename(f.file, bad); err != nil {
-			return fmt.Errorf("fleet exemptions: %w", err)
+			return fmt.Errorf("fleet exemptions %s: %w", f.file, err)
 		}
 		return nil
 	}
+	f.updated = e.Updated
 	f.replace(e.Prefixes)
 	f.log.Info("fleet exemptions loaded", "file", f.file, "prefixes", len(e.Prefixes), "updated", e.Updated)
 	return nil
@@ -62,59 +68,63 @@ func (f *fleetExempt) replace(ps []netip.Prefix) {
 	f.n.Store(int64(len(ps)))
 }
 
-// run follows the fleet bucket's exemption key until ctx ends, keeping the
-// list and its file current.
-func (f *fleetExempt) run(ctx context.Context, js jetstream.JetStream) error {
+// exemptPoll is how often the exemption list is read again from the
+// bucket (updates are announced on subject.ExemptUpdates in between).
+const exemptPoll = 5 * time.Minute
+
+// run takes the exemption lists the coordinator announces, and reads the
+// fleet bucket's key at start, after each reconnect and every exemptPoll,
+// until ctx ends. (Agents may subscribe to the announcements and get that
+// one key, nothing more: no consumers, whose deliver subject would be
+// theirs to choose.)
+func (f *fleetExempt) run(ctx context.Context, nc *nats.Conn, js jetstream.JetStream, reconnected <-chan struct{}) error {
+	sub, err := nc.Subscribe(subject.ExemptUpdates, func(m *nats.Msg) { f.take(m.Data) })
+	if err != nil {
+		return fmt.Errorf("subscribe %s: %w", subject.ExemptUpdates, err)
+	}
+	defer sub.Unsubscribe()
 	kv, err := waitBucket(ctx, f.log, func(ctx context.Context) (jetstream.KeyValue, error) {
 		return js.KeyValue(ctx, subject.FleetBucket)
 	})
 	if err != nil || kv == nil {
 		return err
 	}
-	for ctx.Err() == nil {
-		if err := f.watch(ctx, kv); err != nil && ctx.Err() == nil {
-			f.log.Warn("fleet exemptions watch failed, retrying", "err", err)
-			select {
-			case <-ctx.Done():
-			case <-time.After(time.Second):
-			}
-		}
-	}
-	return nil
-}
-
-func (f *fleetExempt) watch(ctx context.Context, kv jetstream.KeyValue) error {
-	w, err := kv.Watch(ctx, subject.ExemptKey, jetstream.IgnoreDeletes())
-	if err != nil {
-		return fmt.Errorf("watch %s.%s: %w", subject.FleetBucket, subject.ExemptKey, err)
-	}
-	defer w.Stop()
 	for {
+		gctx, cancel := context.WithTimeout(ctx, 5*time.Second)
+		ent, err := kv.Get(gctx, subject.ExemptKey)
+		cancel()
+		switch {
+		case err == nil:
+			f.take(ent.Value())
+		case !errors.Is(err, jetstream.ErrKeyNotFound) && ctx.Err() == nil:
+			f.log.Warn("fleet exemptions not read", "err", err)
+		}
 		select {
 		case <-ctx.Done():
 			return nil
-		case ent, ok := <-w.Updates():
-			if !ok {
-				return errors.New("watch closed")
-			}
-			if ent != nil {
-				f.take(ent.Value())
-			}
+		case <-reconnected:
+		case <-time.After(exemptPoll):
 		}
 	}
 }
 
-// take applies one value of the exemption key; a bad one is logged and
-// ignored (the previous list stays).
+// take applies one exemption list (announced or read); a bad one, or one
+// older than the list held, is ignored.
 func (f *fleetExempt) take(data []byte) {
 	var e wire.Exempt
 	if err := wire.Decode(data, &e); err != nil {
 		f.log.Warn("bad fleet exemption list ignored", "err", err)
 		return
 	}
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if !e.Updated.After(f.updated) {
+		return
+	}
+	f.updated = e.Updated
 	f.replace(e.Prefixes)
 	if err := atomicfile.Write(f.file, data); err != nil {
-		f.log.Warn("fleet exemptions not saved", "err", err)
+		f.log.Warn("fleet exemptions not saved", "file", f.file, "err", err)
 	}
 	f.log.Debug("fleet exemptions updated", "prefixes", len(e.Prefixes), "by", e.By)
 }

@@ -1,8 +1,4 @@
 package agent
 
-// SetBeforeFollow makes every follower wait for fn before it starts; the
-// returned func undoes it.
-func SetBeforeFollow(fn func()) (undo func()) {
-	beforeFollow = fn
-	return func() { beforeFollow = nil }
-}
+// SetBeforeFollow makes every follower of a wait for fn before it starts.
+func SetBeforeFollow(a *Agent, fn func()) { a.beforeFollow = fn }

@@ -155,6 +155,11 @@ func TestFleetExemptKept(t *testing.T) {
 	require.True(t, f.Contains(in))
 	f.take([]byte(`{"v":1,"prefixes":["evil"]}`))
 	require.True(t, f.Contains(in), "a bad value leaves the list as it was")
+	older := wire.Exempt{Prefixes: []netip.Prefix{netip.MustParsePrefix("192.0.2.0/24")}, Updated: time.Now().Add(-time.Hour), By: "coord:c1"}
+	data, err := wire.Encode(&older)
+	require.NoError(t, err)
+	f.take(data)
+	require.True(t, f.Contains(in), "an older list (a late announcement) does not replace a newer one")
 
 	restarted := &fleetExempt{file: file, log: log}
 	require.NoError(t, restarted.load())

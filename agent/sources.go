@@ -31,10 +31,6 @@ import (
 // files.
 const rescanEvery = 10 * time.Second
 
-// beforeFollow, when set (by tests), runs before each follower starts: it
-// stands for a slow start.
-var beforeFollow func()
-
 // sources runs every log source of every enabled jail: file followers
 // (globs expanded now and again) and journal readers, and saves where each
 // stopped.
@@ -198,6 +194,9 @@ func (s *sources) Run(ctx context.Context) error {
 	go func() {
 		defer wg.Done()
 		s.initial.Wait()
+		if ctx.Err() != nil {
+			return // stopping, never ready
+		}
 		close(s.ready)
 		s.a.log.Info("log sources ready", "files", s.count())
 	}()
@@ -295,8 +294,8 @@ func (s *sources) followGlob(ctx context.Context, jail, glob string, newFilter j
 			wg.Add(1)
 			go func() {
 				defer wg.Done()
-				if beforeFollow != nil {
-					beforeFollow()
+				if s.a.beforeFollow != nil {
+					s.a.beforeFollow()
 				}
 				err := f.Run(ctx, func(line []byte, start int64, pos tail.Position) {
 					fs.cur = tail.Position{Dev: pos.Dev, Ino: pos.Ino, Offset: start}

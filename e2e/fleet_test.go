@@ -389,8 +389,11 @@ func TestAgentBansAloneWhileNATSAway(t *testing.T) {
 		}
 		return err
 	}))
-	require.NoError(t, goneEverywhere(l, "sshd", hostAddrs[lab.H2], lab.H1))
 	require.NoError(t, l.TCPConnect(lab.H2, hostAddrs[lab.H1]+":22", 2*time.Second), "h2 still reaches h1")
+	require.NoError(t, goneEverywhere(l, "sshd", hostAddrs[lab.H2], lab.H1))
+	n, err = agentMetric(l, lab.H1, "banfleet_agent_local_bans_total")
+	require.NoError(t, err)
+	require.Equal(t, 1.0, n, "h1 made no local ban but the attacker's")
 
 	// The coordinator is back: the three offences held by h1 and h2 reach
 	// it, and the fleet bans everywhere.

@@ -164,8 +164,11 @@ func (f *Follower) Position() Position {
 // Ready is closed once Run has taken its first look at the path: the file is
 // open at its starting point (so a line appended afterwards will be read,
 // even on a first run that starts at the end), or it is missing and watched
-// for. It stays open if Run never starts.
+// for. It does not wait for a backlog (lines after a saved position) to be
+// read. It stays open if Run never starts.
 func (f *Follower) Ready() <-chan struct{} { return f.ready }
+
+func (f *Follower) markReady() { f.once.Do(func() { close(f.ready) }) }
 
 // Stats returns the counters the follower updates (Options.Stats if one was
 // given).
@@ -214,7 +217,7 @@ func (f *Follower) Run(ctx context.Context, h Handler) error {
 	for {
 		f.watch.watchDir()
 		f.step(ctx, h)
-		f.once.Do(func() { close(f.ready) })
+		f.markReady() // also when step returned early (ctx ended)
 		if ctx.Err() != nil {
 			return nil
 		}
@@ -244,8 +247,11 @@ func (f *Follower) stop() {
 func (f *Follower) step(ctx context.Context, h Handler) {
 	defer f.stats.Wakeups.Add(1) // counted once the look is done (tests wait on it)
 	if f.file == nil && !f.open() {
+		f.markReady()
 		return
 	}
+	// The starting point is fixed: ready, before a backlog is read.
+	f.markReady()
 	for ctx.Err() == nil {
 		if err := f.drain(ctx, h); err != nil {
 			f.readFailed(err)

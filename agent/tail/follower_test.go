@@ -843,3 +843,25 @@ func TestReadErrorsAreRetried(t *testing.T) {
 	r.stop()
 	require.Equal(t, []string{"a"}, r.c.lines())
 }
+
+// Ready does not wait for a backlog: with the handler stuck on the first
+// line of what a saved position left to read, the follower is ready.
+func TestReadyBeforeBacklog(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "app.log")
+	writeFile(t, path, "a\nb\nc\n")
+	f := New(path, posAt(t, path, 0), Options{Logger: testLogger(t)})
+	release := make(chan struct{})
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() {
+		done <- f.Run(ctx, func([]byte, int64, Position) { <-release })
+	}()
+	select {
+	case <-f.Ready():
+	case <-time.After(waitTimeout):
+		t.Fatal("not ready while the backlog is being handled")
+	}
+	close(release)
+	cancel()
+	require.NoError(t, <-done)
+}

@@ -8,8 +8,8 @@ import (
 
 // AgentPermissions are what the agent of host may do: publish offences
 // under its own host token only (the subject is its identity), write its
-// own heartbeat, watch the bans and fleet buckets, answer requests
-// addressed to it. Nothing else: no stream or bucket administration, no
+// own heartbeat, watch the bans bucket, read the fleet's exemption list,
+// answer requests addressed to it. Nothing else: no stream or bucket administration, no
 // other host's subjects.
 func AgentPermissions(host string) *server.Permissions {
 	allow := []string{
@@ -17,15 +17,18 @@ func AgentPermissions(host string) *server.Permissions {
 		"$KV." + subject.AgentsBucket + "." + host,
 		"$JS.API.INFO",
 		"$JS.API.STREAM.INFO.KV_" + subject.AgentsBucket,
+		// The fleet bucket: one key, read with Get (no consumers: a push
+		// consumer's deliver subject is the creator's choice).
+		"$JS.API.STREAM.INFO.KV_" + subject.FleetBucket,
+		"$JS.API.DIRECT.GET.KV_" + subject.FleetBucket + ".$KV." + subject.FleetBucket + "." + subject.ExemptKey,
 	}
-	for _, b := range []string{subject.BansBucket, subject.FleetBucket} {
-		allow = append(allow, readBucket(b)...)
-	}
+	allow = append(allow, readBucket(subject.BansBucket)...)
 	return &server.Permissions{
 		Publish: &server.SubjectPermission{Allow: allow},
 		Subscribe: &server.SubjectPermission{Allow: []string{
 			"_INBOX.>",
 			subject.AgentRequest(host, ">"),
+			subject.ExemptUpdates,
 		}},
 		// Replies to requests (coord bans --cluster) go to the asker's inbox.
 		Response: &server.ResponsePermission{MaxMsgs: 1},

@@ -72,6 +72,7 @@ type Coordinator struct {
 	engine *decide.Engine
 	now    func() time.Time
 
+	nc    *nats.Conn
 	js    jetstream.JetStream
 	store *bans.Store
 	hist  jetstream.KeyValue
@@ -155,7 +156,7 @@ func (c *Coordinator) Run(ctx context.Context) error {
 	if err != nil {
 		return fmt.Errorf("jetstream: %w", err)
 	}
-	c.js = js
+	c.nc, c.js = nc, js
 	if err := c.setup(ctx); err != nil {
 		return err
 	}
@@ -428,16 +429,23 @@ func (c *Coordinator) watchFleet(ctx context.Context, synced chan struct{}) erro
 	})
 }
 
+// exemptRewrite is how often the exemption list is written even when it
+// has not changed.
+const exemptRewrite = 5 * time.Minute
+
 // publishExempt keeps the fleet bucket's exemption list (ignoreip and the
 // hosts' own addresses) current, so that an agent deciding alone while
 // NATS is away never bans what the coordinator would not. It writes at
-// start and then when the list changes, at most once a second.
+// start, then when the list changes (at most once a second) and every
+// exemptRewrite.
 func (c *Coordinator) publishExempt(ctx context.Context) error {
 	var last []netip.Prefix
-	written := false
+	var written time.Time
 	for {
 		cur := exemptList(c.cfg.Ignore.Prefixes(), c.engine.Fleet().Prefixes())
-		if !written || !slices.Equal(cur, last) {
+		// Written again now and then even when unchanged: a value someone
+		// else put there does not last.
+		if written.IsZero() || !slices.Equal(cur, last) || c.now().Sub(written) >= exemptRewrite {
 			e := wire.Exempt{Prefixes: cur, Updated: c.now(), By: "coord:" + c.cfg.Name}
 			data, err := wire.Encode(&e)
 			if err == nil {
@@ -447,12 +455,16 @@ func (c *Coordinator) publishExempt(ctx context.Context) error {
 					wctx, cancel := context.WithTimeout(ctx, 5*time.Second)
 					_, err = c.fleet.Put(wctx, subject.ExemptKey, data)
 					cancel()
+					if err == nil {
+						// Agents listening take it at once; the others read the key.
+						err = c.nc.Publish(subject.ExemptUpdates, data)
+					}
 				}
 			}
 			if err != nil && ctx.Err() == nil {
 				c.log.Warn("exemption list not written, retrying", "bucket", subject.FleetBucket, "err", err)
 			} else if err == nil {
-				last, written = cur, true
+				last, written = cur, c.now()
 				c.log.Debug("exemption list written", "prefixes", len(cur))
 			}
 		}

@@ -32,6 +32,9 @@ const (
 	// ExemptKey is FleetBucket's key of the addresses no agent may ban on
 	// its own (wire.Exempt).
 	ExemptKey = "exempt"
+	// ExemptUpdates is the (core NATS) subject the coordinator announces
+	// each new exemption list on, as it writes it to FleetBucket.
+	ExemptUpdates = "banfleet.fleet.exempt"
 	// DefaultShards is the number of offence shards.
 	DefaultShards = 16
 )
