@@ -169,6 +169,7 @@ func (e *Enforcer) watch(ctx context.Context, kv jetstream.KeyValue) error {
 
 	// The initial values, up to the nil marker, then one reconcile.
 	initial := map[string]wire.Ban{}
+	lifted := map[string]time.Time{} // delete and purge markers: when
 	for synced := false; !synced; {
 		select {
 		case <-ctx.Done():
@@ -183,14 +184,32 @@ func (e *Enforcer) watch(ctx context.Context, kv jetstream.KeyValue) error {
 			}
 			if c, ok := e.decode(ent); ok && c.ban != nil {
 				initial[c.key] = *c.ban
+				delete(lifted, c.key)
 			} else {
 				delete(initial, ent.Key())
+				if ent.Operation() != jetstream.KeyValuePut {
+					lifted[ent.Key()] = ent.Created()
+				}
 			}
 		}
 	}
 	e.mu.Lock()
 	e.desired = initial
+	// A ban the fleet lifted (coord unban) after this agent made the same
+	// ban alone ends too, even if the lift happened while the agent was
+	// away or stopped.
+	endedLocal := false
+	for k, at := range lifted {
+		if lb, ok := e.local[k]; ok && at.After(lb.Created) {
+			delete(e.local, k)
+			endedLocal = true
+			e.o.Logger.Info("local ban ended: the fleet lifted it", "jail", lb.Jail, "addr", lb.Addr, "lifted", at)
+		}
+	}
 	e.mu.Unlock()
+	if endedLocal {
+		e.localChanged()
+	}
 	e.reconcile("start")
 
 	tick := time.NewTicker(e.o.Reconcile)

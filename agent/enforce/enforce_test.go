@@ -201,3 +201,37 @@ func TestLocalBansRaceReconcile(t *testing.T) {
 	<-done
 	require.Len(t, held(t, fw), 200)
 }
+
+// A fleet lift (coord unban: a purge marker) that happened while the agent
+// was stopped ends its local ban of the same jail and address at the next
+// start; a marker older than the local ban does not.
+func TestLocalBanLiftedWhileAway(t *testing.T) {
+	ns := natstest.Start(t)
+	ctx := natstest.Ctx(t, 60*time.Second)
+	st, err := bans.Open(ctx, ns.JS, true, 1)
+	require.NoError(t, err)
+	// .5's fleet ban is lifted before the agent's local ban of it, .6's after.
+	for _, a := range []string{"203.0.113.5", "203.0.113.6"} {
+		now := time.Now()
+		require.NoError(t, st.Put(ctx, &wire.Ban{Addr: netip.MustParseAddr(a), Jail: "sshd", Created: now, Expires: now.Add(time.Hour), By: "coord"}, now))
+	}
+	require.NoError(t, st.Lift(ctx, "sshd", netip.MustParseAddr("203.0.113.5")))
+	fw := firewall.NewNone(slog.New(slog.DiscardHandler))
+	e := New(Options{Backend: fw, Jails: []firewall.JailSpec{{Name: "sshd", Ports: []uint16{22}}}, LocalFile: filepath.Join(t.TempDir(), "local.json"),
+		Logger: slog.New(slog.DiscardHandler), Registry: prometheus.NewRegistry()})
+	now := time.Now()
+	for _, a := range []string{"203.0.113.5", "203.0.113.6"} {
+		ok, err := e.BanLocally(wire.Ban{Addr: netip.MustParseAddr(a), Jail: "sshd", Created: now, Expires: now.Add(time.Hour), By: "agent:h1"})
+		require.NoError(t, err)
+		require.True(t, ok)
+	}
+	require.NoError(t, st.Lift(ctx, "sshd", netip.MustParseAddr("203.0.113.6"))) // while the agent is "away"
+
+	rctx, cancel := context.WithCancel(ctx)
+	done := make(chan struct{})
+	go func() { _ = e.Run(rctx, st.KV()); close(done) }()
+	t.Cleanup(func() { cancel(); <-done })
+	require.Eventually(t, func() bool { return testutil.ToFloat64(e.reconciles) >= 1 }, 10*time.Second, 10*time.Millisecond)
+	require.Equal(t, []string{"sshd/203.0.113.5"}, held(t, fw), ".6 lifted after the local ban: ended; .5 lifted before it: kept")
+	require.Equal(t, 1, e.Local())
+}
