@@ -157,6 +157,7 @@ func (e *Enforcer) Run(ctx context.Context, kv jetstream.KeyValue) error {
 type change struct {
 	key string
 	ban *wire.Ban // nil: removed
+	at  time.Time // of a removal: when the bucket recorded it
 }
 
 func (e *Enforcer) watch(ctx context.Context, kv jetstream.KeyValue) error {
@@ -257,7 +258,7 @@ func (e *Enforcer) watch(ctx context.Context, kv jetstream.KeyValue) error {
 // must be ignored.
 func (e *Enforcer) decode(ent jetstream.KeyValueEntry) (change, bool) {
 	if ent.Operation() != jetstream.KeyValuePut {
-		return change{key: ent.Key()}, true
+		return change{key: ent.Key(), at: ent.Created()}, true
 	}
 	b, err := bans.Decode(ent)
 	if err != nil {
@@ -358,7 +359,12 @@ func (e *Enforcer) apply(batch []change) {
 			old = wire.Ban{Jail: jail, Addr: netaddr.Canonical(addr)}
 		}
 		delete(e.desired, c.key)
-		if _, ok := e.local[c.key]; ok {
+		if lb, ok := e.local[c.key]; ok {
+			if !c.at.After(lb.Created) {
+				// An older removal (delivered late, after an outage): the
+				// local ban made since stays, in the firewall too.
+				continue
+			}
 			// The fleet lifted it: the local ban ends with it.
 			delete(e.local, c.key)
 			localChanged = true

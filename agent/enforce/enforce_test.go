@@ -18,6 +18,7 @@ import (
 	"github.com/banfleet/banfleet/shared/bans"
 	"github.com/banfleet/banfleet/shared/natstest"
 	"github.com/banfleet/banfleet/shared/netaddr"
+	"github.com/banfleet/banfleet/shared/subject"
 	"github.com/banfleet/banfleet/shared/wire"
 )
 
@@ -234,4 +235,12 @@ func TestLocalBanLiftedWhileAway(t *testing.T) {
 	require.Eventually(t, func() bool { return testutil.ToFloat64(e.reconciles) >= 1 }, 10*time.Second, 10*time.Millisecond)
 	require.Equal(t, []string{"sshd/203.0.113.5"}, held(t, fw), ".6 lifted after the local ban: ended; .5 lifted before it: kept")
 	require.Equal(t, 1, e.Local())
+
+	// The same rule for removals delivered live (late, after an outage).
+	key := subject.BanKey("sshd", netip.MustParseAddr("203.0.113.5"))
+	e.apply([]change{{key: key, at: now.Add(-time.Minute)}})
+	require.Equal(t, []string{"sshd/203.0.113.5"}, held(t, fw), "an older removal keeps the local ban")
+	e.apply([]change{{key: key, at: now.Add(time.Second)}})
+	require.Empty(t, held(t, fw), "a newer one ends it")
+	require.Zero(t, e.Local())
 }
