@@ -57,11 +57,8 @@ type Agent struct {
 	// beforeFollow, set by tests, runs before each follower starts (a
 	// slow start).
 	beforeFollow func()
-	// queue is the publisher's queue length (0: its default); tests make
-	// it small.
-	queue int
 
-	localBans, deferred prometheus.Counter
+	localBans prometheus.Counter
 
 	lines, failures, ignored, unparsed *prometheus.CounterVec
 	tooLong                            prometheus.CounterFunc
@@ -75,8 +72,7 @@ func New(cfg *config.Agent, log *slog.Logger, reg *prometheus.Registry, version 
 	a.ignored = prometheus.NewCounterVec(prometheus.CounterOpts{Name: "banfleet_agent_lines_ignored_total", Help: "Lines that matched but are not failures (NOFAIL, ignoreregex), by jail."}, []string{"jail"})
 	a.unparsed = prometheus.NewCounterVec(prometheus.CounterOpts{Name: "banfleet_agent_lines_unparsed_total", Help: "Lines without a recognisable date or syslog prefix, counted and skipped, by jail."}, []string{"jail"})
 	a.localBans = prometheus.NewCounter(prometheus.CounterOpts{Name: "banfleet_agent_local_bans_total", Help: "Bans this agent made alone while NATS was unreachable."})
-	a.deferred = prometheus.NewCounter(prometheus.CounterOpts{Name: "banfleet_agent_offences_deferred_total", Help: "Offences not queued while NATS was away and the queue full: read again and sent once NATS is back."})
-	reg.MustRegister(a.lines, a.failures, a.ignored, a.unparsed, a.localBans, a.deferred)
+	reg.MustRegister(a.lines, a.failures, a.ignored, a.unparsed, a.localBans)
 	return a
 }
 
@@ -157,7 +153,7 @@ func (a *Agent) Run(ctx context.Context) error {
 		return fmt.Errorf("jetstream: %w", err)
 	}
 
-	a.pub = publish.New(js, publish.Options{Host: a.cfg.Host, Queue: a.queue, Logger: a.log, Registry: a.reg})
+	a.pub = publish.New(js, publish.Options{Host: a.cfg.Host, Logger: a.log, Registry: a.reg})
 	var specs []firewall.JailSpec
 	for _, name := range a.cfg.JailNames() {
 		if j := a.cfg.Jails[name]; j.On() {
@@ -172,7 +168,7 @@ func (a *Agent) Run(ctx context.Context) error {
 	a.reg.MustRegister(
 		prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "banfleet_agent_local_bans", Help: "Bans this agent made alone that are in force."}, func() float64 { return float64(a.enf.Local()) }),
 		prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "banfleet_agent_nats_unreachable", Help: "1 while the agent has been unable to reach NATS for offline.after."}, func() float64 {
-			if a.natsAway(time.Now()) {
+			if a.off != nil && a.off.away(time.Now(), a.pub.FailingSince()) {
 				return 1
 			}
 			return 0
@@ -261,12 +257,6 @@ func (a *Agent) natsConnected(nc *nats.Conn) {
 	a.log.Info("nats connected", "url", nc.ConnectedUrl())
 }
 
-// natsAway reports whether the agent is deciding alone: local decisions
-// are on and NATS has been unreachable for offline.after.
-func (a *Agent) natsAway(now time.Time) bool {
-	return a.off != nil && a.off.away(now, a.pub.FailingSince())
-}
-
 // decideAlone counts a failure for the local decision, and bans the
 // address in this host's firewall when the jail's maxretry is reached while
 // NATS has been unreachable for offline.after.
@@ -337,8 +327,7 @@ func (a *Agent) answerFirewall(m *nats.Msg) {
 func (a *Agent) answerHealth(m *nats.Msg) {
 	now := time.Now()
 	h := wire.Health{Host: a.cfg.Host, Version: a.version, Started: a.started, Now: now, Backend: a.cfg.Firewall.Backend,
-		BansApplied: a.enf.Desired(), LocalBans: a.enf.Local()}
-	h.Unsent, _ = a.pub.Queued()
+		BansApplied: a.enf.Desired(), LocalBans: a.enf.Local(), Unsent: a.pub.Queued()}
 	h.Files, h.Journals = a.srcs.counts()
 	h.Lines = a.srcs.stats.Lines.Load() + a.srcs.jstats.Entries.Load()
 	select {
@@ -347,7 +336,7 @@ func (a *Agent) answerHealth(m *nats.Msg) {
 	default:
 		h.Problems = append(h.Problems, fmt.Sprintf("log sources not ready after %v", now.Sub(a.started).Round(time.Second)))
 	}
-	if a.natsAway(now) {
+	if a.off != nil && a.off.away(now, a.pub.FailingSince()) {
 		h.NATSUnreachable = true
 		h.Problems = append(h.Problems, "NATS has been unreachable: banning alone")
 	}

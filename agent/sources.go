@@ -9,11 +9,9 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
-	"slices"
 	"strconv"
 	"strings"
 	"sync"
-	"sync/atomic"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -57,23 +55,10 @@ type sources struct {
 // passes an offence JetStream has not stored yet: after a crash or a long
 // NATS outage the agent reads those lines again (the Msg-Id makes that
 // harmless), so the log file is the spool.
-//
-// While NATS is away and the offence queue is full, the follower reads on
-// for the agent's own decisions without queueing (deferring) offences:
-// the first deferred offence's line stays the saved position, and once
-// NATS is back and the queue has room the follower is started again from
-// there (a rewind), so those offences are sent then.
 type fileSource struct {
-	f    atomic.Pointer[tail.Follower]
+	f    *tail.Follower
 	pend pending[tail.Position]
-
-	// Owned by the follower's goroutine:
-	cur      tail.Position  // the line being handled: its file and start
-	deferred *tail.Position // the first offence not queued, until the rewind
-	replayTo tail.Position  // after a rewind, lines before this were read once
-
-	deferring atomic.Bool                        // deferred != nil, for the rewinder
-	stop      atomic.Pointer[context.CancelFunc] // ends the current follower's Run
+	cur  tail.Position // the line being handled: its file and start
 }
 
 func (fs *fileSource) place() string {
@@ -82,28 +67,13 @@ func (fs *fileSource) place() string {
 
 func (fs *fileSource) hold() func() { fs.pend.push(fs.cur); return fs.pend.pop }
 
-func (fs *fileSource) deferOffence() bool {
-	if fs.deferred == nil {
-		p := fs.cur
-		fs.deferred = &p // its hold (pushed already) stays until the rewind
-		fs.deferring.Store(true)
-	}
-	return true
-}
-
-func (fs *fileSource) deferringNow() bool { return fs.deferred != nil }
-
-func (fs *fileSource) replayed() bool {
-	return fs.cur.Dev == fs.replayTo.Dev && fs.cur.Ino == fs.replayTo.Ino && fs.cur.Offset < fs.replayTo.Offset
-}
-
 // resume is where to start again: before the oldest unsent offence, or
 // after the last line read.
 func (fs *fileSource) resume() tail.Position {
 	if p, ok := fs.pend.first(); ok {
 		return p
 	}
-	return fs.f.Load().Position()
+	return fs.f.Position()
 }
 
 // journalSource is one jail's journal reader, with the same rule: its saved
@@ -119,11 +89,6 @@ func (js *journalSource) place() string { return "j-" + hashString(js.cursor) }
 
 func (js *journalSource) hold() func() { js.pend.push(js.prev); return js.pend.pop }
 
-// A journal reader does not read ahead of its queue (it waits for room).
-func (js *journalSource) deferOffence() bool { return false }
-func (js *journalSource) deferringNow() bool { return false }
-func (js *journalSource) replayed() bool     { return false }
-
 func (js *journalSource) resume() string {
 	if c, ok := js.pend.first(); ok {
 		return c
@@ -133,7 +98,7 @@ func (js *journalSource) resume() string {
 
 // pending is a FIFO of marks of offences not yet stored (the publisher
 // stores them in order).
-type pending[M comparable] struct {
+type pending[M any] struct {
 	mu sync.Mutex
 	q  []M
 }
@@ -154,15 +119,6 @@ func (p *pending[M]) pop() {
 	p.mu.Unlock()
 }
 
-// drop removes the first mark equal to m.
-func (p *pending[M]) drop(m M) {
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	if i := slices.Index(p.q, m); i >= 0 {
-		p.q = slices.Delete(p.q, i, i+1)
-	}
-}
-
 func (p *pending[M]) first() (M, bool) {
 	p.mu.Lock()
 	defer p.mu.Unlock()
@@ -178,11 +134,6 @@ func (p *pending[M]) first() (M, bool) {
 type lineSource interface {
 	place() string // a source-unique id of the line's place
 	hold() func()  // keeps the saved position before this line until the returned func is called
-	// deferOffence records that this line's offence (held already) is not
-	// queued: it will be read again. False: the source cannot read again.
-	deferOffence() bool
-	deferringNow() bool // offences are being deferred until a rewind
-	replayed() bool     // the line was read once before a rewind
 }
 
 func newSources(a *Agent, state *tail.State, cursors *cursorStore) *sources {
@@ -276,14 +227,10 @@ func (s *sources) Run(ctx context.Context) error {
 			}()
 		}
 	}
-	wg.Add(2)
+	wg.Add(1)
 	go func() {
 		defer wg.Done()
 		s.saveLoop(ctx)
-	}()
-	go func() {
-		defer wg.Done()
-		s.rewinder(ctx)
 	}()
 	<-ctx.Done()
 	return nil
@@ -338,10 +285,8 @@ func (s *sources) followGlob(ctx context.Context, jail, glob string, newFilter j
 			}
 			started[p] = true
 			key := jail + ":" + p
-			opts := tail.Options{Logger: s.a.log.With("log", p, "jail", jail), Stats: s.stats}
-			f := tail.New(p, s.state.Get(key), opts)
-			fs := &fileSource{}
-			fs.f.Store(f)
+			f := tail.New(p, s.state.Get(key), tail.Options{Logger: s.a.log.With("log", p, "jail", jail), Stats: s.stats})
+			fs := &fileSource{f: f}
 			s.mu.Lock()
 			s.followers[key] = fs
 			s.mu.Unlock()
@@ -352,7 +297,13 @@ func (s *sources) followGlob(ctx context.Context, jail, glob string, newFilter j
 				if s.a.beforeFollow != nil {
 					s.a.beforeFollow()
 				}
-				s.follow(ctx, fs, h, opts, jail, p)
+				err := f.Run(ctx, func(line []byte, start int64, pos tail.Position) {
+					fs.cur = tail.Position{Dev: pos.Dev, Ino: pos.Ino, Offset: start}
+					h(line, time.Time{}, fs)
+				})
+				if err != nil {
+					s.a.log.Error("log source stopped", "jail", jail, "path", p, "err", err)
+				}
 			}()
 			readies = append(readies, f.Ready())
 			s.a.log.Info("following log", "jail", jail, "path", p)
@@ -376,67 +327,6 @@ func (s *sources) followGlob(ctx context.Context, jail, glob string, newFilter j
 			return
 		case <-time.After(rescanEvery):
 		}
-	}
-}
-
-// follow runs fs's follower until ctx ends, starting it again from the
-// first deferred offence each time the rewinder stops it.
-func (s *sources) follow(ctx context.Context, fs *fileSource, h lineHandler, opts tail.Options, jail, path string) {
-	for {
-		fctx, cancel := context.WithCancel(ctx)
-		fs.stop.Store(&cancel)
-		err := fs.f.Load().Run(fctx, func(line []byte, start int64, pos tail.Position) {
-			fs.cur = tail.Position{Dev: pos.Dev, Ino: pos.Ino, Offset: start}
-			h(line, time.Time{}, fs)
-		})
-		cancel()
-		if err != nil {
-			s.a.log.Error("log source stopped", "jail", jail, "path", path, "err", err)
-			return
-		}
-		if ctx.Err() != nil || fs.deferred == nil {
-			return
-		}
-		// Rewind: the new follower starts at the first deferred offence (or
-		// in the file that replaced it, after the rest of it, if rotated).
-		from := *fs.deferred
-		fs.replayTo = fs.f.Load().Position()
-		fs.f.Store(tail.New(path, &from, opts))
-		fs.deferred = nil
-		fs.deferring.Store(false)
-		fs.pend.drop(from) // the new follower's position holds it now
-		s.a.log.Info("NATS is back: reading again from the first offence not sent", "jail", jail, "path", path,
-			"offset", from.Offset, "read_to", fs.replayTo.Offset)
-	}
-}
-
-// rewindEvery is how often the rewinder looks for sources to rewind.
-const rewindEvery = time.Second
-
-// rewinder stops followers that deferred offences once NATS is back and the
-// queue has room; follow starts them again from the first deferred one.
-func (s *sources) rewinder(ctx context.Context) {
-	t := time.NewTicker(rewindEvery)
-	defer t.Stop()
-	for {
-		select {
-		case <-ctx.Done():
-			return
-		case <-t.C:
-		}
-		n, capacity := s.a.pub.Queued()
-		if s.a.natsAway(time.Now()) || !s.a.pub.FailingSince().IsZero() || n > capacity/2 {
-			continue
-		}
-		s.mu.Lock()
-		for _, fs := range s.followers {
-			if fs.deferring.Load() {
-				if stop := fs.stop.Load(); stop != nil {
-					(*stop)()
-				}
-			}
-		}
-		s.mu.Unlock()
 	}
 }
 
@@ -542,24 +432,8 @@ func (a *Agent) handler(jail string, flt filter.AtFilter) lineHandler {
 			User: fail.User,
 		}
 		a.log.Debug("failure", "jail", jail, "addr", o.Addr, "user", o.User)
-		if !src.replayed() {
-			a.decideAlone(jail, o.Addr, o.Time)
-		}
-		if src.deferringNow() {
-			a.deferred.Inc() // sent after the rewind
-			return
-		}
+		a.decideAlone(jail, o.Addr, o.Time)
 		done := src.hold()
-		if a.pub.TryOffer(o, done) {
-			return
-		}
-		if a.natsAway(time.Now()) && src.deferOffence() {
-			// Keep reading, for the local decisions; this offence and the
-			// next are read again once NATS is back.
-			a.deferred.Inc()
-			a.log.Warn("offence queue full while NATS is away: reading on for local decisions; the offences from here are sent once NATS is back", "jail", jail)
-			return
-		}
 		if !a.pub.Offer(a.runCtx, o, done) {
 			return // stopping: the line is read again at the next start
 		}

@@ -43,8 +43,8 @@ func (p *Publisher) FailingSince() time.Time {
 	return time.Time{}
 }
 
-// Queued is how many offences wait to be stored, and how many may.
-func (p *Publisher) Queued() (n, capacity int) { return len(p.queue), cap(p.queue) }
+// Queued is how many offences wait to be stored.
+func (p *Publisher) Queued() int { return len(p.queue) }
 
 // Options configures a Publisher.
 type Options struct {
@@ -90,17 +90,6 @@ func (p *Publisher) Offer(ctx context.Context, o *wire.Offence, done func()) boo
 	case p.queue <- queued{o: o, done: done}:
 		return true
 	case <-ctx.Done():
-		return false
-	}
-}
-
-// TryOffer queues an offence if there is room, without waiting; it
-// reports whether it did.
-func (p *Publisher) TryOffer(o *wire.Offence, done func()) bool {
-	select {
-	case p.queue <- queued{o: o, done: done}:
-		return true
-	default:
 		return false
 	}
 }
