@@ -122,6 +122,9 @@ func (p *Publisher) TryOffer(o *wire.Offence, done func()) bool {
 // OfferFor is Offer waiting at most d: it reports whether the offence was
 // queued, and stopped when ctx ended first.
 func (p *Publisher) OfferFor(ctx context.Context, o *wire.Offence, done func(), d time.Duration) (ok, stopped bool) {
+	if p.TryOffer(o, done) {
+		return true, false // the common case: no timer
+	}
 	t := time.NewTimer(d)
 	defer t.Stop()
 	select {
