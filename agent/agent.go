@@ -22,7 +22,6 @@ import (
 	"github.com/banfleet/banfleet/agent/enforce"
 	"github.com/banfleet/banfleet/agent/firewall"
 	"github.com/banfleet/banfleet/agent/publish"
-	"github.com/banfleet/banfleet/agent/spool"
 	"github.com/banfleet/banfleet/agent/tail"
 	"github.com/banfleet/banfleet/config"
 	"github.com/banfleet/banfleet/shared/bans"
@@ -52,18 +51,12 @@ type Agent struct {
 	// exempt is the coordinator's never-ban list (its ignoreip and the
 	// fleet's own addresses), kept for local decisions.
 	exempt *fleetExempt
-	// spool holds the offences that did not fit in the queue while NATS
-	// was away (nil: no local decisions, so reading waits instead).
-	spool *spool.Spool
-	srcs  *sources
+	srcs   *sources
 	// reconnected is signalled at each (re)connection to NATS.
 	reconnected chan struct{}
 	// beforeFollow, set by tests, runs before each follower starts (a
 	// slow start).
 	beforeFollow func()
-	// queue is the publisher's queue length (0: its default); tests make
-	// it small.
-	queue int
 
 	localBans prometheus.Counter
 
@@ -111,20 +104,6 @@ func (a *Agent) Run(ctx context.Context) error {
 		if err := a.exempt.load(); err != nil {
 			return err
 		}
-		if a.spool, err = spool.Open(filepath.Join(a.cfg.StateDir, "spool.jsonl"), 0); err != nil {
-			return err
-		}
-		defer a.spool.Close()
-		if st := a.spool.Stats(); st.Entries > 0 {
-			a.log.Info("offences left in the spool are sent once NATS is reachable", "entries", st.Entries)
-		}
-		a.reg.MustRegister(
-			prometheus.NewCounterFunc(prometheus.CounterOpts{Name: "banfleet_agent_offences_spooled_total", Help: "Offences written to the disk spool (queue full while NATS was away)."},
-				func() float64 { return float64(a.spool.Stats().Appended) }),
-			prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "banfleet_agent_spool_entries", Help: "Offences in the disk spool, not sent yet."},
-				func() float64 { return float64(a.spool.Stats().Entries) }),
-			prometheus.NewCounterFunc(prometheus.CounterOpts{Name: "banfleet_agent_spool_bad_entries_total", Help: "Spool entries skipped as unreadable (torn by a crash)."},
-				func() float64 { return float64(a.spool.Stats().Bad) }))
 		a.reg.MustRegister(prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "banfleet_agent_fleet_exempt_prefixes",
 			Help: "Addresses and prefixes the coordinator says no agent may ban alone (its ignoreip, the fleet's hosts)."},
 			func() float64 { return float64(a.exempt.n.Load()) }))
@@ -174,11 +153,7 @@ func (a *Agent) Run(ctx context.Context) error {
 		return fmt.Errorf("jetstream: %w", err)
 	}
 
-	popts := publish.Options{Host: a.cfg.Host, Queue: a.queue, Logger: a.log, Registry: a.reg}
-	if a.spool != nil {
-		popts.Spool = a.spool
-	}
-	a.pub = publish.New(js, popts)
+	a.pub = publish.New(js, publish.Options{Host: a.cfg.Host, Logger: a.log, Registry: a.reg})
 	var specs []firewall.JailSpec
 	for _, name := range a.cfg.JailNames() {
 		if j := a.cfg.Jails[name]; j.On() {
@@ -193,7 +168,7 @@ func (a *Agent) Run(ctx context.Context) error {
 	a.reg.MustRegister(
 		prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "banfleet_agent_local_bans", Help: "Bans this agent made alone that are in force."}, func() float64 { return float64(a.enf.Local()) }),
 		prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "banfleet_agent_nats_unreachable", Help: "1 while the agent has been unable to reach NATS for offline.after."}, func() float64 {
-			if a.natsAway(time.Now()) {
+			if a.off != nil && a.off.away(time.Now(), a.pub.FailingSince()) {
 				return 1
 			}
 			return 0
@@ -282,12 +257,6 @@ func (a *Agent) natsConnected(nc *nats.Conn) {
 	a.log.Info("nats connected", "url", nc.ConnectedUrl())
 }
 
-// natsAway reports whether the agent is deciding alone: local decisions
-// are on and NATS has been unreachable for offline.after.
-func (a *Agent) natsAway(now time.Time) bool {
-	return a.off != nil && a.off.away(now, a.pub.FailingSince())
-}
-
 // decideAlone counts a failure for the local decision, and bans the
 // address in this host's firewall when the jail's maxretry is reached while
 // NATS has been unreachable for offline.after.
@@ -359,9 +328,6 @@ func (a *Agent) answerHealth(m *nats.Msg) {
 	now := time.Now()
 	h := wire.Health{Host: a.cfg.Host, Version: a.version, Started: a.started, Now: now, Backend: a.cfg.Firewall.Backend,
 		BansApplied: a.enf.Desired(), LocalBans: a.enf.Local(), Unsent: a.pub.Queued()}
-	if a.spool != nil {
-		h.Unsent += a.spool.Stats().Entries
-	}
 	h.Files, h.Journals = a.srcs.counts()
 	h.Lines = a.srcs.stats.Lines.Load() + a.srcs.jstats.Entries.Load()
 	select {
@@ -370,7 +336,7 @@ func (a *Agent) answerHealth(m *nats.Msg) {
 	default:
 		h.Problems = append(h.Problems, fmt.Sprintf("log sources not ready after %v", now.Sub(a.started).Round(time.Second)))
 	}
-	if a.natsAway(now) {
+	if a.off != nil && a.off.away(now, a.pub.FailingSince()) {
 		h.NATSUnreachable = true
 		h.Problems = append(h.Problems, "NATS has been unreachable: banning alone")
 	}

@@ -2,6 +2,3 @@ package agent
 
 // SetBeforeFollow makes every follower of a wait for fn before it starts.
 func SetBeforeFollow(a *Agent, fn func()) { a.beforeFollow = fn }
-
-// SetQueue sets the length of a's offence queue.
-func SetQueue(a *Agent, n int) { a.queue = n }

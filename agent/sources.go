@@ -20,7 +20,6 @@ import (
 	"github.com/banfleet/banfleet/agent/internal/atomicfile"
 	"github.com/banfleet/banfleet/agent/jailfilter"
 	"github.com/banfleet/banfleet/agent/journal"
-	"github.com/banfleet/banfleet/agent/spool"
 	"github.com/banfleet/banfleet/agent/tail"
 	"github.com/banfleet/banfleet/config"
 	"github.com/banfleet/banfleet/config/fail2ban"
@@ -67,7 +66,6 @@ func (fs *fileSource) place() string {
 }
 
 func (fs *fileSource) hold() func() { fs.pend.push(fs.cur); return fs.pend.pop }
-func (fs *fileSource) unhold()      { fs.pend.dropLast() }
 
 // resume is where to start again: before the oldest unsent offence, or
 // after the last line read.
@@ -90,7 +88,6 @@ type journalSource struct {
 func (js *journalSource) place() string { return "j-" + hashString(js.cursor) }
 
 func (js *journalSource) hold() func() { js.pend.push(js.prev); return js.pend.pop }
-func (js *journalSource) unhold()      { js.pend.dropLast() }
 
 func (js *journalSource) resume() string {
 	if c, ok := js.pend.first(); ok {
@@ -122,15 +119,6 @@ func (p *pending[M]) pop() {
 	p.mu.Unlock()
 }
 
-// dropLast removes the newest mark.
-func (p *pending[M]) dropLast() {
-	p.mu.Lock()
-	if len(p.q) > 0 {
-		p.q = p.q[:len(p.q)-1]
-	}
-	p.mu.Unlock()
-}
-
 func (p *pending[M]) first() (M, bool) {
 	p.mu.Lock()
 	defer p.mu.Unlock()
@@ -146,7 +134,6 @@ func (p *pending[M]) first() (M, bool) {
 type lineSource interface {
 	place() string // a source-unique id of the line's place
 	hold() func()  // keeps the saved position before this line until the returned func is called
-	unhold()       // undoes the last hold (the offence was not queued)
 }
 
 func newSources(a *Agent, state *tail.State, cursors *cursorStore) *sources {
@@ -395,14 +382,6 @@ func (s *sources) save() {
 		}
 	}
 	s.mu.Unlock()
-	// Offences spooled from lines before those positions must be on disk
-	// before the positions are.
-	if s.a.spool != nil {
-		if err := s.a.spool.Sync(); err != nil {
-			s.a.log.Error("spool not synced; positions not saved", "err", err)
-			return
-		}
-	}
 	if err := s.state.Save(); err != nil {
 		s.a.log.Warn("positions not saved", "err", err)
 	}
@@ -454,51 +433,10 @@ func (a *Agent) handler(jail string, flt filter.AtFilter) lineHandler {
 		}
 		a.log.Debug("failure", "jail", jail, "addr", o.Addr, "user", o.User)
 		a.decideAlone(jail, o.Addr, o.Time)
-		a.offer(o, src)
-	}
-}
-
-// spoolWait is how long the handler waits for room in the queue before it
-// looks again whether NATS is away (and the offence may go to the spool).
-const spoolWait = 500 * time.Millisecond
-
-// offer queues an offence, holding the source's saved position before its
-// line until it is stored. When the queue is full it waits, so the log is
-// not read further (the log is the spool) — unless NATS is away and local
-// decisions are on: then the offence goes to the disk spool and reading
-// goes on, so the agent keeps deciding alone; the spool is synced before
-// positions past its line are saved.
-func (a *Agent) offer(o *wire.Offence, src lineSource) {
-	for {
 		done := src.hold()
-		ok, stopped := a.pub.OfferFor(a.runCtx, o, done, spoolWait)
-		if ok || stopped {
-			return // stopped: the line is read again at the next start
-		}
-		src.unhold()
-		if a.spool == nil || !a.natsAway(time.Now()) {
-			continue
-		}
-		was := a.spool.Pending()
-		err := a.spool.Append(o)
-		if err == nil {
-			a.pub.Wake()
-			if !was {
-				a.log.Warn("offence queue full while NATS is away: offences go to the disk spool, reading goes on", "spool", a.cfg.StateDir)
-			}
-			return
-		}
-		if !errors.Is(err, spool.ErrFull) {
-			a.log.Error("offence not spooled; waiting for room in the queue", "err", err)
-		} else if was {
-			a.log.Warn("spool full: reading pauses until the queue has room", "max_bytes", spool.DefaultMax)
-		}
-		// Wait for the queue, as without a spool.
-		done = src.hold()
 		if !a.pub.Offer(a.runCtx, o, done) {
-			return
+			return // stopping: the line is read again at the next start
 		}
-		return
 	}
 }
 

@@ -7,7 +7,6 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -102,91 +101,4 @@ func counter(t *testing.T, reg *prometheus.Registry, name string) float64 {
 		}
 	}
 	return 0
-}
-
-// TestReadsOnWhileNATSAway: NATS is away and the offence queue (4 here)
-// fills before the agent counts NATS as away; once it does, the agent
-// spools offences to disk and reads on for its own decisions — an attacker
-// after 12 other offences is still banned locally. The agent is restarted
-// during the outage; once NATS is back every offence is stored, and the
-// log is still followed.
-func TestReadsOnWhileNATSAway(t *testing.T) {
-	addr := freeAddr(t) // nothing listens there yet
-	dir := t.TempDir()
-	logPath := filepath.Join(dir, "auth.log")
-	require.NoError(t, os.WriteFile(logPath, []byte("Nov 26 06:00:00 h1 sshd[1]: Server listening\n"), 0o600))
-	cfg := &config.Agent{Host: "h1", NATS: config.AgentNATS{URL: "nats://" + addr}, StateDir: filepath.Join(dir, "state"),
-		Firewall: config.Firewall{Backend: "none", Table: "banfleet"}, Heartbeat: time.Second, Reconcile: time.Minute,
-		Offline: config.Offline{Ban: true, After: time.Second},
-		Jails:   map[string]config.AgentJail{"sshd": {Filter: "sshd", LogPath: []string{logPath}, Ports: []uint16{22}, Protocol: "tcp", MaxRetry: 2}}}
-	run := func(reg *prometheus.Registry) (stop func()) {
-		a := agent.New(cfg, slog.New(slog.DiscardHandler), reg, "test")
-		agent.SetQueue(a, 4)
-		ctx, cancel := context.WithCancel(context.Background())
-		done := make(chan error, 1)
-		go func() { done <- a.Run(ctx) }()
-		var once sync.Once
-		stop = func() {
-			once.Do(func() {
-				cancel()
-				select {
-				case err := <-done:
-					require.NoError(t, err)
-				case <-time.After(15 * time.Second):
-					t.Error("agent did not stop")
-				}
-			})
-		}
-		t.Cleanup(stop)
-		return stop
-	}
-	appendLines := func(format string, from, n int) {
-		var b strings.Builder
-		now := time.Now().Format(time.Stamp)
-		for i := from; i < from+n; i++ {
-			fmt.Fprintf(&b, format, now, i, i)
-		}
-		f, err := os.OpenFile(logPath, os.O_APPEND|os.O_WRONLY, 0)
-		require.NoError(t, err)
-		_, err = f.WriteString(b.String())
-		require.NoError(t, err)
-		require.NoError(t, f.Close())
-	}
-	const other = "%s h1 sshd[%d]: Failed password for root from 198.51.100.%d port 4000 ssh2\n"
-	const attacker = "%s h1 sshd[%d]: Failed password for root from 203.0.113.9 port %d ssh2\n"
-
-	reg := prometheus.NewRegistry()
-	stop := run(reg)
-	waitGauge(t, reg, "banfleet_agent_sources_ready", 1)
-	appendLines(other, 1, 12) // fills the queue before NATS counts as away (1 s)
-	waitGauge(t, reg, "banfleet_agent_nats_unreachable", 1)
-	appendLines(attacker, 50, 2)
-	require.Eventually(t, func() bool { return counter(t, reg, "banfleet_agent_local_bans_total") == 1 }, 10*time.Second, 20*time.Millisecond,
-		"the attacker (13th and 14th offences) is banned locally although the queue holds 4")
-	require.Eventually(t, func() bool { return counter(t, reg, "banfleet_agent_offences_spooled_total") >= 9 }, 5*time.Second, 20*time.Millisecond,
-		"14 offences, at most 5 in the queue (and one being sent): the rest are spooled")
-	stop() // a restart during the outage
-
-	// NATS comes back (with the stream the coordinator would make).
-	srv, err := natsd.Start(natsd.Options{Listen: addr, StoreDir: t.TempDir(), Name: "back"})
-	require.NoError(t, err)
-	t.Cleanup(srv.Shutdown)
-	nc, err := nats.Connect(srv.ClientURL())
-	require.NoError(t, err)
-	t.Cleanup(nc.Close)
-	js, err := jetstream.New(nc)
-	require.NoError(t, err)
-	st, err := js.CreateStream(context.Background(), jetstream.StreamConfig{Name: subject.OffenceStream, Subjects: []string{subject.OffenceWildcard}, Duplicates: time.Hour})
-	require.NoError(t, err)
-	msgs := func() uint64 {
-		info, err := st.Info(context.Background())
-		require.NoError(t, err)
-		return info.State.Msgs
-	}
-	reg = prometheus.NewRegistry()
-	run(reg)
-	require.Eventually(t, func() bool { return msgs() == 14 }, 20*time.Second, 50*time.Millisecond, "every offence stored once NATS is back")
-	waitGauge(t, reg, "banfleet_agent_spool_entries", 0) // the spool is sent
-	appendLines(other, 100, 1)
-	require.Eventually(t, func() bool { return msgs() == 15 }, 10*time.Second, 50*time.Millisecond, "the log is still followed")
 }

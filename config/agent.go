@@ -59,9 +59,7 @@ type Agent struct {
 // findtime (Fail2Ban's defaults 5 and 10m when unset), as Fail2Ban would on
 // this host alone, and bans for the jail's bantime (10m when unset, 24h for
 // a permanent jail) in this host's firewall only. Offences are still sent
-// once NATS is back, and the fleet decides as usual; those that did not fit
-// in the queue meanwhile wait in state_dir/spool.jsonl, so reading (and
-// deciding) goes on.
+// once NATS is back, and the fleet decides as usual.
 type Offline struct {
 	// Ban turns local bans on (default true).
 	Ban bool `koanf:"ban"`

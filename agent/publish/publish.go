@@ -26,8 +26,6 @@ type Publisher struct {
 	log    *slog.Logger
 	queue  chan queued
 	shards int
-	spool  Spool
-	wake   chan struct{} // something was spooled
 
 	// failingSince is when the publish that is still failing first failed
 	// (Unix nanoseconds; 0: the last attempt succeeded).
@@ -45,7 +43,7 @@ func (p *Publisher) FailingSince() time.Time {
 	return time.Time{}
 }
 
-// Queued is how many offences wait in the queue.
+// Queued is how many offences wait to be stored.
 func (p *Publisher) Queued() int { return len(p.queue) }
 
 // Options configures a Publisher.
@@ -55,18 +53,6 @@ type Options struct {
 	Shards   int // default subject.DefaultShards
 	Logger   *slog.Logger
 	Registry prometheus.Registerer
-	// Spool, if set, holds more offences (on disk); they are sent when
-	// the queue is empty.
-	Spool Spool
-}
-
-// Spool is where offences wait that did not fit in the queue (see
-// agent/spool). Next returns the next entry (nil for a bad one, to skip)
-// and the position to pass to Done once it is sent; ok is false when there
-// is none.
-type Spool interface {
-	Next() (o *wire.Offence, next int64, ok bool, err error)
-	Done(next int64)
 }
 
 // New returns a publisher for js.
@@ -78,7 +64,7 @@ func New(js jetstream.JetStream, o Options) *Publisher {
 		o.Shards = subject.DefaultShards
 	}
 	p := &Publisher{
-		js: js, host: o.Host, log: o.Logger, queue: make(chan queued, o.Queue), shards: o.Shards, spool: o.Spool, wake: make(chan struct{}, 1),
+		js: js, host: o.Host, log: o.Logger, queue: make(chan queued, o.Queue), shards: o.Shards,
 		published:  prometheus.NewCounter(prometheus.CounterOpts{Name: "banfleet_agent_offences_published_total", Help: "Offences stored by JetStream."}),
 		duplicates: prometheus.NewCounter(prometheus.CounterOpts{Name: "banfleet_agent_offences_duplicate_total", Help: "Offences JetStream already had (retries)."}),
 		dropped:    prometheus.NewCounter(prometheus.CounterOpts{Name: "banfleet_agent_offences_unsent_total", Help: "Offences not stored when the agent stopped (read again at the next start)."}),
@@ -108,42 +94,12 @@ func (p *Publisher) Offer(ctx context.Context, o *wire.Offence, done func()) boo
 	}
 }
 
-// TryOffer queues an offence if there is room, without waiting; it
-// reports whether it did.
-func (p *Publisher) TryOffer(o *wire.Offence, done func()) bool {
-	select {
-	case p.queue <- queued{o: o, done: done}:
-		return true
-	default:
-		return false
-	}
-}
-
-// OfferFor is Offer waiting at most d: it reports whether the offence was
-// queued, and stopped when ctx ended first.
-func (p *Publisher) OfferFor(ctx context.Context, o *wire.Offence, done func(), d time.Duration) (ok, stopped bool) {
-	if p.TryOffer(o, done) {
-		return true, false // the common case: no timer
-	}
-	t := time.NewTimer(d)
-	defer t.Stop()
-	select {
-	case p.queue <- queued{o: o, done: done}:
-		return true, false
-	case <-ctx.Done():
-		return false, true
-	case <-t.C:
-		return false, false
-	}
-}
-
 // MsgID is the JetStream de-duplication id of an offence.
 func MsgID(o *wire.Offence) string { return o.Host + "/" + o.ID }
 
 // Run publishes queued offences until ctx ends, retrying each with the same
-// Msg-Id until JetStream stores it; when the queue is empty, it sends the
-// spool's. When ctx ends it still tries, for up to drainFor, to send what is
-// queued (the spool keeps its own).
+// Msg-Id until JetStream stores it. When ctx ends it still tries, for up to
+// drainFor, to send what is queued.
 func (p *Publisher) Run(ctx context.Context) error {
 	for {
 		select {
@@ -151,63 +107,15 @@ func (p *Publisher) Run(ctx context.Context) error {
 			p.drain()
 			return nil
 		case q := <-p.queue:
-			if !p.send(ctx, q) {
-				return nil
+			if err := p.publish(ctx, q.o); err != nil {
+				p.unsent(1)
+				p.drain()
+				return nil // ctx ended
 			}
-			continue
-		default:
-		}
-		if p.spool != nil {
-			o, next, ok, err := p.spool.Next()
-			if err != nil {
-				p.log.Error("spool not readable, retrying", "err", err)
-				select {
-				case <-ctx.Done():
-				case <-time.After(time.Second):
-				}
-				continue
-			}
-			if ok {
-				if o != nil && p.publish(ctx, o) != nil {
-					p.drain()
-					return nil // ctx ended; the entry stays in the spool
-				}
-				p.spool.Done(next)
-				continue
+			if q.done != nil {
+				q.done()
 			}
 		}
-		select {
-		case <-ctx.Done():
-			p.drain()
-			return nil
-		case q := <-p.queue:
-			if !p.send(ctx, q) {
-				return nil
-			}
-		case <-p.wake:
-		}
-	}
-}
-
-// send publishes one queued offence; false when ctx ended first.
-func (p *Publisher) send(ctx context.Context, q queued) bool {
-	if err := p.publish(ctx, q.o); err != nil {
-		p.unsent(1)
-		p.drain()
-		return false
-	}
-	if q.done != nil {
-		q.done()
-	}
-	return true
-}
-
-// Wake tells Run that the spool has something (it looks when its queue is
-// empty).
-func (p *Publisher) Wake() {
-	select {
-	case p.wake <- struct{}{}:
-	default:
 	}
 }
 

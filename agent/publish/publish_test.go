@@ -4,7 +4,6 @@ import (
 	"context"
 	"log/slog"
 	"net/netip"
-	"sync"
 	"testing"
 	"time"
 
@@ -85,64 +84,4 @@ func TestOfferBlocksWhenFull(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 50*time.Millisecond)
 	defer cancel()
 	require.False(t, p.Offer(ctx, o, nil), "no Run: the queue stays full")
-}
-
-// memSpool is a Spool in memory that records Done.
-type memSpool struct {
-	mu   sync.Mutex
-	list []*wire.Offence // nil: a bad entry
-	read int
-	done []int64
-}
-
-func (m *memSpool) Next() (*wire.Offence, int64, bool, error) {
-	m.mu.Lock()
-	defer m.mu.Unlock()
-	if m.read >= len(m.list) {
-		return nil, int64(m.read), false, nil
-	}
-	return m.list[m.read], int64(m.read + 1), true, nil
-}
-
-func (m *memSpool) Done(next int64) {
-	m.mu.Lock()
-	defer m.mu.Unlock()
-	m.read = int(next)
-	m.done = append(m.done, next)
-}
-
-// The spool is sent once the queue is empty, in order, each entry marked
-// done after it is stored; a bad entry is skipped; Wake makes Run look.
-func TestSendsSpoolWhenQueueEmpty(t *testing.T) {
-	ns := natstest.Start(t)
-	ctx := natstest.Ctx(t, 30*time.Second)
-	st, err := ns.JS.CreateStream(ctx, jetstream.StreamConfig{Name: subject.OffenceStream, Subjects: []string{subject.OffenceWildcard}})
-	require.NoError(t, err)
-	mk := func(id string) *wire.Offence {
-		return &wire.Offence{ID: id, Host: "h1", Jail: "sshd", Addr: netip.MustParseAddr("203.0.113.9"), Time: time.Now()}
-	}
-	sp := &memSpool{list: []*wire.Offence{mk("s1"), nil, mk("s2")}}
-	p := New(ns.JS, Options{Host: "h1", Logger: slog.New(slog.DiscardHandler), Registry: prometheus.NewRegistry(), Spool: sp})
-	require.True(t, p.Offer(ctx, mk("q1"), nil)) // queued before Run starts: sent first
-	rctx, cancel := context.WithCancel(ctx)
-	done := make(chan struct{})
-	go func() { _ = p.Run(rctx); close(done) }()
-	t.Cleanup(func() { cancel(); <-done })
-
-	require.Eventually(t, func() bool { return testutil.ToFloat64(p.published) == 3 }, 10*time.Second, 10*time.Millisecond)
-	sp.mu.Lock()
-	require.Equal(t, []int64{1, 2, 3}, sp.done)
-	sp.list = append(sp.list, mk("s3")) // spooled later
-	sp.mu.Unlock()
-	p.Wake()
-	require.Eventually(t, func() bool { return testutil.ToFloat64(p.published) == 4 }, 10*time.Second, 10*time.Millisecond)
-	var ids []string
-	for seq := uint64(1); seq <= 4; seq++ {
-		msg, err := st.GetMsg(ctx, seq)
-		require.NoError(t, err)
-		var o wire.Offence
-		require.NoError(t, wire.Decode(msg.Data, &o))
-		ids = append(ids, o.ID)
-	}
-	require.Equal(t, []string{"q1", "s1", "s2", "s3"}, ids)
 }
