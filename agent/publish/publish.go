@@ -84,8 +84,14 @@ type queued struct {
 // Offer queues an offence. When the queue is full (NATS slow or away) it
 // blocks, so the log is not read further: the log file itself is the
 // spool. done, if not nil, is called once JetStream has stored the offence.
-// Offer reports false when ctx ended first.
+// Offer reports false when ctx ended first (or had ended).
 func (p *Publisher) Offer(ctx context.Context, o *wire.Offence, done func()) bool {
+	if ctx.Err() != nil {
+		// Stopping: nothing more is queued, even with room (a later line
+		// queued and stored after an earlier one was refused would let
+		// the saved position pass the earlier one).
+		return false
+	}
 	select {
 	case p.queue <- queued{o: o, done: done}:
 		return true

@@ -85,3 +85,17 @@ func TestOfferBlocksWhenFull(t *testing.T) {
 	defer cancel()
 	require.False(t, p.Offer(ctx, o, nil), "no Run: the queue stays full")
 }
+
+// Once the agent is stopping nothing more is queued, even with room: an
+// earlier line refused and a later one stored would let the saved
+// position pass the earlier one.
+func TestOfferRefusesWhenStopping(t *testing.T) {
+	p := New(nil, Options{Host: "h1", Queue: 10, Logger: slog.New(slog.DiscardHandler)})
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	o := &wire.Offence{ID: "1:0:x", Host: "h1", Jail: "sshd", Addr: netip.MustParseAddr("203.0.113.9"), Time: time.Now()}
+	for range 100 { // select would pick the free queue half the time
+		require.False(t, p.Offer(ctx, o, nil))
+	}
+	require.Zero(t, len(p.queue))
+}
