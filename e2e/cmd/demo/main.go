@@ -136,6 +136,9 @@ func demo(ctx context.Context, l *lab.Lab) int {
 	say("coord bans --cluster (what each host's firewall really holds)")
 	out, _, _ = l.Coord("bans", "--cluster")
 	fmt.Print(out)
+	say("coord health (each agent asked live)")
+	out, _, _ = l.Coord("health")
+	fmt.Print(out)
 
 	say("the attacker's TCP connects to port 22 now time out; the legitimate client (%s) still connects", lab.ClientAddr)
 	for _, h := range hosts {
