@@ -78,7 +78,7 @@ const exemptPoll = 5 * time.Minute
 // one key, nothing more: no consumers, whose deliver subject would be
 // theirs to choose.)
 func (f *fleetExempt) run(ctx context.Context, nc *nats.Conn, js jetstream.JetStream, reconnected <-chan struct{}) error {
-	sub, err := nc.Subscribe(subject.ExemptUpdates, func(m *nats.Msg) { f.take(m.Data) })
+	sub, err := nc.Subscribe(subject.ExemptUpdates, func(m *nats.Msg) { f.take(m.Data, false) })
 	if err != nil {
 		return fmt.Errorf("subscribe %s: %w", subject.ExemptUpdates, err)
 	}
@@ -95,7 +95,7 @@ func (f *fleetExempt) run(ctx context.Context, nc *nats.Conn, js jetstream.JetSt
 		cancel()
 		switch {
 		case err == nil:
-			f.take(ent.Value())
+			f.take(ent.Value(), true)
 		case !errors.Is(err, jetstream.ErrKeyNotFound) && ctx.Err() == nil:
 			f.log.Warn("fleet exemptions not read", "err", err)
 		}
@@ -108,9 +108,10 @@ func (f *fleetExempt) run(ctx context.Context, nc *nats.Conn, js jetstream.JetSt
 	}
 }
 
-// take applies one exemption list (announced or read); a bad one, or one
-// older than the list held, is ignored.
-func (f *fleetExempt) take(data []byte) {
+// take applies one exemption list, read from the bucket (stored: it is
+// the current one) or announced; a bad one, or an announcement older than
+// the list held (delivered late), is ignored.
+func (f *fleetExempt) take(data []byte, stored bool) {
 	var e wire.Exempt
 	if err := wire.Decode(data, &e); err != nil {
 		f.log.Warn("bad fleet exemption list ignored", "err", err)
@@ -118,7 +119,7 @@ func (f *fleetExempt) take(data []byte) {
 	}
 	f.mu.Lock()
 	defer f.mu.Unlock()
-	if !e.Updated.After(f.updated) {
+	if !stored && !e.Updated.After(f.updated) {
 		return
 	}
 	f.updated = e.Updated

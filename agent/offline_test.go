@@ -115,7 +115,7 @@ func TestDecideAloneExemptions(t *testing.T) {
 	// What the coordinator said before NATS went away: its ignoreip and
 	// another host of the fleet.
 	a.exempt = &fleetExempt{file: filepath.Join(t.TempDir(), "fleet-exempt.json"), log: log}
-	a.exempt.take(exemptRecord(t, "203.0.113.64/26", "10.77.0.12/32"))
+	a.exempt.take(exemptRecord(t, "203.0.113.64/26", "10.77.0.12/32"), true)
 
 	for _, addr := range []string{"10.1.2.3", "192.0.2.7", "198.51.100.10", "2001:db8::10", "203.0.113.70", "203.0.113.5"} {
 		for range 3 {
@@ -151,15 +151,18 @@ func TestFleetExemptKept(t *testing.T) {
 	f := &fleetExempt{file: file, log: log}
 	require.NoError(t, f.load(), "no file yet")
 	require.False(t, f.Contains(in))
-	f.take(exemptRecord(t, "10.77.0.0/24"))
+	f.take(exemptRecord(t, "10.77.0.0/24"), false)
 	require.True(t, f.Contains(in))
-	f.take([]byte(`{"v":1,"prefixes":["evil"]}`))
+	f.take([]byte(`{"v":1,"prefixes":["evil"]}`), true)
 	require.True(t, f.Contains(in), "a bad value leaves the list as it was")
 	older := wire.Exempt{Prefixes: []netip.Prefix{netip.MustParsePrefix("192.0.2.0/24")}, Updated: time.Now().Add(-time.Hour), By: "coord:c1"}
 	data, err := wire.Encode(&older)
 	require.NoError(t, err)
-	f.take(data)
-	require.True(t, f.Contains(in), "an older list (a late announcement) does not replace a newer one")
+	f.take(data, false)
+	require.True(t, f.Contains(in), "an older announcement (delivered late) does not replace a newer list")
+	f.take(data, true)
+	require.False(t, f.Contains(in), "what the bucket holds is the current list, whatever its time")
+	f.take(exemptRecord(t, "10.77.0.0/24"), true)
 
 	restarted := &fleetExempt{file: file, log: log}
 	require.NoError(t, restarted.load())
