@@ -130,17 +130,23 @@ func askAll(ctx context.Context, g *globals, nc *nats.Conn, js jetstream.JetStre
 		return nil, err
 	}
 	now := time.Now()
-	views := make([]HostView, len(agents))
+	return eachHost(agents, func(a wire.Heartbeat) HostView { return askHost(g, nc, a, wantOn(a, list, now)) }), nil
+}
+
+// eachHost runs ask for every host at once (each waits for an answer up to
+// --timeout) and returns the answers in the hosts' order.
+func eachHost[H, V any](hosts []H, ask func(H) V) []V {
+	out := make([]V, len(hosts))
 	var wg sync.WaitGroup
-	for i, a := range agents {
+	for i, h := range hosts {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			views[i] = askHost(g, nc, a, wantOn(a, list, now))
+			out[i] = ask(h)
 		}()
 	}
 	wg.Wait()
-	return views, nil
+	return out
 }
 
 func clusterView(ctx context.Context, g *globals, nc *nats.Conn, js jetstream.JetStream, list []wire.Ban) error {

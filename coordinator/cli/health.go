@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"slices"
 	"strings"
-	"sync"
 	"text/tabwriter"
 	"time"
 
@@ -57,17 +56,7 @@ an agent has a problem or does not answer within --timeout.`,
 			}
 			slices.Sort(hosts)
 			hosts = slices.Compact(hosts)
-			views := make([]HealthView, len(hosts))
-			var wg sync.WaitGroup
-			for i, h := range hosts {
-				wg.Add(1)
-				go func() {
-					defer wg.Done()
-					views[i] = askHealth(g, s.nc, h)
-				}()
-			}
-			wg.Wait()
-			return printHealth(g, views)
+			return printHealth(g, eachHost(hosts, func(h string) HealthView { return askHealth(g, s.nc, h) }))
 		},
 	}
 }
