@@ -11,7 +11,6 @@ import (
 	"net/netip"
 	"os"
 	"path/filepath"
-	"slices"
 	"testing"
 	"time"
 
@@ -155,7 +154,7 @@ func TestPerHostNATSUsers(t *testing.T) {
 	}
 
 	// As h1: another host's subject, the bans bucket and the fleet bucket are refused.
-	for _, subj := range []string{subject.Offence(0, "h2"), "$KV." + subject.BansBucket + ".sshd.192_0_2_1", "$KV." + subject.FleetBucket + "." + subject.ExemptKey} {
+	for _, subj := range []string{subject.Offence(0, "h2"), "$KV." + subject.BansBucket + ".sshd.192_0_2_1", "$KV." + subject.FleetBucket + "." + subject.ExemptKey, subject.ExemptUpdates} {
 		require.NoError(t, h1.Publish(subj, []byte("{}")))
 		require.NoError(t, h1.Flush())
 		select {
@@ -168,11 +167,28 @@ func TestPerHostNATSUsers(t *testing.T) {
 }
 
 // countExempt returns how many prefixes the coordinator's exemption list
-// holds once it has 127.0.0.0/8 and at least one host address.
+// holds once it has 127.0.0.0/8 (its ignoreip) and h1's own addresses (from
+// h1's heartbeat; none on a host with only loopback and link-local ones).
 func countExempt(t *testing.T, ctx context.Context, js jetstream.JetStream) int {
 	t.Helper()
 	n := 0
 	require.Eventually(t, func() bool {
+		agents, err := js.KeyValue(ctx, subject.AgentsBucket)
+		if err != nil {
+			return false
+		}
+		hbEnt, err := agents.Get(ctx, "h1")
+		if err != nil {
+			return false
+		}
+		var hb wire.Heartbeat
+		if wire.Decode(hbEnt.Value(), &hb) != nil {
+			return false
+		}
+		want := map[netip.Prefix]bool{netip.MustParsePrefix("127.0.0.0/8"): true}
+		for _, a := range hb.Addrs {
+			want[netip.PrefixFrom(a.Unmap(), a.Unmap().BitLen())] = true
+		}
 		kv, err := js.KeyValue(ctx, subject.FleetBucket)
 		if err != nil {
 			return false
@@ -182,11 +198,16 @@ func countExempt(t *testing.T, ctx context.Context, js jetstream.JetStream) int 
 			return false
 		}
 		var e wire.Exempt
-		if wire.Decode(ent.Value(), &e) != nil || len(e.Prefixes) < 2 || !slices.Contains(e.Prefixes, netip.MustParsePrefix("127.0.0.0/8")) {
+		if wire.Decode(ent.Value(), &e) != nil || len(e.Prefixes) != len(want) {
 			return false
+		}
+		for _, p := range e.Prefixes {
+			if !want[p] {
+				return false
+			}
 		}
 		n = len(e.Prefixes)
 		return true
-	}, 15*time.Second, 50*time.Millisecond, "the coordinator's exemption list")
+	}, 15*time.Second, 50*time.Millisecond, "the coordinator's exemption list: its ignoreip and h1's addresses")
 	return n
 }

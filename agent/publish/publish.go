@@ -30,6 +30,9 @@ type Publisher struct {
 	// failingSince is when the publish that is still failing first failed
 	// (Unix nanoseconds; 0: the last attempt succeeded).
 	failingSince atomic.Int64
+	// unstored counts offences queued and not stored yet (the one being
+	// sent included).
+	unstored atomic.Int64
 
 	published, duplicates, dropped, errors prometheus.Counter
 }
@@ -43,8 +46,9 @@ func (p *Publisher) FailingSince() time.Time {
 	return time.Time{}
 }
 
-// Queued is how many offences wait to be stored.
-func (p *Publisher) Queued() int { return len(p.queue) }
+// Queued is how many offences wait to be stored: those queued and the one
+// being sent.
+func (p *Publisher) Queued() int { return int(p.unstored.Load()) }
 
 // Options configures a Publisher.
 type Options struct {
@@ -92,10 +96,12 @@ func (p *Publisher) Offer(ctx context.Context, o *wire.Offence, done func()) boo
 		// the saved position pass the earlier one).
 		return false
 	}
+	p.unstored.Add(1) // before Run can take it
 	select {
 	case p.queue <- queued{o: o, done: done}:
 		return true
 	case <-ctx.Done():
+		p.unstored.Add(-1)
 		return false
 	}
 }
@@ -118,6 +124,7 @@ func (p *Publisher) Run(ctx context.Context) error {
 				p.drain()
 				return nil // ctx ended
 			}
+			p.unstored.Add(-1)
 			if q.done != nil {
 				q.done()
 			}
@@ -138,6 +145,7 @@ func (p *Publisher) drain() {
 				p.unsent(1 + len(p.queue))
 				return
 			}
+			p.unstored.Add(-1)
 			if q.done != nil {
 				q.done()
 			}

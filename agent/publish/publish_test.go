@@ -99,3 +99,19 @@ func TestOfferRefusesWhenStopping(t *testing.T) {
 	}
 	require.Zero(t, len(p.queue))
 }
+
+// Queued counts the offence being sent too: with no stream, the first is
+// retried forever and the second waits in the queue.
+func TestQueuedCountsInFlight(t *testing.T) {
+	ns := natstest.Start(t)
+	p := New(ns.JS, Options{Host: "h1", Logger: slog.New(slog.DiscardHandler), Registry: prometheus.NewRegistry()})
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	go func() { _ = p.Run(ctx); close(done) }()
+	t.Cleanup(func() { cancel(); <-done })
+	o := &wire.Offence{ID: "1:0:x", Host: "h1", Jail: "sshd", Addr: netip.MustParseAddr("203.0.113.9"), Time: time.Now()}
+	require.True(t, p.Offer(ctx, o, nil))
+	require.True(t, p.Offer(ctx, o, nil))
+	require.Eventually(t, func() bool { return len(p.queue) == 1 }, 10*time.Second, 10*time.Millisecond, "Run took the first")
+	require.Equal(t, 2, p.Queued())
+}
