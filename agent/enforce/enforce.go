@@ -362,7 +362,9 @@ func (e *Enforcer) apply(batch []change) {
 		if lb, ok := e.local[c.key]; ok {
 			if !c.at.After(lb.Created) {
 				// An older removal (delivered late, after an outage): the
-				// local ban made since stays, in the firewall too.
+				// local ban made since stays, in the firewall too. (The
+				// removal's time is the NATS server's clock, the ban's this
+				// host's: hosts are expected to run NTP.)
 				continue
 			}
 			// The fleet lifted it: the local ban ends with it.
