@@ -168,7 +168,7 @@ func (a *Agent) Run(ctx context.Context) error {
 	a.reg.MustRegister(
 		prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "banfleet_agent_local_bans", Help: "Bans this agent made alone that are in force."}, func() float64 { return float64(a.enf.Local()) }),
 		prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "banfleet_agent_nats_unreachable", Help: "1 while the agent has been unable to reach NATS for offline.after."}, func() float64 {
-			if a.off != nil && a.off.away(time.Now(), a.pub.FailingSince()) {
+			if a.natsAway(time.Now()) {
 				return 1
 			}
 			return 0
@@ -257,6 +257,12 @@ func (a *Agent) natsConnected(nc *nats.Conn) {
 	a.log.Info("nats connected", "url", nc.ConnectedUrl())
 }
 
+// natsAway reports whether the agent is deciding alone: local decisions
+// are on and NATS has been unreachable for offline.after.
+func (a *Agent) natsAway(now time.Time) bool {
+	return a.off != nil && a.off.away(now, a.pub.FailingSince())
+}
+
 // decideAlone counts a failure for the local decision, and bans the
 // address in this host's firewall when the jail's maxretry is reached while
 // NATS has been unreachable for offline.after.
@@ -336,7 +342,7 @@ func (a *Agent) answerHealth(m *nats.Msg) {
 	default:
 		h.Problems = append(h.Problems, fmt.Sprintf("log sources not ready after %v", now.Sub(a.started).Round(time.Second)))
 	}
-	if a.off != nil && a.off.away(now, a.pub.FailingSince()) {
+	if a.natsAway(now) {
 		h.NATSUnreachable = true
 		h.Problems = append(h.Problems, "NATS has been unreachable: banning alone")
 	}

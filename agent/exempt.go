@@ -50,11 +50,11 @@ func (f *fleetExempt) load() error {
 	}
 	var e wire.Exempt
 	if err := wire.Decode(data, &e); err != nil {
-		bad := f.file + ".bad"
-		f.log.Error("saved fleet exemptions unreadable, set aside", "file", f.file, "moved_to", bad, "err", err)
-		if err := os.Rename(f.file, bad); err != nil {
-			return fmt.Errorf("fleet exemptions %s: %w", f.file, err)
+		bad, serr := atomicfile.SetAside(f.file)
+		if serr != nil {
+			return fmt.Errorf("fleet exemptions: %w", serr)
 		}
+		f.log.Error("saved fleet exemptions unreadable, set aside", "file", f.file, "moved_to", bad, "err", err)
 		return nil
 	}
 	f.updated = e.Updated

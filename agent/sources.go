@@ -198,7 +198,8 @@ func (s *sources) Run(ctx context.Context) error {
 			return // stopping, never ready
 		}
 		close(s.ready)
-		s.a.log.Info("log sources ready", "files", s.count())
+		files, journals := s.counts()
+		s.a.log.Info("log sources ready", "files", files, "journals", journals)
 	}()
 	for _, p := range plans {
 		if p.journal != nil {
@@ -243,11 +244,6 @@ func (s *sources) Run(ctx context.Context) error {
 // back findtime. The agent sends its first heartbeat only after this, so an
 // agent the fleet lists is one that reads its logs.
 func (s *sources) Ready() <-chan struct{} { return s.ready }
-
-func (s *sources) count() int {
-	files, _ := s.counts()
-	return files
-}
 
 // counts is how many files and journals are being read.
 func (s *sources) counts() (files, journals int) {

@@ -532,11 +532,11 @@ func (e *Enforcer) LoadLocal() error {
 	}
 	var list []wire.Ban
 	if err := json.Unmarshal(data, &list); err != nil {
-		bad := e.o.LocalFile + ".bad"
-		e.o.Logger.Error("local bans unreadable, set aside", "file", e.o.LocalFile, "moved_to", bad, "err", err)
-		if err := os.Rename(e.o.LocalFile, bad); err != nil {
-			return fmt.Errorf("local bans: %w", err)
+		bad, serr := atomicfile.SetAside(e.o.LocalFile)
+		if serr != nil {
+			return fmt.Errorf("local bans: %w", serr)
 		}
+		e.o.Logger.Error("local bans unreadable, set aside", "file", e.o.LocalFile, "moved_to", bad, "err", err)
 		return nil
 	}
 	for _, b := range list {

@@ -446,21 +446,7 @@ func (c *Coordinator) publishExempt(ctx context.Context) error {
 		// Written again now and then even when unchanged: a value someone
 		// else put there does not last.
 		if written.IsZero() || !slices.Equal(cur, last) || c.now().Sub(written) >= exemptRewrite {
-			e := wire.Exempt{Prefixes: cur, Updated: c.now(), By: "coord:" + c.cfg.Name}
-			data, err := wire.Encode(&e)
-			if err == nil {
-				if len(cur) > wire.MaxExemptPrefixes {
-					err = fmt.Errorf("%d prefixes, at most %d", len(cur), wire.MaxExemptPrefixes)
-				} else {
-					wctx, cancel := context.WithTimeout(ctx, 5*time.Second)
-					_, err = c.fleet.Put(wctx, subject.ExemptKey, data)
-					cancel()
-					if err == nil {
-						// Agents listening take it at once; the others read the key.
-						err = c.nc.Publish(subject.ExemptUpdates, data)
-					}
-				}
-			}
+			err := c.writeExempt(ctx, cur)
 			if err != nil && ctx.Err() == nil {
 				c.log.Warn("exemption list not written, retrying", "bucket", subject.FleetBucket, "err", err)
 			} else if err == nil {
@@ -480,6 +466,24 @@ func (c *Coordinator) publishExempt(ctx context.Context) error {
 		case <-time.After(time.Second):
 		}
 	}
+}
+
+// writeExempt stores the exemption list in the fleet bucket and announces
+// it (agents listening take it at once; the others read the key).
+func (c *Coordinator) writeExempt(ctx context.Context, prefixes []netip.Prefix) error {
+	if len(prefixes) > wire.MaxExemptPrefixes {
+		return fmt.Errorf("%d prefixes, at most %d", len(prefixes), wire.MaxExemptPrefixes)
+	}
+	data, err := wire.Encode(&wire.Exempt{Prefixes: prefixes, Updated: c.now(), By: "coord:" + c.cfg.Name})
+	if err != nil {
+		return err
+	}
+	wctx, cancel := context.WithTimeout(ctx, 5*time.Second)
+	defer cancel()
+	if _, err := c.fleet.Put(wctx, subject.ExemptKey, data); err != nil {
+		return err
+	}
+	return c.nc.Publish(subject.ExemptUpdates, data)
 }
 
 // exemptList merges prefix lists into one sorted list without duplicates.

@@ -44,3 +44,14 @@ func Write(path string, data []byte) error {
 	}
 	return nil
 }
+
+// SetAside moves an unreadable state file out of the way (to path + ".bad",
+// kept for a person to look at) so the agent can start without it, and
+// returns where it went.
+func SetAside(path string) (string, error) {
+	bad := path + ".bad"
+	if err := os.Rename(path, bad); err != nil {
+		return "", fmt.Errorf("set aside %s: %w", path, err)
+	}
+	return bad, nil
+}
