@@ -79,9 +79,11 @@ func New(cfg *config.Agent, log *slog.Logger, reg *prometheus.Registry, version 
 // Run runs the agent until ctx ends.
 func (a *Agent) Run(ctx context.Context) error {
 	a.started = time.Now()
+	// The NATS servers are never banned here, whatever the bucket says: a
+	// ban would cut this host off from the fleet.
+	a.natsAddrs = a.resolveNATS(ctx)
 	if a.cfg.Offline.Ban {
 		a.off = newOffline(a.cfg, a.started)
-		a.natsAddrs = a.resolveNATS(ctx)
 		for name, j := range a.cfg.Jails {
 			for _, n := range j.IgnoreNames {
 				a.log.Warn("ignoreip holds a host name; banfleet does not resolve names, so it is not exempt from local bans", "jail", name, "name", n)
@@ -117,32 +119,16 @@ func (a *Agent) Run(ctx context.Context) error {
 		return err
 	}
 
-	opts := []nats.Option{
-		nats.Name("banfleet-agent " + a.cfg.Host),
-		nats.MaxReconnects(-1),
-		nats.ReconnectWait(500 * time.Millisecond),
-		nats.RetryOnFailedConnect(true),
-		nats.DisconnectErrHandler(func(_ *nats.Conn, err error) {
+	opts := natsOptions(a.cfg, a.log, natsHooks{
+		connected: a.natsConnected,
+		disconnected: func() {
 			if a.off != nil {
 				a.off.disconnected(time.Now())
 			}
-			if err != nil {
-				a.log.Warn("nats disconnected", "err", err)
-			}
-		}),
-		nats.ConnectHandler(a.natsConnected),
-		nats.ReconnectHandler(a.natsConnected),
-		nats.ErrorHandler(func(_ *nats.Conn, _ *nats.Subscription, err error) { a.log.Warn("nats error", "err", err) }),
-	}
-	if a.cfg.NATS.Creds != "" {
-		opts = append(opts, nats.UserCredentials(a.cfg.NATS.Creds))
-	}
-	if a.cfg.NATS.CA != "" {
-		opts = append(opts, nats.RootCAs(a.cfg.NATS.CA))
-	}
-	if a.cfg.NATS.Password != "" {
-		opts = append(opts, nats.UserInfo(a.cfg.NATS.User, a.cfg.NATS.Password))
-	}
+		},
+	})
+	// Its own inboxes: the server lets an agent's login read no others.
+	opts = append(opts, nats.CustomInboxPrefix(subject.AgentInbox(a.cfg.Host)))
 	nc, err := nats.Connect(a.cfg.NATS.URL, opts...)
 	if err != nil {
 		return fmt.Errorf("nats %s: %w", a.cfg.NATS.URL, err)
@@ -160,7 +146,12 @@ func (a *Agent) Run(ctx context.Context) error {
 			specs = append(specs, firewall.JailSpec{Name: name, Ports: j.Ports, Proto: j.Protocol})
 		}
 	}
-	a.enf = enforce.New(enforce.Options{Backend: fw, Jails: specs, Own: a.own, Reconcile: a.cfg.Reconcile, Logger: a.log, Registry: a.reg,
+	jailIgnore := map[string]*netaddr.Set{}
+	for name, j := range a.cfg.Jails {
+		jailIgnore[name] = j.Ignore
+	}
+	a.enf = enforce.New(enforce.Options{Backend: fw, Jails: specs, Own: a.own, Control: a.natsAddrs, JailIgnore: jailIgnore, Host: a.cfg.Host,
+		Reconcile: a.cfg.Reconcile, Logger: a.log, Registry: a.reg,
 		LocalFile: filepath.Join(a.cfg.StateDir, "local-bans.json")})
 	if err := a.enf.LoadLocal(); err != nil {
 		return err
@@ -349,6 +340,9 @@ func (a *Agent) answerHealth(m *nats.Msg) {
 	if since := a.pub.FailingSince(); !since.IsZero() && now.Sub(since) >= 5*time.Second {
 		h.Problems = append(h.Problems, fmt.Sprintf("offences not stored for %v (%d queued)", now.Sub(since).Round(time.Second), h.Unsent))
 	}
+	if rc := a.enf.RefusedControl(); rc != "" {
+		h.Problems = append(h.Problems, rc+": the bans bucket holds a ban of the control plane")
+	}
 	h.LastReconcile, h.FirewallError = a.enf.Status()
 	switch {
 	case h.FirewallError != "":
@@ -432,10 +426,14 @@ func waitBucket[T any](ctx context.Context, log *slog.Logger, open func(context.
 func (a *Agent) jailPolicies() map[string]wire.JailPolicy {
 	out := map[string]wire.JailPolicy{}
 	for name, j := range a.cfg.Jails {
-		if !j.On() || (j.MaxRetry == 0 && j.FindTime == 0 && j.BanTime == 0) {
+		if !j.On() || (j.MaxRetry == 0 && j.FindTime == 0 && j.BanTime == 0 && len(j.Ignore.Prefixes()) == 0) {
 			continue
 		}
-		out[name] = wire.JailPolicy{MaxRetry: j.MaxRetry, FindTime: j.FindTime.Seconds(), BanTime: j.BanTime.Seconds(), Ports: j.Ports}
+		p := wire.JailPolicy{MaxRetry: j.MaxRetry, FindTime: j.FindTime.Seconds(), BanTime: j.BanTime.Seconds(), Ports: j.Ports}
+		if ign := j.Ignore.Prefixes(); len(ign) <= wire.MaxJailIgnore {
+			p.IgnoreIP = ign
+		}
+		out[name] = p
 	}
 	if len(out) == 0 {
 		return nil

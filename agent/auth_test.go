@@ -131,7 +131,7 @@ func TestPerHostNATSUsers(t *testing.T) {
 	require.FileExists(t, filepath.Join(acfg.StateDir, "fleet-exempt.json"))
 
 	violations := make(chan error, 8)
-	h1, err := nats.Connect(url, nats.UserInfo("h1", "h1-secret"), nats.RootCAs(pki.CA), nats.ErrorHandler(func(_ *nats.Conn, _ *nats.Subscription, err error) { violations <- err }))
+	h1, err := nats.Connect(url, nats.UserInfo("h1", "h1-secret"), nats.RootCAs(pki.CA), nats.CustomInboxPrefix(subject.AgentInbox("h1")), nats.ErrorHandler(func(_ *nats.Conn, _ *nats.Subscription, err error) { violations <- err }))
 	require.NoError(t, err)
 	t.Cleanup(h1.Close)
 	// As h1: the exemption list can be read, not watched (no consumers on

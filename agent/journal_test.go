@@ -80,7 +80,7 @@ func testJournalJail(t *testing.T, remote, top, jail string) {
 	require.NoError(t, os.WriteFile(cfgFile, []byte(yaml), 0o600))
 
 	ns := natstest.Start(t)
-	acfg, _, err := config.LoadAgent(config.Source{File: cfgFile, Environ: []string{"BANFLEET_NATS_URL=" + ns.URL}})
+	acfg, _, err := config.LoadAgent(config.Source{File: cfgFile, Environ: []string{"BANFLEET_AGENT_NATS_URL=" + ns.URL}})
 	require.NoError(t, err)
 	require.True(t, acfg.Jails["sshd"].FromJournal())
 

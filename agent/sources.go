@@ -397,6 +397,7 @@ func (a *Agent) handler(jail string, flt filter.AtFilter) lineHandler {
 	failures := a.failures.WithLabelValues(jail)
 	ignored := a.ignored.WithLabelValues(jail)
 	unparsed := a.unparsed.WithLabelValues(jail)
+	ignoreIP := a.cfg.Jails[jail].Ignore
 	return func(line []byte, t time.Time, src lineSource) {
 		lines.Inc()
 		var fail filter.Failure
@@ -415,6 +416,11 @@ func (a *Agent) handler(jail string, flt filter.AtFilter) lineHandler {
 			unparsed.Inc()
 			return
 		default:
+			return
+		}
+		// Fail2Ban's ignoreip and ignoreself: not a failure on this host.
+		if addr := netaddr.Canonical(fail.Addr); ignoreIP.Contains(addr) || a.own.Contains(addr) {
+			ignored.Inc()
 			return
 		}
 		failures.Inc()

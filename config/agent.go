@@ -198,10 +198,10 @@ var fail2banKeys = []string{"enabled", "filter", "backend", "journal", "logpath"
 func LoadAgent(src Source) (*Agent, *koanf.Koanf, error) {
 	var c Agent
 	var under []koanf.Provider
-	if dir := peekString(src, "fail2ban"); dir != "" {
+	if dir := peekString(src, AgentEnvPrefix, "fail2ban"); dir != "" {
 		under = append(under, fail2ban.NewProvider(dir, fail2ban.WithKeys(fail2banKeys...)))
 	}
-	k, err := load(src, agentDefaults(), &c, under...)
+	k, err := load(src, AgentEnvPrefix, agentDefaults(), &c, under...)
 	if err != nil {
 		return nil, nil, err
 	}
@@ -231,6 +231,9 @@ func (c *Agent) validate() error {
 		return fieldError(w, "nats.url", "%v", err)
 	}
 	if err := checkCA(w, "nats.ca", c.NATS.CA); err != nil {
+		return err
+	}
+	if err := checkFile(w, "nats.creds", c.NATS.Creds); err != nil {
 		return err
 	}
 	if c.NATS.Password != "" && c.NATS.User == "" {

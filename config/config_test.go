@@ -15,7 +15,7 @@ import (
 )
 
 func TestLoadAgentGood(t *testing.T) {
-	c, k, err := LoadAgent(Source{File: "testdata/agent-good.yaml", Environ: []string{"BANFLEET_NATS_URL=nats://10.9.9.9:4222", "BANFLEET_SOMETHING_ELSE=1"}})
+	c, k, err := LoadAgent(Source{File: "testdata/agent-good.yaml", Environ: []string{"BANFLEET_AGENT_NATS_URL=nats://10.9.9.9:4222", "BANFLEET_SOMETHING_ELSE=1"}})
 	require.NoError(t, err)
 	require.Equal(t, "web-1", c.Host)
 	require.Equal(t, "nats://10.9.9.9:4222", c.NATS.URL, "environment wins over file")
@@ -94,6 +94,8 @@ func TestLoadBad(t *testing.T) {
 		{"agent ca missing", "agent", "nats: {ca: /nonexistent/ca.pem}\n", "nats.ca"},
 		{"agent ca not pem", "agent", "nats: {ca: testdata/coord-good.yaml}\n", "nats.ca"},
 		{"coord ca not pem", "coord", "nats: {url: \"nats://x:4222\", ca: testdata/coord-good.yaml}\n", "nats.ca"},
+		{"agent creds missing", "agent", "nats: {creds: /nonexistent/h.creds}\n", "nats.creds"},
+		{"coord creds missing", "coord", "nats: {url: \"nats://x:4222\", creds: /nonexistent/c.creds}\n", "nats.creds"},
 		{"placeholder password", "coord", "nats: {users: {h1: {password: REPLACE-me, role: agent}}}\n", "nats.users.h1.password"},
 	}
 	for _, c := range cases {
@@ -155,7 +157,7 @@ func TestTLSFilesLoad(t *testing.T) {
 	c, _, err := LoadCoord(Source{File: f, Environ: []string{}})
 	require.NoError(t, err)
 	require.True(t, c.NATS.TLS.On())
-	a, _, err := LoadAgent(Source{File: "testdata/agent-good.yaml", Environ: []string{"BANFLEET_NATS_CA=" + pki.CA}})
+	a, _, err := LoadAgent(Source{File: "testdata/agent-good.yaml", Environ: []string{"BANFLEET_AGENT_NATS_CA=" + pki.CA}})
 	require.NoError(t, err)
 	require.Equal(t, pki.CA, a.NATS.CA)
 }

@@ -26,6 +26,9 @@ type Coord struct {
 	// IgnoreIP lists addresses and CIDRs never banned (the fleet's own
 	// addresses, which agents report, are never banned either).
 	IgnoreIP []string `koanf:"ignoreip"`
+	// Limits bound what one host's reports and an admin's manual bans can
+	// make the fleet do.
+	Limits Limits `koanf:"limits"`
 	// Metrics is the Prometheus endpoint.
 	Metrics Metrics `koanf:"metrics"`
 	// Log is the daemon's own log.
@@ -54,6 +57,12 @@ type CoordNATS struct {
 	StoreDir string `koanf:"store_dir"`
 	// Retention is how long offences stay in the stream.
 	Retention time.Duration `koanf:"retention"`
+	// StreamMaxMB bounds the offence stream's size (MiB); the oldest
+	// offences go first.
+	StreamMaxMB int `koanf:"stream_max_mb"`
+	// StreamMaxPerHost bounds the offences the stream keeps of one host:
+	// a host's flood pushes out only its own older offences.
+	StreamMaxPerHost int `koanf:"stream_max_per_host"`
 	// Users turns on authentication for the embedded server: each agent
 	// logs in as its host name and may publish offences only under its own
 	// host token (the subject is the sender's identity), write only its
@@ -65,6 +74,20 @@ type CoordNATS struct {
 	// without users: anyone who reaches it could publish offences and
 	// write bans. For a closed network only.
 	AllowAnonymous bool `koanf:"allow_anonymous"`
+}
+
+// Limits bound what the fleet does on the word of one host or admin.
+type Limits struct {
+	// MaxBanTime is the longest ban coord ban may ask for, and the longest
+	// bantime the hosts' reported jail thresholds may set.
+	MaxBanTime time.Duration `koanf:"max_bantime"`
+	// MinMaxRetry is the lowest maxretry the hosts' reported thresholds may
+	// set for a jail the coordinator's configuration does not name.
+	MinMaxRetry int `koanf:"min_maxretry"`
+	// OffenceRate is how many offences per second one host may report for
+	// one address; more are counted as capped and do not count toward a
+	// ban (a stolen login cannot fill a window alone).
+	OffenceRate int `koanf:"offence_rate"`
 }
 
 // NATSUser is one login of the embedded NATS server.
@@ -90,31 +113,46 @@ type JailPolicy struct {
 	// Port is what a ban blocks (recorded in the ban; agents use their own
 	// jail's ports when they know the jail).
 	Port []string `koanf:"port"`
+	// Quorum is how many distinct hosts must have reported an address
+	// within findtime before it is banned fleet-wide (default 1). Below
+	// it, a host whose own offences reach maxretry bans it on that host
+	// alone, as Fail2Ban would there.
+	Quorum int `koanf:"quorum"`
+	// IgnoreIP lists addresses and CIDRs never banned in this jail, besides
+	// the global ignoreip.
+	IgnoreIP []string `koanf:"ignoreip"`
 
-	// Ports is Port resolved (not a key).
-	Ports []uint16 `koanf:"-"`
+	// Ports is Port resolved, Ignore IgnoreIP parsed (not keys).
+	Ports  []uint16     `koanf:"-"`
+	Ignore *netaddr.Set `koanf:"-"`
 }
 
 func coordDefaults() map[string]any {
 	return map[string]any{
-		"nats.listen":       "127.0.0.1:4222",
-		"nats.store_dir":    "/var/lib/banfleet/nats",
-		"nats.retention":    "24h",
-		"defaults.bantime":  "10m",
-		"defaults.findtime": "10m",
-		"defaults.maxretry": 5,
-		"defaults.scope":    "fleet",
-		"ignoreip":          []string{"127.0.0.0/8", "::1"},
-		"metrics.listen":    "127.0.0.1:9720",
-		"log.format":        "json",
-		"log.level":         "info",
+		"nats.listen":              "127.0.0.1:4222",
+		"nats.store_dir":           "/var/lib/banfleet/nats",
+		"nats.retention":           "24h",
+		"nats.stream_max_mb":       1024,
+		"nats.stream_max_per_host": 1_000_000,
+		"defaults.bantime":         "10m",
+		"defaults.findtime":        "10m",
+		"defaults.maxretry":        5,
+		"defaults.scope":           "fleet",
+		"defaults.quorum":          1,
+		"limits.max_bantime":       "168h",
+		"limits.min_maxretry":      2,
+		"limits.offence_rate":      10,
+		"ignoreip":                 []string{"127.0.0.0/8", "::1"},
+		"metrics.listen":           "127.0.0.1:9720",
+		"log.format":               "json",
+		"log.level":                "info",
 	}
 }
 
 // LoadCoord reads and validates the coordinator's configuration.
 func LoadCoord(src Source) (*Coord, *koanf.Koanf, error) {
 	var c Coord
-	k, err := load(src, coordDefaults(), &c)
+	k, err := load(src, CoordEnvPrefix, coordDefaults(), &c)
 	if err != nil {
 		return nil, nil, err
 	}
@@ -125,11 +163,15 @@ func LoadCoord(src Source) (*Coord, *koanf.Koanf, error) {
 	return &c, k, nil
 }
 
-func (c *Coord) validate() error {
-	w := "config"
-	if c.File != "" {
-		w += " " + c.File
+func (c *Coord) where() string {
+	if c.File == "" {
+		return "config"
 	}
+	return "config " + c.File
+}
+
+func (c *Coord) validate() error {
+	w := c.where()
 	if c.Name == "" {
 		c.Name = shortHostname()
 	}
@@ -138,6 +180,9 @@ func (c *Coord) validate() error {
 			return fieldError(w, "nats.url", "%v", err)
 		}
 		if err := checkCA(w, "nats.ca", c.NATS.CA); err != nil {
+			return err
+		}
+		if err := checkFile(w, "nats.creds", c.NATS.Creds); err != nil {
 			return err
 		}
 	} else {
@@ -168,11 +213,25 @@ func (c *Coord) validate() error {
 			return fieldError(w, f+".role", "%q is not agent or admin", u.Role)
 		}
 	}
+	if c.NATS.StreamMaxMB < 16 {
+		return fieldError(w, "nats.stream_max_mb", "%d is below 16", c.NATS.StreamMaxMB)
+	}
+	if c.NATS.StreamMaxPerHost < 1000 {
+		return fieldError(w, "nats.stream_max_per_host", "%d is below 1000", c.NATS.StreamMaxPerHost)
+	}
 	if c.NATS.Retention < time.Minute {
 		return fieldError(w, "nats.retention", "%v is shorter than 1m", c.NATS.Retention)
 	}
 	if err := c.Defaults.validate(w, "defaults"); err != nil {
 		return err
+	}
+	switch l := c.Limits; {
+	case l.MaxBanTime < time.Minute:
+		return fieldError(w, "limits.max_bantime", "%v is shorter than 1m", l.MaxBanTime)
+	case l.MinMaxRetry < 1 || l.MinMaxRetry > 1000:
+		return fieldError(w, "limits.min_maxretry", "%d is not between 1 and 1000", l.MinMaxRetry)
+	case l.OffenceRate < 1:
+		return fieldError(w, "limits.offence_rate", "%d is below 1", l.OffenceRate)
 	}
 	for name, j := range c.Jails {
 		if !subject.ValidName(name) || len(name) > 32 {
@@ -237,6 +296,9 @@ func (d JailPolicy) merge(j JailPolicy) JailPolicy {
 	if j.Port == nil {
 		j.Port = d.Port
 	}
+	if j.Quorum == 0 {
+		j.Quorum = d.Quorum
+	}
 	return j
 }
 
@@ -255,10 +317,16 @@ func (j *JailPolicy) validate(w, f string) error {
 	default:
 		return fieldError(w, f+".scope", "%q is not fleet or host", j.Scope)
 	}
+	if j.Quorum < 1 || j.Quorum > 1000 {
+		return fieldError(w, f+".quorum", "%d is not between 1 and 1000", j.Quorum)
+	}
 	ports, err := ParsePorts(j.Port)
 	if err != nil {
 		return fieldError(w, f+".port", "%v", err)
 	}
 	j.Ports = ports
+	if j.Ignore, err = netaddr.ParseSet(j.IgnoreIP); err != nil {
+		return fieldError(w, f+".ignoreip", "%v", err)
+	}
 	return nil
 }

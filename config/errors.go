@@ -4,3 +4,30 @@ import "errors"
 
 // ErrInvalid marks a configuration that was read but is not valid.
 var ErrInvalid = errors.New("invalid configuration")
+
+// NATSError is why a connection to NATS failed, in words (see DiagnoseNATS).
+type NATSError struct {
+	// Reason is short and stable, fit for a log key and for noticing that
+	// it changed: "tls: certificate signed by unknown authority",
+	// "authorization violation: wrong user or password", "connection
+	// refused", …
+	Reason string
+	// Hint says what in the configuration to look at ("" if nothing in
+	// particular).
+	Hint string
+	// Unreachable is set when nothing answered (refused, timed out, no
+	// such host, no route): the server may be down rather than the
+	// configuration wrong.
+	Unreachable bool
+	// Err is the error the client returned.
+	Err error
+}
+
+func (e *NATSError) Error() string {
+	msg := e.Reason + " (" + e.Err.Error() + ")"
+	if e.Hint != "" {
+		msg += ": " + e.Hint
+	}
+	return msg
+}
+func (e *NATSError) Unwrap() error { return e.Err }

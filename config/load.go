@@ -11,13 +11,23 @@ import (
 	"github.com/go-viper/mapstructure/v2"
 	"github.com/knadh/koanf/parsers/yaml"
 	"github.com/knadh/koanf/providers/confmap"
-	"github.com/knadh/koanf/providers/env/v2"
 	"github.com/knadh/koanf/providers/file"
 	"github.com/knadh/koanf/v2"
 )
 
-// EnvPrefix starts every environment variable the daemons read.
-const EnvPrefix = "BANFLEET_"
+// The environment variables of each daemon start with its own prefix, so
+// that neither reads the coord CLI's variables (BANFLEET_NATS_URL,
+// BANFLEET_NATS_USER, …: a shell set up for the CLI must not turn a daemon
+// started from it into an admin client of another NATS), nor the other
+// daemon's.
+const (
+	// AgentEnvPrefix starts banfleet-agent's variables: BANFLEET_AGENT_NATS_URL
+	// sets nats.url.
+	AgentEnvPrefix = "BANFLEET_AGENT_"
+	// CoordEnvPrefix starts coord serve's variables: BANFLEET_COORD_NATS_URL
+	// sets nats.url.
+	CoordEnvPrefix = "BANFLEET_COORD_"
+)
 
 // Source says where a configuration comes from.
 type Source struct {
@@ -26,9 +36,18 @@ type Source struct {
 	Environ   []string       // environment; nil = os.Environ()
 }
 
+// environ returns the environment the source reads.
+func (src Source) environ() []string {
+	if src.Environ == nil {
+		return os.Environ()
+	}
+	return src.Environ
+}
+
 // load merges defaults, file, environment and overrides into out (a pointer
 // to a struct with koanf tags) and returns the merged koanf instance.
-func load(src Source, defaults map[string]any, out any, under ...koanf.Provider) (*koanf.Koanf, error) {
+// Variables are read only under envPrefix.
+func load(src Source, envPrefix string, defaults map[string]any, out any, under ...koanf.Provider) (*koanf.Koanf, error) {
 	where := "config"
 	if src.File != "" {
 		where = "config " + src.File
@@ -50,23 +69,11 @@ func load(src Source, defaults map[string]any, out any, under ...koanf.Provider)
 			return nil, fmt.Errorf("%s: %w", where, err)
 		}
 	}
-	envKeys := scalarPaths(reflect.TypeOf(out).Elem(), "")
-	environ := src.Environ
-	if environ == nil {
-		environ = os.Environ()
+	fromEnv, err := envValues(src.environ(), envPrefix, scalarPaths(reflect.TypeOf(out).Elem(), ""))
+	if err != nil {
+		return nil, fmt.Errorf("%s: environment: %w", where, err)
 	}
-	ep := env.Provider(".", env.Opt{
-		Prefix:      EnvPrefix,
-		EnvironFunc: func() []string { return environ },
-		TransformFunc: func(k, v string) (string, any) {
-			path, ok := envKeys[strings.TrimPrefix(k, EnvPrefix)]
-			if !ok {
-				return "", nil
-			}
-			return path, v
-		},
-	})
-	if err := k.Load(ep, nil); err != nil {
+	if err := k.Load(confmap.Provider(fromEnv, "."), nil); err != nil {
 		return nil, fmt.Errorf("%s: environment: %w", where, err)
 	}
 	if len(src.Overrides) > 0 {
@@ -90,25 +97,43 @@ func load(src Source, defaults map[string]any, out any, under ...koanf.Provider)
 	return k, nil
 }
 
-// peekString reads one top-level string key from the file and environment
-// before the real load (for keys that decide what else to load).
-func peekString(src Source, key string) string {
-	k := koanf.New(".")
-	if src.File != "" {
-		_ = k.Load(file.Provider(src.File), yaml.Parser())
-	}
-	environ := src.Environ
-	if environ == nil {
-		environ = os.Environ()
-	}
-	name := EnvPrefix + strings.ToUpper(key) + "="
+// envValues returns the key paths the variables under prefix set. A
+// variable under prefix that names no key (a typo, or a map such as jails,
+// which only the file sets) is an error naming it.
+func envValues(environ []string, prefix string, keys map[string]string) (map[string]any, error) {
+	out := map[string]any{}
 	for _, e := range environ {
+		name, v, _ := strings.Cut(e, "=")
+		key, ok := strings.CutPrefix(name, prefix)
+		if !ok {
+			continue
+		}
+		path, ok := keys[key]
+		if !ok {
+			return nil, fmt.Errorf("%w: %s names no key that the environment can set (%s + a key path in upper case, '.' as '_', e.g. %sNATS_URL; maps such as jails are set in the file)",
+				ErrInvalid, name, prefix, prefix)
+		}
+		out[path] = v
+	}
+	return out, nil
+}
+
+// peekString reads one top-level string key from the file, the
+// environment (under envPrefix) and the overrides before the real load (for
+// keys that decide what else to load).
+func peekString(src Source, envPrefix, key string) string {
+	if v, ok := src.Overrides[key].(string); ok {
+		return v
+	}
+	name := envPrefix + strings.ToUpper(key) + "="
+	for _, e := range src.environ() {
 		if v, ok := strings.CutPrefix(e, name); ok {
 			return v
 		}
 	}
-	if v, ok := src.Overrides[key].(string); ok {
-		return v
+	k := koanf.New(".")
+	if src.File != "" {
+		_ = k.Load(file.Provider(src.File), yaml.Parser())
 	}
 	return k.String(key)
 }

@@ -42,7 +42,7 @@ func TestExampleConfigsLoad(t *testing.T) {
 		require.Contains(t, string(b), tlsDir, "%s uses TLS", name)
 	}
 
-	a, _, err := config.LoadAgent(config.Source{File: example(t, "agent.yaml", dir, ""), Environ: []string{"BANFLEET_NATS_PASSWORD=from-the-environment"}})
+	a, _, err := config.LoadAgent(config.Source{File: example(t, "agent.yaml", dir, ""), Environ: []string{"BANFLEET_AGENT_NATS_PASSWORD=from-the-environment"}})
 	require.NoError(t, err)
 	require.Equal(t, []uint16{22}, a.Jails["sshd"].Ports)
 	require.Equal(t, "web-1", a.NATS.User)

@@ -38,12 +38,20 @@ import (
 
 // Options configures an Enforcer.
 type Options struct {
-	Backend   firewall.Backend
-	Jails     []firewall.JailSpec // the host's jails (ports); other jails come from the bans
-	Own       *netaddr.Set        // the host's own addresses: never banned
-	Reconcile time.Duration       // periodic reconcile; default 60s
-	LocalFile string              // where local bans are kept across restarts; "" = memory only
-	MaxBatch  int                 // most changes in one transaction; default 2000
+	Backend firewall.Backend
+	Jails   []firewall.JailSpec // the host's jails (ports); other jails come from the bans
+	Own     *netaddr.Set        // the host's own addresses: never banned
+	// Control are the NATS servers this agent uses: never banned (a ban
+	// would cut the host off from the fleet), whatever the bucket says.
+	Control *netaddr.Set
+	// JailIgnore is each jail's ignoreip on this host: never banned in it.
+	JailIgnore map[string]*netaddr.Set
+	// Host is this host's name: bans for one host alone (wire.Ban.Only)
+	// are enforced only by that host.
+	Host      string
+	Reconcile time.Duration // periodic reconcile; default 60s
+	LocalFile string        // where local bans are kept across restarts; "" = memory only
+	MaxBatch  int           // most changes in one transaction; default 2000
 	Logger    *slog.Logger
 	Registry  prometheus.Registerer
 	Now       func() time.Time
@@ -73,6 +81,9 @@ type Enforcer struct {
 	// for health answers.
 	lastReconcile atomic.Int64
 	fwErr         atomic.Value
+	// refusedControl is the last ban refused on a NATS server's address
+	// (a string), for health answers.
+	refusedControl atomic.Value
 
 	elements            prometheus.Gauge
 	applied, reconciles prometheus.Counter
@@ -101,7 +112,7 @@ func New(o Options) *Enforcer {
 		elements:   prometheus.NewGauge(prometheus.GaugeOpts{Name: "banfleet_agent_bans_desired", Help: "Bans in the bucket this host enforces."}),
 		applied:    prometheus.NewCounter(prometheus.CounterOpts{Name: "banfleet_agent_firewall_changes_total", Help: "Elements added or removed by incremental transactions."}),
 		reconciles: prometheus.NewCounter(prometheus.CounterOpts{Name: "banfleet_agent_firewall_reconciles_total", Help: "Full reconciliations of the firewall with the bucket."}),
-		refused:    prometheus.NewCounter(prometheus.CounterOpts{Name: "banfleet_agent_bans_refused_total", Help: "Bans refused because they name this host's own address."}),
+		refused:    prometheus.NewCounter(prometheus.CounterOpts{Name: "banfleet_agent_bans_refused_total", Help: "Bans refused: this host's own address, a NATS server it uses, the jail's ignoreip here, or no single host."}),
 		badValues:  prometheus.NewCounter(prometheus.CounterOpts{Name: "banfleet_agent_bans_malformed_total", Help: "Bucket values that did not decode."}),
 		fwErrors:   prometheus.NewCounter(prometheus.CounterOpts{Name: "banfleet_agent_firewall_errors_total", Help: "Failed firewall transactions."}),
 	}
@@ -145,6 +156,7 @@ func (e *Enforcer) Run(ctx context.Context, kv jetstream.KeyValue) error {
 	for ctx.Err() == nil {
 		if err := e.watch(ctx, kv); err != nil && ctx.Err() == nil {
 			e.o.Logger.Warn("bans watch failed, retrying", "err", err)
+			e.liftControl()
 			select {
 			case <-ctx.Done():
 			case <-time.After(time.Second):
@@ -267,12 +279,89 @@ func (e *Enforcer) decode(ent jetstream.KeyValueEntry) (change, bool) {
 		return change{}, false
 	}
 	b.Addr = netaddr.Canonical(b.Addr)
-	if e.o.Own.Contains(b.Addr) || b.Addr.IsLoopback() || b.Addr.IsUnspecified() {
+	if b.Only != "" && b.Only != e.o.Host {
+		return change{}, false // another host's own ban
+	}
+	if why := e.refuse(b); why != "" {
 		e.refused.Inc()
-		e.o.Logger.Warn("ban of this host's own address refused", "jail", b.Jail, "addr", b.Addr)
+		e.o.Logger.Warn("ban refused", "jail", b.Jail, "addr", b.Addr, "why", why, "by", b.By)
 		return change{}, false
 	}
 	return change{key: ent.Key(), ban: b}, true
+}
+
+// refuse says why this host never enforces b ("" if it does): the host's
+// own addresses, the NATS servers it uses, the jail's ignoreip here, and
+// what is no single remote host (netaddr.Never).
+func (e *Enforcer) refuse(b *wire.Ban) string {
+	switch {
+	case netaddr.Never(b.Addr) != "":
+		return netaddr.Never(b.Addr)
+	case e.o.Own.Contains(b.Addr):
+		return "an address of this host"
+	case e.o.Control.Contains(b.Addr):
+		e.refusedControl.Store(refusal{at: e.o.Now(), what: fmt.Sprintf("a ban of NATS server %s (jail %s, by %s) refused", b.Addr, b.Jail, b.By)})
+		return "a NATS server this agent uses"
+	case e.o.JailIgnore[b.Jail].Contains(b.Addr):
+		return "in the jail's ignoreip on this host"
+	}
+	return ""
+}
+
+// wantedLocked reports whether a fleet ban or this host's own ban of addr in
+// jail is still wanted; e.mu held.
+func (e *Enforcer) wantedLocked(jail string, addr netip.Addr) bool {
+	_, fleet := e.desired[subject.BanKey(jail, addr)]
+	_, own := e.desired[subject.HostBanKey(jail, addr, e.o.Host)]
+	return fleet || own
+}
+
+// RefusedControl is the last ban refused on a NATS server's address, in
+// words ("" if none).
+// It is kept for 10 minutes (the coordinator lifts such a ban).
+func (e *Enforcer) RefusedControl() string {
+	r, _ := e.refusedControl.Load().(refusal)
+	if r.at.IsZero() || e.o.Now().Sub(r.at) > 10*time.Minute {
+		return ""
+	}
+	return r.what
+}
+
+type refusal struct {
+	at   time.Time
+	what string
+}
+
+// liftControl removes from the firewall every element on a NATS server's
+// address, whatever put it there: an agent that cannot reach NATS must not
+// stay locked out by its own firewall.
+func (e *Enforcer) liftControl() {
+	if e.o.Control == nil {
+		return
+	}
+	e.fwMu.Lock()
+	defer e.fwMu.Unlock()
+	list, err := e.o.Backend.List()
+	if err != nil {
+		return
+	}
+	var del []firewall.Entry
+	for _, en := range list {
+		if e.o.Control.Contains(en.Addr) {
+			del = append(del, firewall.Entry{Jail: en.Jail, Addr: en.Addr})
+		}
+	}
+	if len(del) == 0 {
+		return
+	}
+	if err := e.o.Backend.Apply(nil, del); err != nil {
+		e.failed(err)
+		e.o.Logger.Error("ban of a NATS server not lifted", "entries", len(del), "err", err)
+		return
+	}
+	for _, d := range del {
+		e.o.Logger.Warn("ban of a NATS server lifted: it cut this host off from the fleet", "jail", d.Jail, "addr", d.Addr)
+	}
 }
 
 func (e *Enforcer) entry(b *wire.Ban, now time.Time) (firewall.Entry, bool) {
@@ -359,6 +448,9 @@ func (e *Enforcer) apply(batch []change) {
 			old = wire.Ban{Jail: jail, Addr: netaddr.Canonical(addr)}
 		}
 		delete(e.desired, c.key)
+		if e.wantedLocked(old.Jail, old.Addr) {
+			continue // the same element is wanted by another key (a fleet ban and this host's own)
+		}
 		if lb, ok := e.local[c.key]; ok {
 			if !c.at.After(lb.Created) {
 				// An older removal (delivered late, after an outage): the
@@ -462,9 +554,9 @@ func (e *Enforcer) Status() (lastReconcile time.Time, lastErr string) {
 // (they run while the bucket is watched) writes it.
 func (e *Enforcer) BanLocally(b wire.Ban) (bool, error) {
 	b.Addr = netaddr.Canonical(b.Addr)
-	if e.o.Own.Contains(b.Addr) || b.Addr.IsLoopback() || b.Addr.IsUnspecified() {
+	if why := e.refuse(&b); why != "" {
 		e.refused.Inc()
-		e.o.Logger.Warn("local ban of this host's own address refused", "jail", b.Jail, "addr", b.Addr)
+		e.o.Logger.Warn("local ban refused", "jail", b.Jail, "addr", b.Addr, "why", why)
 		return false, nil
 	}
 	declErr := e.declare()

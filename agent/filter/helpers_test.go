@@ -20,10 +20,11 @@ import (
 const f2bPython = "/usr/bin/python3" // the pyenv python3 cannot import fail2ban
 
 var (
-	f2bTree       *f2bref.Tree
-	f2bConfigDir  = "/etc/fail2ban"
-	f2bSSHDConf   = "/etc/fail2ban/filter.d/sshd.conf"
-	f2bSampleSSHD = "/usr/lib/python3/dist-packages/fail2ban/tests/files/logs/sshd"
+	f2bTree *f2bref.Tree
+	// Only from the reference tree: never a system-wide Fail2Ban.
+	f2bConfigDir  = ".no-fail2ban-reference"
+	f2bSSHDConf   = ".no-fail2ban-reference/filter.d/sshd.conf"
+	f2bSampleSSHD = ".no-fail2ban-reference/sshd"
 )
 
 func init() {

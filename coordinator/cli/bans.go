@@ -19,6 +19,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/banfleet/banfleet/shared/bans"
+	"github.com/banfleet/banfleet/shared/netaddr"
 	"github.com/banfleet/banfleet/shared/subject"
 	"github.com/banfleet/banfleet/shared/wire"
 )
@@ -56,19 +57,36 @@ func newBansCommand(g *globals) *cobra.Command {
 			}
 			now := time.Now()
 			tw := tabwriter.NewWriter(g.stdout, 0, 4, 2, ' ', 0)
-			fmt.Fprintln(tw, "ADDRESS\tJAIL\tSINCE\tEXPIRES IN\tREASON\tBY")
+			fmt.Fprintln(tw, "ADDRESS\tJAIL\tON\tSINCE\tEXPIRES IN\tREASON\tBY")
 			for _, b := range list {
-				fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\n", b.Addr, b.Jail, b.Created.Local().Format(time.DateTime),
-					expiresIn(b.Expires, now), reason(b.Reason), b.By)
+				fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\n", b.Addr, b.Jail, banScope(&b), b.Created.Local().Format(time.DateTime),
+					expiresIn(b.Expires, now), reason(b.Reason), banBy(&b))
 			}
 			for _, k := range bad {
-				fmt.Fprintf(tw, "%s\t?\t\t\tunreadable value\t\n", k)
+				fmt.Fprintf(tw, "%s\t?\t\t\t\tunreadable value\t\n", k)
 			}
 			return tw.Flush()
 		},
 	}
 	cmd.Flags().BoolVar(&cluster, "cluster", false, "ask every agent what its firewall holds and show drift from the bucket")
 	return cmd
+}
+
+// banScope says which hosts enforce b: "all", or "ONLY <host>" for a ban
+// one host's own evidence justified (wire.Ban.Only).
+func banScope(b *wire.Ban) string {
+	if b.Only != "" {
+		return "ONLY " + b.Only
+	}
+	return "all"
+}
+
+// banBy is who banned, and whether with --force.
+func banBy(b *wire.Ban) string {
+	if b.Forced {
+		return b.By + " (forced)"
+	}
+	return b.By
 }
 
 func orEmpty[T any](s []T) []T {
@@ -190,21 +208,35 @@ func listOrDash(s []string) string {
 	return strings.Join(s, ",")
 }
 
-// wantOn is what host's firewall should hold: every ban but those of its
-// own addresses (agents refuse them) and those about to expire.
+// wantOn is what host's firewall should hold: the fleet's bans and its own
+// (wire.Ban.Only: another host's are not its to hold), but those it
+// refuses (its own addresses, its jail's ignoreip, netaddr.Never's) and
+// those about to expire.
 func wantOn(host wire.Heartbeat, list []wire.Ban, now time.Time) map[string]bool {
 	want := map[string]bool{}
 next:
 	for _, b := range list {
+		if b.Only != "" && b.Only != host.Host {
+			continue
+		}
 		if !b.Expires.IsZero() && b.Expires.Sub(now) < 2*time.Second {
 			continue
 		}
+		addr := netaddr.Canonical(b.Addr)
+		if netaddr.Never(addr) != "" {
+			continue
+		}
 		for _, own := range host.Addrs {
-			if own.Unmap() == b.Addr {
+			if netaddr.Canonical(own) == addr {
 				continue next
 			}
 		}
-		want[b.Jail+"/"+b.Addr.String()] = true
+		for _, p := range host.Jails[b.Jail].IgnoreIP {
+			if p.Contains(addr) {
+				continue next
+			}
+		}
+		want[b.Jail+"/"+addr.String()] = true
 	}
 	return want
 }
@@ -291,6 +323,9 @@ func parseAddr(s string) (netip.Addr, error) {
 	a, err := netip.ParseAddr(s)
 	if err != nil {
 		return netip.Addr{}, usageErr("address %q: %v", s, err)
+	}
+	if a.Zone() != "" {
+		return netip.Addr{}, usageErr("address %q: a zone is not part of an address to ban", s)
 	}
 	return a.Unmap(), nil
 }

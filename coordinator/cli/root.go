@@ -44,6 +44,17 @@ func usageErr(format string, a ...any) error {
 	return &ExitError{Code: ExitUsage, Err: fmt.Errorf(format, a...)}
 }
 
+// The CLI's environment variables, which the README tells its users to
+// export. The daemons never read them: coord serve reads
+// config.CoordEnvPrefix + KEY, banfleet-agent config.AgentEnvPrefix + KEY.
+const (
+	envNATSURL      = "BANFLEET_NATS_URL"
+	envNATSCreds    = "BANFLEET_NATS_CREDS"
+	envNATSCA       = "BANFLEET_NATS_CA"
+	envNATSUser     = "BANFLEET_NATS_USER"
+	envNATSPassword = "BANFLEET_NATS_PASSWORD"
+)
+
 // Version is set at build time.
 var Version = "dev"
 
@@ -68,19 +79,19 @@ func NewRootCommand(stdout io.Writer) *cobra.Command {
 		SilenceErrors: true,
 		Version:       Version,
 	}
-	def := os.Getenv("BANFLEET_NATS_URL")
+	def := os.Getenv(envNATSURL)
 	if def == "" {
 		def = nats.DefaultURL
 	}
-	root.PersistentFlags().StringVar(&g.natsURL, "nats", def, "NATS URL (env BANFLEET_NATS_URL)")
-	root.PersistentFlags().StringVar(&g.creds, "creds", os.Getenv("BANFLEET_NATS_CREDS"), "NATS credentials file (env BANFLEET_NATS_CREDS)")
-	root.PersistentFlags().StringVar(&g.ca, "ca", os.Getenv("BANFLEET_NATS_CA"), "PEM file of the CA that signs the NATS server's certificate (env BANFLEET_NATS_CA)")
-	root.PersistentFlags().StringVar(&g.user, "user", os.Getenv("BANFLEET_NATS_USER"), "NATS user, an admin of nats.users (env BANFLEET_NATS_USER)")
-	root.PersistentFlags().StringVar(&g.password, "password", os.Getenv("BANFLEET_NATS_PASSWORD"), "NATS password (env BANFLEET_NATS_PASSWORD)")
+	root.PersistentFlags().StringVar(&g.natsURL, "nats", def, "NATS URL (env "+envNATSURL+")")
+	root.PersistentFlags().StringVar(&g.creds, "creds", os.Getenv(envNATSCreds), "NATS credentials file (env "+envNATSCreds+")")
+	root.PersistentFlags().StringVar(&g.ca, "ca", os.Getenv(envNATSCA), "PEM file of the CA that signs the NATS server's certificate (env "+envNATSCA+")")
+	root.PersistentFlags().StringVar(&g.user, "user", os.Getenv(envNATSUser), "NATS user, an admin of nats.users (env "+envNATSUser+")")
+	root.PersistentFlags().StringVar(&g.password, "password", os.Getenv(envNATSPassword), "NATS password (env "+envNATSPassword+")")
 	root.PersistentFlags().StringVarP(&g.output, "output", "o", "table", "output format: table or json")
 	root.PersistentFlags().DurationVar(&g.timeout, "timeout", 5*time.Second, "how long to wait for NATS and for agents")
 	root.SetOut(stdout)
-	root.AddCommand(newServeCommand(), newBansCommand(g), newBanCommand(g), newUnbanCommand(g), newAgentsCommand(g), newHealthCommand(g), newHashPasswordCommand(g))
+	root.AddCommand(newServeCommand(), newBansCommand(g), newBanCommand(g), newUnbanCommand(g), newWhyCommand(g), newAgentsCommand(g), newHealthCommand(g), newHashPasswordCommand(g))
 	return root
 }
 

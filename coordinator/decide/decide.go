@@ -9,6 +9,8 @@
 package decide
 
 import (
+	"fmt"
+	"math"
 	"net/netip"
 	"slices"
 	"sync"
@@ -24,37 +26,55 @@ import (
 type Outcome int
 
 const (
-	Counted  Outcome = iota // counted, below maxretry
-	Banned                  // reached maxretry: a ban is returned
-	Ignored                 // address in ignoreip
-	Fleet                   // address of one of the fleet's own hosts
-	Stale                   // older than findtime
-	Punished                // at or before the address's last ban in this jail
-	Refused                 // a new jail beyond MaxJails
+	Counted    Outcome = iota // counted, below maxretry (or below the jail's quorum)
+	Banned                    // reached maxretry: a ban is returned
+	Ignored                   // address in ignoreip (the coordinator's, the jail's, or the reporting host's own)
+	Fleet                     // address of one of the fleet's own hosts
+	Stale                     // older than findtime
+	Punished                  // at or before the address's last ban in this jail
+	Refused                   // a new jail beyond MaxJails
+	Never                     // an address never banned (loopback, multicast, ...: netaddr.Never)
+	Control                   // an address of the control plane (coordinators, NATS servers)
+	Capped                    // over limits.offence_rate for this host and address
+	BannedHost                // the reporting host's own evidence bans it there alone: a ban with Only is returned
 )
 
 // MaxJails bounds the jails an engine tracks: jail names come from messages.
 const MaxJails = 1024
 
-var outcomeNames = [...]string{"counted", "banned", "ignored", "fleet", "stale", "punished", "refused"}
+var outcomeNames = [...]string{"counted", "banned", "ignored", "fleet", "stale", "punished", "refused", "never", "control", "capped", "banned_host"}
 
 func (o Outcome) String() string { return outcomeNames[o] }
 
 // Engine decides bans. It is safe for concurrent use.
 type Engine struct {
-	cfg    *config.Coord
-	by     string
-	ignore *netaddr.Set
-	fleet  *netaddr.Set
+	cfg     *config.Coord
+	by      string
+	ignore  *netaddr.Set
+	fleet   *netaddr.Set
+	control *netaddr.Set
 
-	mu       sync.Mutex
-	reported map[string]config.JailPolicy
-	tracker  *window.Tracker
-	jails    map[string]uint16
-	hosts    map[string]uint16
-	hostName []string
-	punished map[window.Key]uint32
+	mu         sync.Mutex
+	reported   map[string]config.JailPolicy
+	hostIgnore map[string]map[string]*netaddr.Set // host -> jail -> its own ignoreip
+	// reportedIgnore is, per jail, the ignoreip most hosts list: it holds
+	// whatever the jail's policy comes from.
+	reportedIgnore map[string]*netaddr.Set
+	tracker        *window.Tracker
+	jails          map[string]uint16
+	hosts          map[string]uint16
+	hostName       []string
+	punished       map[window.Key]uint32
+	rate           map[rateKey]rateCount
+	rateSec        uint32
 }
+
+type rateKey struct {
+	addr netip.Addr
+	host uint16
+}
+
+type rateCount struct{ n uint32 }
 
 // New returns an engine for cfg; by names the deciding coordinator in bans.
 func New(cfg *config.Coord, by string) *Engine {
@@ -63,16 +83,23 @@ func New(cfg *config.Coord, by string) *Engine {
 		by:       by,
 		ignore:   cfg.Ignore,
 		fleet:    &netaddr.Set{},
+		control:  &netaddr.Set{},
 		tracker:  window.NewTracker(),
 		jails:    map[string]uint16{},
 		hosts:    map[string]uint16{},
 		hostName: []string{""},
 		punished: map[window.Key]uint32{},
+		rate:     map[rateKey]rateCount{},
 	}
 }
 
 // Fleet is the set of the fleet's own addresses; the caller keeps it current.
 func (e *Engine) Fleet() *netaddr.Set { return e.fleet }
+
+// Control is the set of the control plane's addresses (coordinators, NATS
+// servers); the caller keeps it current. They are never banned, not even
+// by an admin with --force.
+func (e *Engine) Control() *netaddr.Set { return e.control }
 
 // jailID interns a jail name; 0 when MaxJails are tracked already.
 func (e *Engine) jailID(j string) uint16 {
@@ -100,10 +127,50 @@ func (e *Engine) hostID(h string) uint16 {
 	return id
 }
 
+// NeverBan says why addr may never be banned in jail ("" if it may be),
+// and whether an admin may ban it anyway with --force (a fleet host's
+// address, ignoreip; never the control plane or netaddr.Never's).
+func (e *Engine) NeverBan(jail string, addr netip.Addr) (reason string, forceable bool) {
+	addr = netaddr.Canonical(addr)
+	if r := netaddr.Never(addr); r != "" {
+		return r, false
+	}
+	if e.control.Contains(addr) {
+		return "an address of the control plane (a coordinator or NATS server)", false
+	}
+	if e.ignore.Contains(addr) {
+		return "in the coordinator's ignoreip", true
+	}
+	e.mu.Lock()
+	pol, _ := e.policy(jail)
+	reported := e.reportedIgnore[jail]
+	e.mu.Unlock()
+	if pol.Ignore.Contains(addr) || reported.Contains(addr) {
+		return "in jail " + jail + "'s ignoreip", true
+	}
+	if e.fleet.Contains(addr) {
+		return "an address of a fleet host", true
+	}
+	return "", false
+}
+
 // Offer counts one offence (already validated) and returns the outcome and,
-// when it is Banned, the ban to store.
+// when it is Banned or BannedHost, the ban to store.
+//
+// Nothing one host says bans beyond what its evidence justifies: a fleet
+// ban needs a jail the fleet knows (the coordinator's configuration, or most
+// hosts report it) and offences from at least the jail's quorum of distinct
+// hosts; otherwise a host whose own offences reach maxretry gets a ban for
+// itself alone (Only), as Fail2Ban there would. One host's offences for one
+// address count at most limits.offence_rate per second.
 func (e *Engine) Offer(o *wire.Offence, now time.Time) (Outcome, *wire.Ban) {
 	addr := netaddr.Canonical(o.Addr)
+	if netaddr.Never(addr) != "" {
+		return Never, nil
+	}
+	if e.control.Contains(addr) {
+		return Control, nil
+	}
 	if e.ignore.Contains(addr) {
 		return Ignored, nil
 	}
@@ -112,13 +179,19 @@ func (e *Engine) Offer(o *wire.Offence, now time.Time) (Outcome, *wire.Ban) {
 	}
 	e.mu.Lock()
 	defer e.mu.Unlock()
-	pol := e.policy(o.Jail)
+	pol, src := e.policy(o.Jail)
+	if pol.Ignore.Contains(addr) || e.reportedIgnore[o.Jail].Contains(addr) || e.hostIgnore[o.Host][o.Jail].Contains(addr) {
+		return Ignored, nil
+	}
 	wp := window.Policy{MaxRetry: pol.MaxRetry, FindTime: pol.FindTime}
 	jail := e.jailID(o.Jail)
 	if jail == 0 {
 		return Refused, nil
 	}
 	host := e.hostID(o.Host)
+	if e.capped(addr, host, now) {
+		return Capped, nil
+	}
 	pk := window.MakeKey(jail, addr, 0)
 	at := o.Time
 	if at.After(now) {
@@ -126,6 +199,9 @@ func (e *Engine) Offer(o *wire.Offence, now time.Time) (Outcome, *wire.Ban) {
 	}
 	if last, ok := e.punished[pk]; ok && at.Unix() <= int64(last) {
 		return Punished, nil
+	}
+	if last, ok := e.punished[window.MakeKey(jail, addr, host)]; ok && at.Unix() <= int64(last) {
+		return Punished, nil // punished on this host alone
 	}
 	k := pk
 	if pol.Scope == "host" {
@@ -138,97 +214,238 @@ func (e *Engine) Offer(o *wire.Offence, now time.Time) (Outcome, *wire.Ban) {
 	if r.Count < pol.MaxRetry {
 		return Counted, nil
 	}
+	ids := e.tracker.Hosts(nil, k, now, wp)
+	quorum := max(pol.Quorum, 1)
+	if src == "" || len(ids) < quorum {
+		// Not the fleet's to ban: this host's own evidence may still ban
+		// here alone, once its own offences reach maxretry.
+		if e.tracker.HostCount(k, host, now, wp) < pol.MaxRetry {
+			return Counted, nil
+		}
+		e.tracker.ForgetHost(k, host)
+		e.punished[window.MakeKey(jail, addr, host)] = uint32(now.Unix())
+		ban := e.ban(o.Jail, addr, pol, pol.MaxRetry, []string{o.Host}, now)
+		ban.Only = o.Host
+		return BannedHost, ban
+	}
 	var hosts []string
-	for _, id := range e.tracker.Hosts(nil, k, now, wp) {
+	for _, id := range ids {
 		hosts = append(hosts, e.hostName[id])
 	}
 	e.tracker.Forget(k)
 	e.punished[pk] = uint32(now.Unix())
+	return Banned, e.ban(o.Jail, addr, pol, r.Count, hosts, now)
+}
+
+func (e *Engine) ban(jail string, addr netip.Addr, pol config.JailPolicy, count int, hosts []string, now time.Time) *wire.Ban {
 	ban := &wire.Ban{
 		Addr:    addr,
-		Jail:    o.Jail,
+		Jail:    jail,
 		Ports:   pol.Ports,
-		Reason:  wire.Reason{Count: r.Count, Hosts: hosts},
+		Reason:  wire.Reason{Count: count, Hosts: hosts},
 		Created: now,
 		By:      e.by,
 	}
 	if pol.BanTime > 0 { // a negative bantime (Fail2Ban's -1) is permanent
 		ban.Expires = now.Add(pol.BanTime)
 	}
-	return Banned, ban
+	return ban
 }
 
-// SetReported sets the jail policies the fleet's hosts report (Fail2Ban
-// thresholds of their jails): they apply to jails the coordinator's own
-// configuration does not name, over its defaults.
-func (e *Engine) SetReported(p map[string]config.JailPolicy) {
+// capped counts one offence of host for addr in the current second and
+// reports whether it is over limits.offence_rate.
+func (e *Engine) capped(addr netip.Addr, host uint16, now time.Time) bool {
+	limit := e.cfg.Limits.OffenceRate
+	if limit <= 0 {
+		return false
+	}
+	sec := uint32(now.Unix())
+	if sec != e.rateSec {
+		clear(e.rate)
+		e.rateSec = sec
+	}
+	k := rateKey{addr: addr, host: host}
+	c := e.rate[k]
+	c.n++
+	e.rate[k] = c
+	return c.n > uint32(limit)
+}
+
+// SetReports sets what each live host reports of its jails (Fail2Ban
+// thresholds and ignoreip, from heartbeats), by host name. Nothing one host
+// reports is obeyed alone: see Consensus. A host's own ignoreip still drops
+// that host's offences for those addresses (its evidence only).
+func (e *Engine) SetReports(reports map[string]map[string]wire.JailPolicy) {
+	cons := Consensus(e.cfg.Defaults, e.cfg.Limits, e.cfg.NATS.Retention, reports)
+	own := make(map[string]map[string]*netaddr.Set, len(reports))
+	for host, jails := range reports {
+		for jail, r := range jails {
+			if len(r.IgnoreIP) == 0 {
+				continue
+			}
+			if own[host] == nil {
+				own[host] = map[string]*netaddr.Set{}
+			}
+			s := &netaddr.Set{}
+			s.Replace(slices.Clone(r.IgnoreIP))
+			own[host][jail] = s
+		}
+	}
+	ign := make(map[string]*netaddr.Set, len(cons))
+	for name, p := range cons {
+		ign[name] = p.Ignore
+	}
 	e.mu.Lock()
-	e.reported = p
+	e.reported = cons
+	e.reportedIgnore = ign
+	e.hostIgnore = own
 	e.mu.Unlock()
 }
 
-// MergeReported combines what several hosts report for the same jails into
-// one policy per jail, over defaults: the strictest thresholds win (lowest
-// maxretry, longest findtime and bantime, permanent over any), ports add up.
-func MergeReported(defaults config.JailPolicy, reports []map[string]wire.JailPolicy) map[string]config.JailPolicy {
-	out := map[string]config.JailPolicy{}
-	for _, rep := range reports {
-		for jail, r := range rep {
-			p, seen := out[jail]
-			if !seen {
-				p = config.JailPolicy{Scope: defaults.Scope}
-			}
-			if r.MaxRetry > 0 && (p.MaxRetry == 0 || r.MaxRetry < p.MaxRetry) {
-				p.MaxRetry = r.MaxRetry
-			}
-			if ft := time.Duration(r.FindTime * float64(time.Second)); ft > p.FindTime {
-				p.FindTime = ft
-			}
-			switch bt := time.Duration(r.BanTime * float64(time.Second)); {
-			case r.BanTime < 0 || p.BanTime < 0:
-				p.BanTime = -1
-			case bt > p.BanTime:
-				p.BanTime = bt
-			}
-			for _, port := range r.Ports {
-				if !slices.Contains(p.Ports, port) {
-					p.Ports = append(p.Ports, port)
-				}
-			}
-			out[jail] = p
+// Consensus turns what the live hosts report of their jails into policy,
+// trusting no single host: a jail the coordinator's configuration does not
+// name is known to the fleet only when more than half of the live hosts
+// report it; its thresholds are the median of the reports, bounded by
+// limits (maxretry at least MinMaxRetry, bantime at most MaxBanTime — a
+// permanent report included — findtime at most the stream's retention);
+// its ports are those more than half of its reporters agree on (else the
+// defaults'); its ignoreip holds the prefixes more than half of the live
+// hosts list for it. Jails fewer hosts report stay unknown: their bans are
+// made for the reporting host alone.
+func Consensus(defaults config.JailPolicy, limits config.Limits, retention time.Duration, reports map[string]map[string]wire.JailPolicy) map[string]config.JailPolicy {
+	live := len(reports)
+	byJail := map[string][]wire.JailPolicy{}
+	for _, jails := range reports {
+		for name, r := range jails {
+			byJail[name] = append(byJail[name], r)
 		}
 	}
-	for jail, p := range out {
-		if p.MaxRetry == 0 {
-			p.MaxRetry = defaults.MaxRetry
+	out := map[string]config.JailPolicy{}
+	for name, rs := range byJail {
+		if 2*len(rs) <= live {
+			continue
 		}
-		if p.FindTime == 0 {
-			p.FindTime = defaults.FindTime
+		p := config.JailPolicy{Scope: defaults.Scope, Quorum: defaults.Quorum, Ignore: &netaddr.Set{}}
+		p.MaxRetry = int(median(rs, func(r wire.JailPolicy) float64 { return float64(r.MaxRetry) }, float64(defaults.MaxRetry)))
+		p.FindTime = time.Duration(median(rs, func(r wire.JailPolicy) float64 { return r.FindTime }, defaults.FindTime.Seconds()) * float64(time.Second))
+		bt := median(rs, func(r wire.JailPolicy) float64 {
+			if r.BanTime < 0 {
+				return math.Inf(1)
+			}
+			return r.BanTime
+		}, defaults.BanTime.Seconds())
+		p.BanTime = time.Duration(min(bt, 1e9) * float64(time.Second))
+		if limits.MinMaxRetry > 0 {
+			p.MaxRetry = max(p.MaxRetry, limits.MinMaxRetry)
 		}
-		if p.BanTime == 0 {
-			p.BanTime = defaults.BanTime
+		if limits.MaxBanTime > 0 {
+			p.BanTime = min(p.BanTime, limits.MaxBanTime)
 		}
-		slices.Sort(p.Ports)
-		out[jail] = p
+		if retention > 0 {
+			p.FindTime = min(p.FindTime, retention)
+		}
+		// Ports: the list most reporters agree on, if more than half do.
+		p.Ports = defaults.Ports
+		votes := map[string]int{}
+		for _, r := range rs {
+			votes[fmt.Sprint(r.Ports)]++
+		}
+		for _, r := range rs {
+			if 2*votes[fmt.Sprint(r.Ports)] > len(rs) {
+				p.Ports = slices.Sorted(slices.Values(r.Ports))
+				break
+			}
+		}
+		// ignoreip: the prefixes more than half of the live hosts list.
+		count := map[netip.Prefix]int{}
+		for _, r := range rs {
+			for _, ip := range slices.Compact(slices.SortedFunc(slices.Values(r.IgnoreIP), comparePrefix)) {
+				count[ip.Masked()]++
+			}
+		}
+		var ign []netip.Prefix
+		for ip, n := range count {
+			if 2*n > live {
+				ign = append(ign, ip)
+			}
+		}
+		slices.SortFunc(ign, comparePrefix)
+		p.Ignore.Replace(ign)
+		for _, ip := range ign {
+			p.IgnoreIP = append(p.IgnoreIP, ip.String())
+		}
+		out[name] = p
 	}
 	return out
 }
 
-// Policy returns the policy in force for jail.
-func (e *Engine) Policy(jail string) config.JailPolicy {
+// exemptSorted sorts prefixes and drops duplicates.
+func exemptSorted(ps []netip.Prefix) []netip.Prefix {
+	slices.SortFunc(ps, comparePrefix)
+	return slices.Compact(ps)
+}
+
+func comparePrefix(a, b netip.Prefix) int {
+	if c := a.Addr().Compare(b.Addr()); c != 0 {
+		return c
+	}
+	return a.Bits() - b.Bits()
+}
+
+// median returns the lower median of the reports' values, a zero value
+// (not set) counting as def.
+func median(rs []wire.JailPolicy, f func(wire.JailPolicy) float64, def float64) float64 {
+	v := make([]float64, len(rs))
+	for i, r := range rs {
+		if v[i] = f(r); v[i] == 0 {
+			v[i] = def
+		}
+	}
+	slices.Sort(v)
+	return v[(len(v)-1)/2]
+}
+
+// Policy returns the policy in force for jail, and where it comes from:
+// "config" (the coordinator's jails), "hosts" (most live hosts report the
+// jail: Consensus) or "" (the defaults: a jail the fleet does not know,
+// banned on the reporting host alone).
+func (e *Engine) Policy(jail string) (config.JailPolicy, string) {
 	e.mu.Lock()
 	defer e.mu.Unlock()
 	return e.policy(jail)
 }
 
-func (e *Engine) policy(jail string) config.JailPolicy {
+func (e *Engine) policy(jail string) (config.JailPolicy, string) {
 	if p, ok := e.cfg.Jails[jail]; ok {
-		return p
+		return p, "config"
 	}
 	if p, ok := e.reported[jail]; ok {
-		return p
+		return p, "hosts"
 	}
-	return e.cfg.Defaults
+	return e.cfg.Defaults, ""
+}
+
+// Jails returns the jails the fleet knows (the coordinator's and those most
+// hosts report) with their policy in force, and where it comes from.
+func (e *Engine) Jails() map[string]wire.PolicyJail {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	out := map[string]wire.PolicyJail{}
+	add := func(name string, p config.JailPolicy, src string) {
+		pj := wire.PolicyJail{MaxRetry: p.MaxRetry, FindTime: p.FindTime.Seconds(), BanTime: p.BanTime.Seconds(), Quorum: p.Quorum, Ports: p.Ports, Source: src}
+		if pj.BanTime < 0 {
+			pj.BanTime = -1
+		}
+		pj.IgnoreIP = exemptSorted(append(p.Ignore.Prefixes(), e.reportedIgnore[name].Prefixes()...))
+		out[name] = pj
+	}
+	for name, p := range e.reported {
+		add(name, p, "hosts")
+	}
+	for name, p := range e.cfg.Jails {
+		add(name, p, "config")
+	}
+	return out
 }
 
 // Remember records that addr was banned in jail at `at` (from the ban
@@ -256,7 +473,7 @@ func (e *Engine) Sweep(now time.Time) int {
 	for n, id := range e.jails {
 		names[id] = n
 	}
-	find := func(j uint16) time.Duration { return e.policy(names[j]).FindTime }
+	find := func(j uint16) time.Duration { p, _ := e.policy(names[j]); return p.FindTime }
 	e.tracker.Sweep(now, find)
 	for k, t := range e.punished {
 		if int64(t) < now.Add(-find(k.Jail)).Unix() {

@@ -25,8 +25,11 @@ func AgentPermissions(host string) *server.Permissions {
 	allow = append(allow, readBucket(subject.BansBucket)...)
 	return &server.Permissions{
 		Publish: &server.SubjectPermission{Allow: allow},
+		// Its own inboxes only (the agent's inbox prefix is
+		// subject.AgentInbox(host)): replies to other clients, health
+		// answers and JetStream API replies included, are not its to read.
 		Subscribe: &server.SubjectPermission{Allow: []string{
-			"_INBOX.>",
+			subject.AgentInbox(host) + ".>",
 			subject.AgentRequest(host, ">"),
 			subject.ExemptUpdates,
 		}},

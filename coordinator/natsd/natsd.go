@@ -8,7 +8,10 @@ import (
 	"fmt"
 	"log/slog"
 	"net"
+	"net/netip"
+	"slices"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/nats-io/nats-server/v2/server"
@@ -84,6 +87,41 @@ func (s *Server) Certificate() []byte {
 		return nil
 	}
 	return tc.Certificates[0].Certificate[0]
+}
+
+// AgentConnName is the connection name prefix of agents ("banfleet-agent
+// <host>").
+const AgentConnName = "banfleet-agent "
+
+// ClientAddrs returns, per agent, the addresses its connections come from
+// now: the fleet's hosts as the server sees them, not as they say. An agent
+// is known by its login (the user name is the host), or without logins by
+// its connection name (AgentConnName + host).
+func (s *Server) ClientAddrs() (map[string][]netip.Addr, error) {
+	cz, err := s.s.Connz(&server.ConnzOptions{Username: true, Limit: 1 << 20})
+	if err != nil {
+		return nil, fmt.Errorf("nats connections: %w", err)
+	}
+	out := map[string][]netip.Addr{}
+	for _, c := range cz.Conns {
+		host := c.AuthorizedUser
+		if host == "" {
+			h, ok := strings.CutPrefix(c.Name, AgentConnName)
+			if !ok {
+				continue
+			}
+			host = h
+		}
+		ip, err := netip.ParseAddr(c.IP)
+		if err != nil {
+			continue
+		}
+		ip = ip.Unmap()
+		if !slices.Contains(out[host], ip) {
+			out[host] = append(out[host], ip)
+		}
+	}
+	return out, nil
 }
 
 // ClientURL is the URL clients connect to.

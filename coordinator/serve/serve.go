@@ -13,8 +13,12 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"maps"
+	"net"
 	"net/netip"
+	"net/url"
 	"slices"
+	"strings"
 	"sync"
 	"time"
 
@@ -29,6 +33,7 @@ import (
 	"github.com/banfleet/banfleet/coordinator/decide"
 	"github.com/banfleet/banfleet/coordinator/natsd"
 	"github.com/banfleet/banfleet/shared/bans"
+	"github.com/banfleet/banfleet/shared/netaddr"
 	"github.com/banfleet/banfleet/shared/obs"
 	"github.com/banfleet/banfleet/shared/subject"
 	"github.com/banfleet/banfleet/shared/wire"
@@ -42,24 +47,34 @@ const coordUser = "_coordinator"
 const HistoryBucket = "banhist"
 
 type metrics struct {
-	offences  *prometheus.CounterVec
-	rejects   *prometheus.CounterVec
-	bans      *prometheus.CounterVec
-	banErrors prometheus.Counter
-	windows   prometheus.Gauge
-	fleet     prometheus.Gauge
+	offences      *prometheus.CounterVec
+	rejects       *prometheus.CounterVec
+	bans          *prometheus.CounterVec
+	banErrors     prometheus.Counter
+	windows       prometheus.Gauge
+	fleet         prometheus.Gauge
+	control       prometheus.Gauge
+	capped        *prometheus.CounterVec
+	lifted        *prometheus.CounterVec
+	hostConsumers prometheus.Gauge
+	agents        prometheus.Gauge
 }
 
 func newMetrics(reg prometheus.Registerer) *metrics {
 	m := &metrics{
-		offences:  prometheus.NewCounterVec(prometheus.CounterOpts{Name: "banfleet_coord_offences_total", Help: "Offences consumed, by jail and outcome."}, []string{"jail", "outcome"}),
-		rejects:   prometheus.NewCounterVec(prometheus.CounterOpts{Name: "banfleet_coord_rejected_messages_total", Help: "Offence messages rejected, by reason."}, []string{"reason"}),
-		bans:      prometheus.NewCounterVec(prometheus.CounterOpts{Name: "banfleet_coord_bans_total", Help: "Bans decided, by jail."}, []string{"jail"}),
-		banErrors: prometheus.NewCounter(prometheus.CounterOpts{Name: "banfleet_coord_ban_write_errors_total", Help: "Bans that could not be written to the bucket."}),
-		windows:   prometheus.NewGauge(prometheus.GaugeOpts{Name: "banfleet_coord_tracked_windows", Help: "(jail, address) windows being counted."}),
-		fleet:     prometheus.NewGauge(prometheus.GaugeOpts{Name: "banfleet_coord_fleet_addresses", Help: "Own addresses of the fleet's hosts, never banned."}),
+		offences:      prometheus.NewCounterVec(prometheus.CounterOpts{Name: "banfleet_coord_offences_total", Help: "Offences consumed, by jail and outcome."}, []string{"jail", "outcome"}),
+		rejects:       prometheus.NewCounterVec(prometheus.CounterOpts{Name: "banfleet_coord_rejected_messages_total", Help: "Offence messages rejected, by reason."}, []string{"reason"}),
+		bans:          prometheus.NewCounterVec(prometheus.CounterOpts{Name: "banfleet_coord_bans_total", Help: "Bans decided, by jail."}, []string{"jail"}),
+		banErrors:     prometheus.NewCounter(prometheus.CounterOpts{Name: "banfleet_coord_ban_write_errors_total", Help: "Bans that could not be written to the bucket."}),
+		windows:       prometheus.NewGauge(prometheus.GaugeOpts{Name: "banfleet_coord_tracked_windows", Help: "(jail, address) windows being counted."}),
+		fleet:         prometheus.NewGauge(prometheus.GaugeOpts{Name: "banfleet_coord_fleet_addresses", Help: "Own addresses of the fleet's hosts, never banned."}),
+		control:       prometheus.NewGauge(prometheus.GaugeOpts{Name: "banfleet_coord_control_addresses", Help: "Addresses of the control plane (coordinators, NATS servers), never banned."}),
+		capped:        prometheus.NewCounterVec(prometheus.CounterOpts{Name: "banfleet_coord_offences_capped_total", Help: "Offences over limits.offence_rate (one host, one address, one second), not counted, by host."}, []string{"host"}),
+		lifted:        prometheus.NewCounterVec(prometheus.CounterOpts{Name: "banfleet_coord_bans_lifted_total", Help: "Bans found in the bucket on an address never banned, lifted, by reason."}, []string{"reason"}),
+		hostConsumers: prometheus.NewGauge(prometheus.GaugeOpts{Name: "banfleet_coord_host_consumers", Help: "Hosts whose offences have a consumer of their own."}),
+		agents:        prometheus.NewGauge(prometheus.GaugeOpts{Name: "banfleet_coord_agents", Help: "Agents with a live heartbeat."}),
 	}
-	reg.MustRegister(m.offences, m.rejects, m.bans, m.banErrors, m.windows, m.fleet)
+	reg.MustRegister(m.offences, m.rejects, m.bans, m.banErrors, m.windows, m.fleet, m.control, m.capped, m.lifted, m.hostConsumers, m.agents)
 	return m
 }
 
@@ -78,8 +93,23 @@ type Coordinator struct {
 	hist  jetstream.KeyValue
 	fleet jetstream.KeyValue
 
-	// exemptDirty is signalled when the fleet's addresses may have changed.
+	// embedded is the NATS server this coordinator runs (nil: external).
+	embedded *natsd.Server
+
+	// fleetMu guards what the agents say of their addresses (said, from
+	// heartbeats) and where their connections come from (seen).
+	fleetMu sync.Mutex
+	said    map[string][]netip.Addr
+	seen    map[string][]netip.Addr
+	// disagree is the last logged disagreement per jail (watchFleet only).
+	disagree map[string]string
+	// lastPolicy is the last policy written, without its time.
+	lastPolicy []byte
+
+	// exemptDirty is signalled when the fleet's addresses may have changed,
+	// hostsDirty when its hosts may have.
 	exemptDirty chan struct{}
+	hostsDirty  chan struct{}
 }
 
 // New prepares a coordinator; Run starts it.
@@ -92,7 +122,11 @@ func New(cfg *config.Coord, log *slog.Logger, reg *prometheus.Registry) *Coordin
 		engine: decide.New(cfg, "coord:"+cfg.Name),
 		now:    time.Now,
 
+		said:        map[string][]netip.Addr{},
+		seen:        map[string][]netip.Addr{},
+		disagree:    map[string]string{},
 		exemptDirty: make(chan struct{}, 1),
+		hostsDirty:  make(chan struct{}, 1),
 	}
 }
 
@@ -135,6 +169,7 @@ func (c *Coordinator) Run(ctx context.Context) error {
 			return err
 		}
 		defer embedded.Shutdown()
+		c.embedded = embedded
 		url = embedded.ClientURL()
 		if own := embedded.Certificate(); own != nil {
 			self = append(self, pinCert(own))
@@ -157,6 +192,13 @@ func (c *Coordinator) Run(ctx context.Context) error {
 		return fmt.Errorf("jetstream: %w", err)
 	}
 	c.nc, c.js = nc, js
+	control := c.controlPlane(ctx)
+	c.engine.Control().Replace(control)
+	c.m.control.Set(float64(len(control)))
+	c.log.Info("control plane never banned", "addresses", control)
+	if c.embedded == nil {
+		c.log.Warn("external NATS: the fleet's own addresses (never banned) are taken from what the agents' heartbeats say")
+	}
 	if err := c.setup(ctx); err != nil {
 		return err
 	}
@@ -185,6 +227,7 @@ func (c *Coordinator) Run(ctx context.Context) error {
 		return c.publishExempt(ctx)
 	})
 	g.Go(func() error { return c.sweep(ctx) })
+	g.Go(func() error { return c.trackFleet(ctx) })
 	c.log.Info("coordinator running", "name", c.cfg.Name, "nats", url)
 	err = g.Wait()
 	c.log.Info("coordinator stopped")
@@ -233,6 +276,10 @@ func (c *Coordinator) setupOnce(ctx context.Context) error {
 		MaxMsgSize:  wire.MaxMessage,
 		Duplicates:  min(10*time.Minute, retention),
 		Discard:     jetstream.DiscardOld,
+		// Bounded, and per subject (a shard of one host): one host's flood
+		// pushes out its own older offences, not the others'.
+		MaxBytes:          int64(orDefault(c.cfg.NATS.StreamMaxMB, 1024)) << 20,
+		MaxMsgsPerSubject: int64(orDefault(c.cfg.NATS.StreamMaxPerHost, 1_000_000) / subject.DefaultShards),
 	})
 	if err != nil {
 		return fmt.Errorf("create stream %s: %w", subject.OffenceStream, err)
@@ -283,10 +330,60 @@ func (c *Coordinator) setupOnce(ctx context.Context) error {
 	return nil
 }
 
+// maxHostConsumers bounds the consumers of single hosts; the offences of
+// hosts beyond it are judged by the shared consumer.
+const maxHostConsumers = 8192
+
 // consume reads offences from findtime ago on (rebuilding the windows after
 // a restart) and decides.
+//
+// Each host's offences have a consumer of their own, so that one host's
+// flood (a stolen login, a broken agent) cannot delay the decisions on the
+// others' behind its backlog. Every host the fleet knows at start gets its
+// consumer from findtime ago; a host that appears later (a heartbeat) gets
+// one from the stream's end on. A shared consumer reads the whole stream in
+// order and judges the rest: what names no valid host, a host's offences
+// from before its own consumer starts, and the hosts it meets first (it then
+// hands them over at that message). No offence is lost or judged twice.
 func (c *Coordinator) consume(ctx context.Context) error {
 	start := c.now().Add(-c.maxFindTime())
+	var mu sync.Mutex
+	hostCons := map[string]jetstream.ConsumeContext{}
+	from := map[string]uint64{} // host -> first stream sequence its consumer takes (0: all)
+	defer func() {
+		mu.Lock()
+		defer mu.Unlock()
+		for _, cc := range hostCons {
+			cc.Stop()
+		}
+	}()
+	// own starts host's consumer at sequence seq (0: from start); mu held.
+	own := func(host string, seq uint64) bool {
+		cfg := jetstream.OrderedConsumerConfig{FilterSubjects: []string{subject.HostOffences(host)}}
+		if seq == 0 {
+			cfg.DeliverPolicy, cfg.OptStartTime = jetstream.DeliverByStartTimePolicy, &start
+		} else {
+			cfg.DeliverPolicy, cfg.OptStartSeq = jetstream.DeliverByStartSequencePolicy, seq
+		}
+		cons, err := c.js.OrderedConsumer(ctx, subject.OffenceStream, cfg)
+		if err != nil {
+			c.log.Warn("host consumer not created; its offences are judged with the rest", "host", host, "err", err)
+			return false
+		}
+		cc, err := cons.Consume(func(msg jetstream.Msg) { c.handle(ctx, msg.Subject(), msg.Data()) })
+		if err != nil {
+			c.log.Warn("host consumer not started; its offences are judged with the rest", "host", host, "err", err)
+			return false
+		}
+		hostCons[host], from[host] = cc, seq
+		c.m.hostConsumers.Set(float64(len(hostCons)))
+		return true
+	}
+	mu.Lock()
+	for _, h := range c.fleetHosts() {
+		own(h, 0)
+	}
+	mu.Unlock()
 	cons, err := c.js.OrderedConsumer(ctx, subject.OffenceStream, jetstream.OrderedConsumerConfig{
 		FilterSubjects: []string{subject.OffenceWildcard},
 		DeliverPolicy:  jetstream.DeliverByStartTimePolicy,
@@ -295,13 +392,60 @@ func (c *Coordinator) consume(ctx context.Context) error {
 	if err != nil {
 		return fmt.Errorf("offence consumer: %w", err)
 	}
-	cc, err := cons.Consume(func(msg jetstream.Msg) { c.handle(ctx, msg.Subject(), msg.Data()) })
+	cc, err := cons.Consume(func(msg jetstream.Msg) {
+		mu.Lock()
+		defer mu.Unlock()
+		if ctx.Err() != nil {
+			return
+		}
+		if _, host, err := subject.ParseOffence(msg.Subject()); err == nil {
+			md, err := msg.Metadata()
+			if err == nil {
+				if first, ok := from[host]; ok {
+					if md.Sequence.Stream >= first {
+						return // the host's own consumer judges it
+					}
+				} else if len(hostCons) < maxHostConsumers && own(host, md.Sequence.Stream) {
+					return
+				}
+			}
+		}
+		c.handle(ctx, msg.Subject(), msg.Data())
+	})
 	if err != nil {
 		return fmt.Errorf("consume offences: %w", err)
 	}
-	<-ctx.Done()
-	cc.Stop()
-	return nil
+	defer cc.Stop()
+	stream, err := c.js.Stream(ctx, subject.OffenceStream)
+	if err != nil {
+		return fmt.Errorf("offence stream: %w", err)
+	}
+	for {
+		select {
+		case <-ctx.Done():
+			return nil
+		case <-c.hostsDirty:
+		}
+		for _, h := range c.fleetHosts() {
+			mu.Lock()
+			if _, ok := from[h]; !ok && len(hostCons) < maxHostConsumers {
+				ictx, cancel := context.WithTimeout(ctx, 5*time.Second)
+				info, err := stream.Info(ictx)
+				cancel()
+				if err == nil {
+					own(h, info.State.LastSeq+1)
+				}
+			}
+			mu.Unlock()
+		}
+	}
+}
+
+// fleetHosts returns the hosts with a live heartbeat.
+func (c *Coordinator) fleetHosts() []string {
+	c.fleetMu.Lock()
+	defer c.fleetMu.Unlock()
+	return slices.Collect(maps.Keys(c.said))
 }
 
 // handle judges one offence message. Nothing is trusted because it arrived:
@@ -328,7 +472,12 @@ func (c *Coordinator) handle(ctx context.Context, subj string, data []byte) {
 	now := c.now()
 	outcome, ban := c.engine.Offer(&o, now)
 	c.m.offences.WithLabelValues(o.Jail, outcome.String()).Inc()
-	c.log.Debug("offence", "jail", o.Jail, "addr", o.Addr, "host", o.Host, "outcome", outcome.String())
+	if outcome == decide.Capped {
+		c.m.capped.WithLabelValues(o.Host).Inc()
+	}
+	if c.log.Enabled(ctx, slog.LevelDebug) {
+		c.log.Debug("offence", "jail", o.Jail, "addr", o.Addr, "host", o.Host, "outcome", outcome.String())
+	}
 	if ban == nil {
 		return
 	}
@@ -352,6 +501,14 @@ func (c *Coordinator) handle(ctx context.Context, subj string, data []byte) {
 		c.log.Debug("already banned", "jail", ban.Jail, "addr", ban.Addr)
 	case err != nil:
 		c.log.Error("ban not stored", "jail", ban.Jail, "addr", ban.Addr, "err", err)
+	case ban.Only != "":
+		c.m.bans.WithLabelValues(ban.Jail).Inc()
+		pol, src := c.engine.Policy(ban.Jail)
+		why := "quorum not met"
+		if src == "" {
+			why = "a jail the fleet does not know"
+		}
+		c.log.Info("ban on one host", "jail", ban.Jail, "addr", ban.Addr, "host", ban.Only, "why", why, "quorum", pol.Quorum, "expires", ban.Expires)
 	default:
 		c.m.bans.WithLabelValues(ban.Jail).Inc()
 		c.log.Info("ban", "jail", ban.Jail, "addr", ban.Addr, "count", ban.Reason.Count, "hosts", ban.Reason.Hosts, "expires", ban.Expires)
@@ -374,6 +531,9 @@ func (c *Coordinator) watchBans(ctx context.Context) error {
 			c.log.Warn("bad ban value", "key", e.Key(), "err", err)
 			return
 		}
+		if c.liftNever(ctx, e.Key(), b) {
+			return
+		}
 		c.engine.Remember(b.Jail, b.Addr, b.Created)
 		data, _ := wire.Encode(b)
 		if _, err := c.hist.Put(ctx, e.Key(), data); err != nil {
@@ -382,51 +542,156 @@ func (c *Coordinator) watchBans(ctx context.Context) error {
 	})
 }
 
-// watchFleet keeps the set of the fleet's own addresses from the agents'
-// heartbeats.
+// watchFleet keeps what the agents' heartbeats say: their reports of their
+// jails (obeyed only where most hosts agree: decide.Consensus) and, where
+// the coordinator cannot see its agents' connections (external NATS), their
+// own addresses.
 func (c *Coordinator) watchFleet(ctx context.Context, synced chan struct{}) error {
 	kv, err := c.js.KeyValue(ctx, subject.AgentsBucket)
 	if err != nil {
 		return fmt.Errorf("bucket %s: %w", subject.AgentsBucket, err)
 	}
-	addrs := map[string][]netip.Prefix{}
 	jails := map[string]map[string]wire.JailPolicy{}
 	var once sync.Once
-	return watchLoop(ctx, c.log, "agents", func() { once.Do(func() { close(synced) }) }, func(ctx context.Context) (jetstream.KeyWatcher, error) {
+	return watchLoop(ctx, c.log, "agents", func() {
+		once.Do(func() {
+			c.refreshFleet()
+			close(synced)
+		})
+	}, func(ctx context.Context) (jetstream.KeyWatcher, error) {
 		return kv.WatchAll(ctx)
 	}, func(e jetstream.KeyValueEntry) {
+		c.fleetMu.Lock()
 		if e.Operation() != jetstream.KeyValuePut {
-			delete(addrs, e.Key())
+			delete(c.said, e.Key())
+			delete(c.seen, e.Key())
 			delete(jails, e.Key())
 		} else {
 			var hb wire.Heartbeat
 			if err := wire.Decode(e.Value(), &hb); err != nil || hb.Host != e.Key() {
+				c.fleetMu.Unlock()
 				c.log.Warn("bad heartbeat", "key", e.Key(), "err", err)
 				return
 			}
-			ps := make([]netip.Prefix, 0, len(hb.Addrs))
+			ps := make([]netip.Addr, 0, len(hb.Addrs))
 			for _, a := range hb.Addrs {
-				ps = append(ps, netip.PrefixFrom(a.Unmap(), a.Unmap().BitLen()))
+				ps = append(ps, netaddr.Canonical(a))
 			}
-			addrs[e.Key()] = ps
+			c.said[e.Key()] = ps
 			jails[e.Key()] = hb.Jails
 		}
-		reports := make([]map[string]wire.JailPolicy, 0, len(jails))
-		for _, j := range jails {
-			reports = append(reports, j)
+		reports := make(map[string]map[string]wire.JailPolicy, len(jails))
+		for h, j := range jails {
+			reports[h] = j
 		}
-		c.engine.SetReported(decide.MergeReported(c.cfg.Defaults, reports))
-		var all []netip.Prefix
-		for _, ps := range addrs {
-			all = append(all, ps...)
-		}
-		c.engine.Fleet().Replace(all)
-		c.m.fleet.Set(float64(len(all)))
+		c.fleetMu.Unlock()
+		c.engine.SetReports(reports)
+		c.m.agents.Set(float64(len(reports)))
 		select {
-		case c.exemptDirty <- struct{}{}:
+		case c.hostsDirty <- struct{}{}:
 		default:
 		}
+		c.warnDisagreement(reports)
+		c.refreshFleet()
 	})
+}
+
+// refreshFleet sets the fleet's own addresses, never banned: where the
+// coordinator runs the NATS server, the addresses each agent's connections
+// come from (kept while its heartbeat lasts, so that a host that is away
+// stays exempt); with an external NATS, what the heartbeats say.
+func (c *Coordinator) refreshFleet() {
+	c.fleetMu.Lock()
+	var all []netip.Prefix
+	if c.embedded != nil {
+		conns, err := c.embedded.ClientAddrs()
+		if err != nil {
+			c.log.Warn("agents' connections unknown", "err", err)
+		}
+		for host, addrs := range conns {
+			if _, live := c.said[host]; !live {
+				continue // not an agent (or not heartbeating yet)
+			}
+			for _, a := range addrs {
+				if !slices.Contains(c.seen[host], a) {
+					c.seen[host] = append(c.seen[host], a)
+				}
+			}
+		}
+		for _, addrs := range c.seen {
+			for _, a := range addrs {
+				all = append(all, netip.PrefixFrom(a, a.BitLen()))
+			}
+		}
+	} else {
+		for _, addrs := range c.said {
+			for _, a := range addrs {
+				all = append(all, netip.PrefixFrom(a, a.BitLen()))
+			}
+		}
+	}
+	c.fleetMu.Unlock()
+	all = exemptList(all)
+	if slices.Equal(all, c.engine.Fleet().Prefixes()) {
+		return
+	}
+	c.engine.Fleet().Replace(all)
+	c.m.fleet.Set(float64(len(all)))
+	c.changed()
+}
+
+// changed notes that what agents and admins are told may have changed.
+func (c *Coordinator) changed() {
+	select {
+	case c.exemptDirty <- struct{}{}:
+	default:
+	}
+}
+
+// trackFleet refreshes the fleet's addresses from the agents' connections
+// every few seconds (a host reconnecting from a new address).
+func (c *Coordinator) trackFleet(ctx context.Context) error {
+	if c.embedded == nil {
+		return nil
+	}
+	t := time.NewTicker(2 * time.Second)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return nil
+		case <-t.C:
+			c.refreshFleet()
+		}
+	}
+}
+
+// warnDisagreement logs, once per change, the jails whose reported
+// thresholds differ between hosts (the policy in force is the consensus).
+func (c *Coordinator) warnDisagreement(reports map[string]map[string]wire.JailPolicy) {
+	byJail := map[string]map[string][]string{} // jail -> values -> hosts
+	for host, jails := range reports {
+		for name, r := range jails {
+			v := fmt.Sprintf("maxretry=%d findtime=%gs bantime=%gs ports=%v", r.MaxRetry, r.FindTime, r.BanTime, r.Ports)
+			if byJail[name] == nil {
+				byJail[name] = map[string][]string{}
+			}
+			byJail[name][v] = append(byJail[name][v], host)
+		}
+	}
+	for name, vals := range byJail {
+		if len(vals) < 2 {
+			continue
+		}
+		desc := fmt.Sprint(vals)
+		if c.disagree[name] == desc {
+			continue
+		}
+		c.disagree[name] = desc
+		pol, src := c.engine.Policy(name)
+		c.log.Warn("hosts report different thresholds for a jail; the policy in force is what most hosts agree on, within limits",
+			"jail", name, "reports", vals, "source", src, "maxretry", pol.MaxRetry, "findtime", pol.FindTime, "bantime", pol.BanTime)
+	}
 }
 
 // exemptRewrite is how often the exemption list is written even when it
@@ -442,7 +707,7 @@ func (c *Coordinator) publishExempt(ctx context.Context) error {
 	var last []netip.Prefix
 	var written time.Time
 	for {
-		cur := exemptList(c.cfg.Ignore.Prefixes(), c.engine.Fleet().Prefixes())
+		cur := exemptList(c.cfg.Ignore.Prefixes(), c.engine.Fleet().Prefixes(), c.engine.Control().Prefixes())
 		// Written again now and then even when unchanged: a value someone
 		// else put there does not last.
 		if written.IsZero() || !slices.Equal(cur, last) || c.now().Sub(written) >= exemptRewrite {
@@ -453,6 +718,13 @@ func (c *Coordinator) publishExempt(ctx context.Context) error {
 				last, written = cur, c.now()
 				c.log.Debug("exemption list written", "prefixes", len(cur))
 			}
+		}
+		changed, err := c.writePolicy(ctx)
+		if err != nil && ctx.Err() == nil {
+			c.log.Warn("policy not written, retrying", "bucket", subject.FleetBucket, "err", err)
+		}
+		if changed {
+			c.liftAll(ctx) // the never-ban set may have grown
 		}
 		select {
 		case <-ctx.Done():
@@ -484,6 +756,82 @@ func (c *Coordinator) writeExempt(ctx context.Context, prefixes []netip.Prefix) 
 		return err
 	}
 	return c.nc.Publish(subject.ExemptUpdates, data)
+}
+
+// policy is what the coordinator enforces, for admins' tools.
+func (c *Coordinator) policy() *wire.Policy {
+	p := &wire.Policy{Jails: c.engine.Jails(), MaxBanTime: c.cfg.Limits.MaxBanTime.Seconds(), Updated: c.now(), By: "coord:" + c.cfg.Name}
+	for _, pr := range c.engine.Control().Prefixes() {
+		p.Never = append(p.Never, wire.NeverBan{Prefix: pr, Reason: "an address of the control plane (a coordinator or NATS server)"})
+	}
+	for _, pr := range c.cfg.Ignore.Prefixes() {
+		p.Never = append(p.Never, wire.NeverBan{Prefix: pr, Reason: "in the coordinator's ignoreip", Force: true})
+	}
+	for _, pr := range c.engine.Fleet().Prefixes() {
+		p.Never = append(p.Never, wire.NeverBan{Prefix: pr, Reason: "an address of a fleet host", Force: true})
+	}
+	if len(p.Never) > wire.MaxExemptPrefixes {
+		p.Never = p.Never[:wire.MaxExemptPrefixes]
+	}
+	return p
+}
+
+// writePolicy stores the policy in force in the fleet bucket when it
+// changed, and reports whether it did.
+func (c *Coordinator) writePolicy(ctx context.Context) (bool, error) {
+	p := c.policy()
+	cmp := *p
+	cmp.Updated = time.Time{}
+	key, _ := wire.Encode(&cmp)
+	if bytes.Equal(key, c.lastPolicy) {
+		return false, nil
+	}
+	data, err := wire.Encode(p)
+	if err != nil {
+		return false, err
+	}
+	wctx, cancel := context.WithTimeout(ctx, 5*time.Second)
+	defer cancel()
+	if _, err := c.fleet.Put(wctx, subject.PolicyKey, data); err != nil {
+		return false, err
+	}
+	c.lastPolicy = key
+	return true, nil
+}
+
+// liftNever deletes a ban the bucket holds (an admin's, an older version's,
+// a planted one) of an address never banned, unless it was forced where
+// forcing is allowed; it reports whether it did.
+func (c *Coordinator) liftNever(ctx context.Context, key string, b *wire.Ban) bool {
+	reason, forceable := c.engine.NeverBan(b.Jail, b.Addr)
+	if reason == "" || (forceable && b.Forced) {
+		return false
+	}
+	dctx, cancel := context.WithTimeout(ctx, 5*time.Second)
+	err := c.store.DeleteKey(dctx, key)
+	cancel()
+	if err != nil && !errors.Is(err, bans.ErrNotFound) {
+		c.log.Error("ban of an address never banned not lifted", "key", key, "reason", reason, "err", err)
+		return true
+	}
+	c.m.lifted.WithLabelValues(reason).Inc()
+	c.log.Warn("ban lifted: the address is never banned", "jail", b.Jail, "addr", b.Addr, "reason", reason, "by", b.By, "host", b.Only)
+	return true
+}
+
+// liftAll checks every ban in the bucket against the never-ban set (after
+// it changed: a new fleet host, a new ignoreip).
+func (c *Coordinator) liftAll(ctx context.Context) {
+	lctx, cancel := context.WithTimeout(ctx, time.Minute)
+	defer cancel()
+	list, _, err := c.store.List(lctx)
+	if err != nil {
+		c.log.Warn("bans not checked against the never-ban set", "err", err)
+		return
+	}
+	for i := range list {
+		c.liftNever(ctx, bans.Key(&list[i]), &list[i])
+	}
 }
 
 // exemptList merges prefix lists into one sorted list without duplicates.
@@ -554,4 +902,65 @@ func pinCert(own []byte) nats.Option {
 			return nil
 		},
 	})
+}
+
+// controlPlane returns the addresses of the control plane, never banned:
+// this coordinator's machine (the agents reach it, and it runs the
+// embedded NATS server), the address the embedded server listens on, and
+// the external NATS servers (names resolved once, for at most 2 s).
+func (c *Coordinator) controlPlane(ctx context.Context) []netip.Prefix {
+	var out []netip.Prefix
+	add := func(a netip.Addr) {
+		a = netaddr.Canonical(a)
+		if netaddr.Never(a) == "" {
+			out = append(out, netip.PrefixFrom(a, a.BitLen()))
+		}
+	}
+	if ifas, err := net.InterfaceAddrs(); err == nil {
+		for _, ifa := range ifas {
+			if p, err := netip.ParsePrefix(ifa.String()); err == nil {
+				add(p.Addr())
+			}
+		}
+	} else {
+		c.log.Warn("own addresses unknown", "err", err)
+	}
+	var hosts []string
+	if c.cfg.NATS.URL == "" {
+		if h, _, err := net.SplitHostPort(c.cfg.NATS.Listen); err == nil {
+			hosts = append(hosts, h)
+		}
+	}
+	for _, u := range strings.Split(c.cfg.NATS.URL, ",") {
+		if pu, err := url.Parse(strings.TrimSpace(u)); err == nil && pu.Hostname() != "" {
+			hosts = append(hosts, pu.Hostname())
+		}
+	}
+	for _, h := range hosts {
+		if ip, err := netip.ParseAddr(h); err == nil {
+			add(ip)
+			continue
+		}
+		if h == "" {
+			continue
+		}
+		rctx, cancel := context.WithTimeout(ctx, 2*time.Second)
+		ips, err := net.DefaultResolver.LookupNetIP(rctx, "ip", h)
+		cancel()
+		if err != nil {
+			c.log.Warn("NATS host not resolved; its addresses are not known to be the control plane", "host", h, "err", err)
+		}
+		for _, ip := range ips {
+			add(ip)
+		}
+	}
+	return exemptList(out)
+}
+
+// orDefault is v, or def when v is not set (a configuration made in code).
+func orDefault(v, def int) int {
+	if v <= 0 {
+		return def
+	}
+	return v
 }

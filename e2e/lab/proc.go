@@ -74,8 +74,9 @@ func killGroup(pid int, sig syscall.Signal) error {
 }
 
 // childEnv is the environment of a lab child process: this process's
-// environment without BANFLEET_* variables (the daemons read BANFLEET_…
-// as configuration, and BANFLEET_E2E is not theirs), plus extra.
+// environment without BANFLEET_* variables (the daemons read
+// BANFLEET_AGENT_… and BANFLEET_COORD_… as configuration, the CLI
+// BANFLEET_NATS_…, and BANFLEET_E2E is not theirs), plus extra.
 func childEnv(extra []string) []string {
 	var env []string
 	for _, kv := range os.Environ() {

@@ -77,7 +77,7 @@ func (s *Store) Create(ctx context.Context, b *wire.Ban, now time.Time) error {
 	if ttl := ttlOf(b, now); ttl > 0 {
 		opts = append(opts, jetstream.KeyTTL(ttl))
 	}
-	_, err = s.kv.Create(ctx, subject.BanKey(b.Jail, b.Addr), data, opts...)
+	_, err = s.kv.Create(ctx, Key(b), data, opts...)
 	if errors.Is(err, jetstream.ErrKeyExists) {
 		return ErrExists
 	}
@@ -99,16 +99,30 @@ func (s *Store) Put(ctx context.Context, b *wire.Ban, now time.Time) error {
 		opts = append(opts, jetstream.WithMsgTTL(ttl))
 	}
 	// KV Put cannot set a TTL: publish to the key's subject instead.
-	subj := "$KV." + subject.BansBucket + "." + subject.BanKey(b.Jail, b.Addr)
+	subj := "$KV." + subject.BansBucket + "." + Key(b)
 	if _, err := s.js.Publish(ctx, subj, data, opts...); err != nil {
 		return fmt.Errorf("put ban %s in %s: %w", b.Addr, b.Jail, err)
 	}
 	return nil
 }
 
+// Key is the bucket key of b: one per jail and address, and one per host
+// for a ban only that host enforces.
+func Key(b *wire.Ban) string {
+	if b.Only != "" {
+		return subject.HostBanKey(b.Jail, b.Addr, b.Only)
+	}
+	return subject.BanKey(b.Jail, b.Addr)
+}
+
 // Delete removes the ban of addr in jail; ErrNotFound if there is none.
 func (s *Store) Delete(ctx context.Context, jail string, addr netip.Addr) error {
-	key := subject.BanKey(jail, addr)
+	return s.DeleteKey(ctx, subject.BanKey(jail, addr))
+}
+
+// DeleteKey removes the ban stored under key; ErrNotFound if there is none.
+func (s *Store) DeleteKey(ctx context.Context, key string) error {
+	jail, addr, _ := subject.ParseBanKey(key)
 	if _, err := s.kv.Get(ctx, key); err != nil {
 		if errors.Is(err, jetstream.ErrKeyNotFound) {
 			return ErrNotFound
@@ -179,7 +193,7 @@ func Decode(e jetstream.KeyValueEntry) (*wire.Ban, error) {
 	if err := wire.Decode(e.Value(), &b); err != nil {
 		return nil, fmt.Errorf("ban key %s: %w", e.Key(), err)
 	}
-	if subject.BanKey(b.Jail, b.Addr) != e.Key() {
+	if Key(&b) != e.Key() {
 		return nil, fmt.Errorf("ban key %s: %w: value names %s in %s", e.Key(), wire.ErrMalformed, b.Addr, b.Jail)
 	}
 	return &b, nil

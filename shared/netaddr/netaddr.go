@@ -90,3 +90,28 @@ func (s *Set) Prefixes() []netip.Prefix {
 	defer s.mu.RUnlock()
 	return append([]netip.Prefix(nil), s.prefixes...)
 }
+
+// Never says why addr can never be banned, whatever a log, a host or an
+// admin asks: it is no single remote host (unspecified, "this network",
+// loopback, link-local, multicast, limited broadcast). It returns "" for an
+// address that may be banned.
+func Never(addr netip.Addr) string {
+	addr = Canonical(addr)
+	switch {
+	case !addr.IsValid():
+		return "not an address"
+	case addr.IsUnspecified():
+		return "unspecified address"
+	case addr.IsLoopback():
+		return "loopback"
+	case addr.IsLinkLocalUnicast():
+		return "link-local"
+	case addr.IsMulticast(), addr.IsLinkLocalMulticast(), addr.IsInterfaceLocalMulticast():
+		return "multicast"
+	case addr == netip.AddrFrom4([4]byte{255, 255, 255, 255}):
+		return "broadcast"
+	case addr.Is4() && addr.As4()[0] == 0:
+		return `"this network" (0.0.0.0/8)`
+	}
+	return ""
+}

@@ -21,3 +21,19 @@ func TestSet(t *testing.T) {
 	var nilSet *Set
 	require.False(t, nilSet.Contains(netip.MustParseAddr("127.0.0.1")))
 }
+
+func TestNever(t *testing.T) {
+	for _, tc := range []struct {
+		addr string
+		want bool
+	}{
+		{"0.0.0.0", true}, {"::", true}, {"127.0.0.1", true}, {"127.8.9.10", true}, {"::1", true},
+		{"::ffff:127.0.0.1", true}, {"169.254.1.1", true}, {"fe80::1", true}, {"224.0.0.1", true},
+		{"239.1.2.3", true}, {"ff02::1", true}, {"255.255.255.255", true}, {"0.1.2.3", true},
+		{"192.0.2.1", false}, {"10.0.0.1", false}, {"2001:db8::1", false}, {"::ffff:192.0.2.1", false},
+	} {
+		if got := Never(netip.MustParseAddr(tc.addr)) != ""; got != tc.want {
+			t.Errorf("Never(%s) = %q, want never=%v", tc.addr, Never(netip.MustParseAddr(tc.addr)), tc.want)
+		}
+	}
+}

@@ -32,6 +32,9 @@ const (
 	// ExemptKey is FleetBucket's key of the addresses no agent may ban on
 	// its own (wire.Exempt).
 	ExemptKey = "exempt"
+	// PolicyKey is FleetBucket's key of the policy in force (wire.Policy),
+	// for admins' tools.
+	PolicyKey = "policy"
 	// ExemptUpdates is the (core NATS) subject the coordinator announces
 	// each new exemption list on, as it writes it to FleetBucket.
 	ExemptUpdates = "banfleet.fleet.exempt"
@@ -85,8 +88,28 @@ func BanKey(jail string, addr netip.Addr) string {
 	return jail + "." + strings.ReplaceAll(addr.String(), ":", "_")
 }
 
-// ParseBanKey reverses BanKey.
+// HostOffences matches every offence subject of host.
+func HostOffences(host string) string { return OffencePrefix + ".*." + host }
+
+// AgentInbox is the inbox prefix of host's agent: its login may subscribe
+// to nothing else of the inboxes.
+func AgentInbox(host string) string { return "_INBOX_" + host }
+
+// HostBanKey is the KV key of a ban of addr in jail that only host
+// enforces (wire.Ban.Only).
+func HostBanKey(jail string, addr netip.Addr, host string) string {
+	return BanKey(jail, addr) + "=" + host
+}
+
+// BanKeyHost returns the host of a HostBanKey key, "" for a fleet ban's.
+func BanKeyHost(key string) string {
+	_, h, _ := strings.Cut(key, "=")
+	return h
+}
+
+// ParseBanKey reverses BanKey (and HostBanKey, without its host).
 func ParseBanKey(key string) (jail string, addr netip.Addr, err error) {
+	key, _, _ = strings.Cut(key, "=")
 	jail, a, ok := strings.Cut(key, ".")
 	if !ok || !ValidName(jail) {
 		return "", netip.Addr{}, fmt.Errorf("ban key %q: bad jail", key)

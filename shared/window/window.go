@@ -160,3 +160,40 @@ func (tr *Tracker) Sweep(now time.Time, findTime func(jail uint16) time.Duration
 	}
 	return n
 }
+
+// HostCount is the number of host's offences in k's window within findtime
+// as of now.
+func (tr *Tracker) HostCount(k Key, host uint16, now time.Time, p Policy) int {
+	w := tr.windows[k]
+	if w == nil {
+		return 0
+	}
+	cut := unix(now.Add(-p.FindTime))
+	n := 0
+	for i, t := range w.times {
+		if t > cut && w.hosts[i] == host {
+			n++
+		}
+	}
+	return n
+}
+
+// ForgetHost drops host's offences from k's window (after a ban on that
+// host alone: the other hosts' evidence still counts).
+func (tr *Tracker) ForgetHost(k Key, host uint16) {
+	w := tr.windows[k]
+	if w == nil {
+		return
+	}
+	j := 0
+	for i := range w.times {
+		if w.hosts[i] != host {
+			w.times[j], w.hosts[j] = w.times[i], w.hosts[i]
+			j++
+		}
+	}
+	w.times, w.hosts = w.times[:j], w.hosts[:j]
+	if j == 0 {
+		delete(tr.windows, k)
+	}
+}

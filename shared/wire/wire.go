@@ -51,6 +51,13 @@ type Ban struct {
 	Expires time.Time  `json:"expires"`
 	By      string     `json:"by"`              // "coord" or "admin:<user>@<host>"
 	Count   int        `json:"count,omitempty"` // how many times this address was banned in this jail (bantime.increment)
+	// Only names the one host that enforces this ban: a ban that host's
+	// own evidence justified while the fleet's did not (the jail's quorum
+	// not met, or a jail the fleet does not know). Empty: every host.
+	Only string `json:"only,omitempty"`
+	// Forced: an admin banned an address the fleet would never ban on its
+	// own (a fleet host's, one in ignoreip) with --force.
+	Forced bool `json:"forced,omitempty"`
 }
 
 // Heartbeat is what an agent writes to the agents bucket periodically.
@@ -75,6 +82,62 @@ type JailPolicy struct {
 	FindTime float64  `json:"findtime_s,omitempty"`
 	BanTime  float64  `json:"bantime_s,omitempty"` // < 0: permanent
 	Ports    []uint16 `json:"ports,omitempty"`
+	// IgnoreIP is the jail's ignoreip (addresses and CIDRs) on this host.
+	IgnoreIP []netip.Prefix `json:"ignoreip,omitempty"`
+}
+
+// MaxJailIgnore bounds JailPolicy.IgnoreIP.
+const MaxJailIgnore = 256
+
+// Policy is what the coordinator enforces, for admins and their tools (coord
+// ban checks its input against it): the jails the fleet knows with the
+// policy in force, the longest manual ban, and every address never banned
+// and why. It is the value of key subject.PolicyKey in the fleet bucket.
+type Policy struct {
+	V          int                   `json:"v"`
+	Jails      map[string]PolicyJail `json:"jails"`
+	MaxBanTime float64               `json:"max_bantime_s"` // seconds
+	Never      []NeverBan            `json:"never"`
+	Updated    time.Time             `json:"updated"`
+	By         string                `json:"by"`
+}
+
+// PolicyJail is one jail's policy in force and where it comes from.
+type PolicyJail struct {
+	MaxRetry int            `json:"maxretry"`
+	FindTime float64        `json:"findtime_s"`
+	BanTime  float64        `json:"bantime_s"` // < 0: permanent
+	Quorum   int            `json:"quorum"`
+	Ports    []uint16       `json:"ports,omitempty"` // empty: all ports
+	IgnoreIP []netip.Prefix `json:"ignoreip,omitempty"`
+	Source   string         `json:"source"` // "config", "fail2ban", "hosts" (most hosts agree), "defaults"
+}
+
+// NeverBan is a prefix the fleet never bans, and why. Force: an admin may
+// still ban it with coord ban --force (a fleet host's address, ignoreip);
+// never for the control plane.
+type NeverBan struct {
+	Prefix netip.Prefix `json:"prefix"`
+	Reason string       `json:"reason"`
+	Force  bool         `json:"force,omitempty"`
+}
+
+// Validate checks a policy record.
+func (p *Policy) Validate() error {
+	if len(p.Never) > MaxExemptPrefixes || len(p.Jails) > MaxHeartbeatJails*4 {
+		return fmt.Errorf("%w: policy too large", ErrMalformed)
+	}
+	for _, n := range p.Never {
+		if !n.Prefix.IsValid() {
+			return fmt.Errorf("%w: policy: prefix %v invalid", ErrMalformed, n.Prefix)
+		}
+	}
+	for name := range p.Jails {
+		if !subject.ValidName(name) {
+			return fmt.Errorf("%w: policy: jail %q invalid", ErrMalformed, name)
+		}
+	}
+	return nil
 }
 
 // FirewallEntry is one element of an agent's firewall.
@@ -199,6 +262,8 @@ func (b *Ban) Validate() error {
 		return fmt.Errorf("%w: ban created time missing", ErrMalformed)
 	case !b.Expires.IsZero() && b.Expires.Before(b.Created):
 		return fmt.Errorf("%w: ban expires before it was created", ErrMalformed)
+	case b.Only != "" && !subject.ValidName(b.Only):
+		return fmt.Errorf("%w: ban host %q invalid", ErrMalformed, b.Only)
 	}
 	return nil
 }
@@ -238,6 +303,13 @@ func (h *Heartbeat) Validate() error {
 			return fmt.Errorf("%w: heartbeat of %s: jail %s: findtime or bantime out of range", ErrMalformed, h.Host, name)
 		case len(p.Ports) > 1024:
 			return fmt.Errorf("%w: heartbeat of %s: jail %s: too many ports", ErrMalformed, h.Host, name)
+		case len(p.IgnoreIP) > MaxJailIgnore:
+			return fmt.Errorf("%w: heartbeat of %s: jail %s: more than %d ignoreip entries", ErrMalformed, h.Host, name, MaxJailIgnore)
+		}
+		for _, ip := range p.IgnoreIP {
+			if !ip.IsValid() || ip.Addr().Zone() != "" {
+				return fmt.Errorf("%w: heartbeat of %s: jail %s: ignoreip %v invalid", ErrMalformed, h.Host, name, ip)
+			}
 		}
 	}
 	return nil
@@ -257,7 +329,8 @@ type validator interface{ Validate() error }
 // messages) and validates it.
 func Decode(data []byte, msg validator) error {
 	limit := MaxMessage
-	if _, ok := msg.(*Exempt); ok {
+	switch msg.(type) {
+	case *Exempt, *Policy:
 		limit = MaxExemptMessage
 	}
 	if len(data) > limit {
@@ -300,6 +373,8 @@ func Encode(msg any) ([]byte, error) {
 	case *Exempt:
 		m.V = Version
 	case *Health:
+		m.V = Version
+	case *Policy:
 		m.V = Version
 	}
 	return json.Marshal(msg)

@@ -3,6 +3,7 @@ package main
 
 import (
 	"context"
+	"errors"
 	"flag"
 	"fmt"
 	"os"
@@ -29,9 +30,13 @@ func run() int {
 	flag.Usage = func() {
 		fmt.Fprintf(os.Stderr, "usage: banfleet-agent [-c FILE] [-t] [-T] [-version]\n       banfleet-agent regex [options] LOG FILTER [IGNOREREGEX]   (like fail2ban-regex)\n")
 		flag.PrintDefaults()
+		fmt.Fprintf(os.Stderr, "\nEnvironment: %s<KEY> sets a key (%sNATS_URL sets nats.url, %sNATS_PASSWORD nats.password);\n"+
+			"the coord CLI's BANFLEET_NATS_* variables are not read.\n"+
+			"-t exits 2 when the configuration is wrong (a refused certificate or login included), 1 when NATS does not answer.\n",
+			config.AgentEnvPrefix, config.AgentEnvPrefix, config.AgentEnvPrefix)
 	}
 	file := flag.String("c", "/etc/banfleet/agent.yaml", "configuration file (YAML)")
-	test := flag.Bool("t", false, "check the configuration and exit")
+	test := flag.Bool("t", false, "check the configuration, connect to NATS as configured, and exit")
 	dump := flag.Bool("T", false, "print the merged configuration and exit")
 	showVersion := flag.Bool("version", false, "print the version and exit")
 	flag.Parse()
@@ -62,6 +67,19 @@ func run() int {
 					return 2
 				}
 			}
+		}
+		// Then what it names: the CA, and NATS with the agent's TLS and login.
+		notes, err := cfg.Check(config.CheckTimeout)
+		for _, n := range notes {
+			fmt.Fprintln(os.Stderr, "banfleet-agent: warning:", n)
+		}
+		if err != nil {
+			fmt.Fprintln(os.Stderr, "banfleet-agent:", err)
+			var ne *config.NATSError
+			if errors.As(err, &ne) && ne.Unreachable {
+				return 1
+			}
+			return 2
 		}
 		fmt.Printf("config %s: ok\n", *file)
 		return 0

@@ -2,9 +2,13 @@ package f2b
 
 import (
 	"encoding/json"
+	"os"
+	"strconv"
 	"testing"
 
 	"github.com/stretchr/testify/require"
+
+	"github.com/banfleet/banfleet/shared/f2bref"
 )
 
 var tagCases = []string{
@@ -32,9 +36,18 @@ var tagCases = []string{
 // TestTagsMatchFail2Ban compares tag expansion, the global-to-local flag
 // rewrite and the ALT_/TUPLE_ name rule with Fail2Ban's own code.
 func TestTagsMatchFail2Ban(t *testing.T) {
-	const script = `
+	tree, err := f2bref.Find()
+	if err != nil {
+		if os.Getenv("BANFLEET_E2E") == "1" {
+			t.Fatal(err)
+		}
+		t.Skip(err)
+	}
+	// Fail2Ban's code comes from the reference tree only, never from a
+	// system-wide install.
+	script := `
 import sys, json, re
-sys.path.insert(0, '/usr/lib/python3/dist-packages')
+sys.path.insert(0, ` + strconv.Quote(tree.PyPath) + `)
 from fail2ban.server import failregex as FR
 inp = json.load(sys.stdin)
 out = {'tags': [], 'names': []}
