@@ -124,6 +124,14 @@ func TestStolenHostLogin(t *testing.T) {
 		require.Positive(t, b.Expires.Sub(b.Created), "never permanent on h1's word")
 	}
 	require.Positive(t, counterSum(t, creg, "banfleet_coord_offences_capped_total"), "the flood is capped and counted")
+	// coord health shows it per host: the coordinator's stats answer.
+	msg, err := admin.Request(subject.CoordStats, nil, 5*time.Second)
+	require.NoError(t, err)
+	var stats wire.CoordStats
+	require.NoError(t, wire.Decode(msg.Data, &stats))
+	require.Equal(t, uint64(10005), stats.Hosts["h1"].Offences)
+	require.Greater(t, stats.Hosts["h1"].Capped, uint64(9000), "%+v", stats.Hosts["h1"])
+	require.False(t, stats.Hosts["h1"].LastCapped.IsZero())
 
 	// A real attack from the address h1 claimed: seen by h2 and h3 (quorum 2).
 	offence("h2", "sshd", claimed, 1)

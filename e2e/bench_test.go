@@ -6,10 +6,15 @@ import (
 	"os"
 	"slices"
 	"strconv"
+	"sync/atomic"
 	"testing"
 	"time"
 
+	"github.com/nats-io/nats.go"
+
 	"github.com/banfleet/banfleet/e2e/lab"
+	"github.com/banfleet/banfleet/shared/subject"
+	"github.com/banfleet/banfleet/shared/wire"
 )
 
 // BenchmarkPropagation measures, on the fleet lab, the time from an sshd
@@ -20,7 +25,16 @@ import (
 // p99 and max.
 //
 //	go test -run '^$' -bench BenchmarkPropagation -benchtime 1x -v ./e2e/
-func BenchmarkPropagation(b *testing.B) {
+func BenchmarkPropagation(b *testing.B) { propagation(b, false) }
+
+// BenchmarkPropagationUnderFlood is BenchmarkPropagation with the failures
+// logged on h2 while h1's login (a stolen one) floods the coordinator with
+// 100,000 offences a second for addresses it makes up.
+//
+//	go test -run '^$' -bench BenchmarkPropagationUnderFlood -benchtime 1x -v ./e2e/
+func BenchmarkPropagationUnderFlood(b *testing.B) { propagation(b, true) }
+
+func propagation(b *testing.B, flood bool) {
 	n := 200
 	if s := os.Getenv("BANFLEET_BANS"); s != "" {
 		v, err := strconv.Atoi(s)
@@ -51,7 +65,12 @@ func BenchmarkPropagation(b *testing.B) {
 		defer r.Close()
 		readers = append(readers, r)
 	}
-	h1 := l.Host(lab.H1)
+	src := l.Host(lab.H1)
+	if flood {
+		src = l.Host(lab.H2)
+		sent := floodFrom(b, l, lab.H1)
+		defer func() { b.ReportMetric(float64(sent.Load()), "flooded") }()
+	}
 	var all []time.Duration
 	b.ResetTimer()
 	for it := range b.N {
@@ -59,7 +78,7 @@ func BenchmarkPropagation(b *testing.B) {
 			k := it*n + i
 			addr := netip.AddrFrom4([4]byte{198, 18, byte(k / 250), byte(k%250 + 1)})
 			start := time.Now()
-			if err := h1.AppendSyslog("sshd", 1000+k, failLine(addr, 40000+k%20000)); err != nil {
+			if err := src.AppendSyslog("sshd", 1000+k, failLine(addr, 40000+k%20000)); err != nil {
 				b.Fatal(err)
 			}
 			deadline := start.Add(10 * time.Second)
@@ -91,8 +110,53 @@ func BenchmarkPropagation(b *testing.B) {
 	b.ReportMetric(float64(q(0.50).Microseconds())/1000, "p50-ms")
 	b.ReportMetric(float64(q(0.99).Microseconds())/1000, "p99-ms")
 	b.ReportMetric(float64(all[len(all)-1].Microseconds())/1000, "max-ms")
-	b.Logf("propagation over %d bans: p50 %v, p99 %v, max %v (sshd failure logged to h1's rsyslogd -> element in the nftables set of h1, h2 and h3)",
-		len(all), q(0.50), q(0.99), all[len(all)-1])
+	b.Logf("propagation over %d bans: p50 %v, p99 %v, max %v (sshd failure logged to %s's rsyslogd -> element in the nftables set of h1, h2 and h3; h1's login flooding: %v)",
+		len(all), q(0.50), q(0.99), all[len(all)-1], src.Name, flood)
+}
+
+// floodFrom publishes 100,000 offences a second (1,000 every 10 ms, each
+// for another address, in a jail the coordinator does not name: counted,
+// never reaching a maxretry) with host's login until the benchmark ends; it
+// returns once 100,000 are out.
+func floodFrom(b *testing.B, l *lab.Lab, host string) *atomic.Int64 {
+	nc, err := nats.Connect(lab.NATSURL, nats.SetCustomDialer(nsDialer{dial: l.DialContext(host)}), nats.Timeout(5*time.Second),
+		nats.UserInfo(host, l.NATSPassword(host)), nats.RootCAs(l.NATSCA()), nats.CustomInboxPrefix(subject.AgentInbox(host)))
+	if err != nil {
+		b.Fatal(err)
+	}
+	stop, done := make(chan struct{}), make(chan struct{})
+	var sent atomic.Int64
+	go func() {
+		defer close(done)
+		tick := time.NewTicker(10 * time.Millisecond)
+		defer tick.Stop()
+		for i := 0; ; {
+			select {
+			case <-stop:
+				return
+			case <-tick.C:
+			}
+			for end := i + 1000; i < end; i++ {
+				a := netip.AddrFrom4([4]byte{100, 64 + byte(i>>16)&63, byte(i >> 8), byte(i)})
+				o := wire.Offence{ID: fmt.Sprintf("flood-%d", i), Host: host, Jail: "nginx-http-auth", Addr: a, Time: time.Now(), Line: "flood"}
+				data, _ := wire.Encode(&o)
+				if nc.Publish(subject.Offence(subject.Shard(a, subject.DefaultShards), host), data) != nil {
+					return
+				}
+				sent.Add(1)
+			}
+		}
+	}()
+	b.Cleanup(func() { close(stop); <-done; nc.Close() })
+	if err := lab.WaitFor(30*time.Second, func() error {
+		if sent.Load() < 100_000 {
+			return fmt.Errorf("%d offences flooded", sent.Load())
+		}
+		return nil
+	}); err != nil {
+		b.Fatal(err)
+	}
+	return &sent
 }
 
 func warmup(l *lab.Lab) error {

@@ -2,6 +2,7 @@ package enforce
 
 import (
 	"context"
+	"errors"
 	"log/slog"
 	"net/netip"
 	"os"
@@ -10,6 +11,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/nats-io/nats.go/jetstream"
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/testutil"
 	"github.com/stretchr/testify/require"
@@ -244,3 +246,73 @@ func TestLocalBanLiftedWhileAway(t *testing.T) {
 	require.Empty(t, held(t, fw), "a newer one ends it")
 	require.Zero(t, e.Local())
 }
+
+// TestRefusesControlPlaneAndIgnoreIP: a ban of a NATS server this agent
+// uses, of an address in the jail's ignoreip here, of what is no single
+// host, or one meant for another host alone, is never enforced, whatever the
+// bucket says; a ban for this host alone is. The refused NATS server shows
+// as a problem (RefusedControl).
+func TestRefusesControlPlaneAndIgnoreIP(t *testing.T) {
+	ns := natstest.Start(t)
+	ctx := natstest.Ctx(t, 60*time.Second)
+	st, err := bans.Open(ctx, ns.JS, true, 1)
+	require.NoError(t, err)
+	fw := firewall.NewNone(slog.New(slog.DiscardHandler))
+	control, _ := netaddr.ParseSet([]string{"192.0.2.10"})
+	ign, _ := netaddr.ParseSet([]string{"198.51.100.0/24"})
+	e := New(Options{Backend: fw, Jails: []firewall.JailSpec{{Name: "sshd", Ports: []uint16{22}}}, Control: control, Host: "h1",
+		JailIgnore: map[string]*netaddr.Set{"sshd": ign}, Logger: slog.New(slog.DiscardHandler), Registry: prometheus.NewRegistry()})
+	rctx, cancel := context.WithCancel(ctx)
+	done := make(chan struct{})
+	go func() { _ = e.Run(rctx, st.KV()); close(done) }()
+	t.Cleanup(func() { cancel(); <-done })
+	now := time.Now()
+	for _, b := range []wire.Ban{
+		{Addr: netip.MustParseAddr("192.0.2.10"), Jail: "manual"},                 // the NATS server
+		{Addr: netip.MustParseAddr("198.51.100.7"), Jail: "sshd"},                 // ignoreip here
+		{Addr: netip.MustParseAddr("224.0.0.1"), Jail: "manual"},                  // no single host
+		{Addr: netip.MustParseAddr("203.0.113.8"), Jail: "sshd", Only: "h2"},      // another host's own
+		{Addr: netip.MustParseAddr("203.0.113.9"), Jail: "sshd", Only: "h1"},      // this host's own
+		{Addr: netip.MustParseAddr("198.51.100.7"), Jail: "manual", Forced: true}, // other jail: enforced
+	} {
+		b.Created, b.Expires, b.By = now, now.Add(time.Hour), "test"
+		require.NoError(t, st.Put(ctx, &b, now))
+	}
+	require.Eventually(t, func() bool {
+		h := held(t, fw)
+		return len(h) == 2 && h[0] == "manual/198.51.100.7" && h[1] == "sshd/203.0.113.9"
+	}, 10*time.Second, 10*time.Millisecond, "held: %v", held(t, fw))
+	require.Contains(t, e.RefusedControl(), "192.0.2.10")
+}
+
+// brokenKV is a bans bucket whose watch always fails (NATS away).
+type brokenKV struct{ jetstreamKV }
+
+func (brokenKV) WatchAll(context.Context, ...jetstream.WatchOpt) (jetstream.KeyWatcher, error) {
+	return nil, errors.New("nats: connection closed")
+}
+
+// TestLiftsControlPlaneWhileCutOff: an agent that cannot reach NATS while
+// its firewall holds an element on a NATS server (from an older version, a
+// hand-made rule in banfleet's table) removes it itself: it must not stay
+// locked out of the fleet.
+func TestLiftsControlPlaneWhileCutOff(t *testing.T) {
+	fw := firewall.NewNone(slog.New(slog.DiscardHandler))
+	require.NoError(t, fw.Apply([]firewall.Entry{
+		{Jail: "manual", Addr: netip.MustParseAddr("192.0.2.10"), Timeout: time.Hour},
+		{Jail: "sshd", Addr: netip.MustParseAddr("203.0.113.9"), Timeout: time.Hour},
+	}, nil))
+	control, _ := netaddr.ParseSet([]string{"192.0.2.10"})
+	e := New(Options{Backend: fw, Control: control, Logger: slog.New(slog.DiscardHandler), Registry: prometheus.NewRegistry()})
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	go func() { _ = e.Run(ctx, brokenKV{}); close(done) }()
+	t.Cleanup(func() { cancel(); <-done })
+	require.Eventually(t, func() bool {
+		h := held(t, fw)
+		return len(h) == 1 && h[0] == "sshd/203.0.113.9"
+	}, 5*time.Second, 10*time.Millisecond, "held: %v", held(t, fw))
+}
+
+// jetstreamKV lets a test implement only the bucket methods it needs.
+type jetstreamKV = jetstream.KeyValue

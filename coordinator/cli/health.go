@@ -21,7 +21,12 @@ type HealthView struct {
 	Status string       `json:"status"` // ok, problems, no-answer, error
 	Error  string       `json:"error,omitempty"`
 	Health *wire.Health `json:"health,omitempty"`
+	// Coord is what the coordinator judged of this host's offences.
+	Coord *wire.HostOffences `json:"coord,omitempty"`
 }
+
+// floodWindow is how recent a capped offence makes a host's flood a problem.
+const floodWindow = 5 * time.Minute
 
 func newHealthCommand(g *globals) *cobra.Command {
 	return &cobra.Command{
@@ -56,7 +61,9 @@ an agent has a problem or does not answer within --timeout.`,
 			}
 			slices.Sort(hosts)
 			hosts = slices.Compact(hosts)
-			return printHealth(g, eachHost(hosts, func(h string) HealthView { return askHealth(g, s.nc, h) }))
+			views := eachHost(hosts, func(h string) HealthView { return askHealth(g, s.nc, h) })
+			addCoordStats(g, s.nc, views)
+			return printHealth(g, views)
 		},
 	}
 }
@@ -85,6 +92,32 @@ func askHealth(g *globals, nc *nats.Conn, host string) HealthView {
 	return v
 }
 
+// addCoordStats adds what the coordinator judged of each host's offences;
+// a host whose offences were capped lately (a flood) has a problem.
+func addCoordStats(g *globals, nc *nats.Conn, views []HealthView) {
+	msg, err := nc.Request(subject.CoordStats, nil, g.timeout)
+	var st wire.CoordStats
+	if err == nil {
+		err = wire.Decode(msg.Data, &st)
+	}
+	if err != nil {
+		// The agents' answers still count; the counts are an extra.
+		return
+	}
+	for i := range views {
+		ho, ok := st.Hosts[views[i].Host]
+		if !ok {
+			continue
+		}
+		views[i].Coord = &ho
+		if !ho.LastCapped.IsZero() && time.Since(ho.LastCapped) < floodWindow && views[i].Health != nil {
+			views[i].Health.Problems = append(views[i].Health.Problems,
+				fmt.Sprintf("flooding: %d offences over limits.offence_rate (last %v ago)", ho.Capped, time.Since(ho.LastCapped).Round(time.Second)))
+			views[i].Status = "problems"
+		}
+	}
+}
+
 func printHealth(g *globals, views []HealthView) error {
 	well := 0
 	for _, v := range views {
@@ -97,11 +130,11 @@ func printHealth(g *globals, views []HealthView) error {
 		err = writeJSON(g.stdout, map[string]any{"hosts": orEmpty(views), "ok": well == len(views)})
 	} else {
 		tw := tabwriter.NewWriter(g.stdout, 0, 4, 2, ' ', 0)
-		fmt.Fprintln(tw, "HOST\tSTATUS\tVERSION\tUP\tFILES\tLINES\tUNSENT\tBANS\tLOCAL\tRECONCILED\tPROBLEMS")
+		fmt.Fprintln(tw, "HOST\tSTATUS\tVERSION\tUP\tFILES\tLINES\tUNSENT\tOFFENCES\tCAPPED\tBANS\tLOCAL\tRECONCILED\tPROBLEMS")
 		for _, v := range views {
 			h := v.Health
 			if h == nil {
-				fmt.Fprintf(tw, "%s\t%s\t-\t-\t-\t-\t-\t-\t-\t-\t%s\n", v.Host, v.Status, v.Error)
+				fmt.Fprintf(tw, "%s\t%s\t-\t-\t-\t-\t-\t%s\t-\t-\t-\t%s\n", v.Host, v.Status, offencesCols(v.Coord), v.Error)
 				continue
 			}
 			rec := "never"
@@ -112,8 +145,8 @@ func printHealth(g *globals, views []HealthView) error {
 			if len(h.Problems) > 0 {
 				problems = strings.Join(h.Problems, "; ")
 			}
-			fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%d\t%d\t%d\t%d\t%d\t%s\t%s\n", v.Host, v.Status, h.Version,
-				h.Now.Sub(h.Started).Round(time.Second), h.Files+h.Journals, h.Lines, h.Unsent, h.BansApplied, h.LocalBans, rec, problems)
+			fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%d\t%d\t%d\t%s\t%d\t%d\t%s\t%s\n", v.Host, v.Status, h.Version,
+				h.Now.Sub(h.Started).Round(time.Second), h.Files+h.Journals, h.Lines, h.Unsent, offencesCols(v.Coord), h.BansApplied, h.LocalBans, rec, problems)
 		}
 		fmt.Fprintf(tw, "\n%d of %d agents well\n", well, len(views))
 		err = tw.Flush()
@@ -125,4 +158,13 @@ func printHealth(g *globals, views []HealthView) error {
 		return &ExitError{Code: ExitDrift, Err: errors.New("not every agent is well")}
 	}
 	return nil
+}
+
+// offencesCols renders the coordinator's counts of a host's offences as the
+// OFFENCES and CAPPED columns.
+func offencesCols(ho *wire.HostOffences) string {
+	if ho == nil {
+		return "-\t-"
+	}
+	return fmt.Sprintf("%d\t%d", ho.Offences, ho.Capped)
 }

@@ -20,6 +20,7 @@ import (
 	"slices"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/nats-io/nats-server/v2/server"
@@ -105,6 +106,10 @@ type Coordinator struct {
 	disagree map[string]string
 	// lastPolicy is the last policy written, without its time.
 	lastPolicy []byte
+
+	// hostStats counts each host's offences (host -> *hostStats).
+	hostStats sync.Map
+	started   time.Time
 
 	// exemptDirty is signalled when the fleet's addresses may have changed,
 	// hostsDirty when its hosts may have.
@@ -202,6 +207,12 @@ func (c *Coordinator) Run(ctx context.Context) error {
 	if err := c.setup(ctx); err != nil {
 		return err
 	}
+	c.started = c.now()
+	sub, err := nc.Subscribe(subject.CoordStats, c.answerStats)
+	if err != nil {
+		return fmt.Errorf("subscribe to %s: %w", subject.CoordStats, err)
+	}
+	defer sub.Unsubscribe()
 	g, ctx := errgroup.WithContext(ctx)
 	g.Go(func() error { return obs.ServeMetrics(ctx, c.cfg.Metrics.Listen, c.reg, c.log) })
 	// The fleet's own addresses and the jails' reported thresholds must be
@@ -398,14 +409,14 @@ func (c *Coordinator) consume(ctx context.Context) error {
 		if ctx.Err() != nil {
 			return
 		}
-		if _, host, err := subject.ParseOffence(msg.Subject()); err == nil {
+		if host, ok := subject.OffenceRoute(msg.Subject()); ok {
 			md, err := msg.Metadata()
 			if err == nil {
 				if first, ok := from[host]; ok {
 					if md.Sequence.Stream >= first {
 						return // the host's own consumer judges it
 					}
-				} else if len(hostCons) < maxHostConsumers && own(host, md.Sequence.Stream) {
+				} else if subject.ValidName(host) && len(hostCons) < maxHostConsumers && own(host, md.Sequence.Stream) {
 					return
 				}
 			}
@@ -472,7 +483,11 @@ func (c *Coordinator) handle(ctx context.Context, subj string, data []byte) {
 	now := c.now()
 	outcome, ban := c.engine.Offer(&o, now)
 	c.m.offences.WithLabelValues(o.Jail, outcome.String()).Inc()
+	hs := c.statsOf(o.Host)
+	hs.offences.Add(1)
 	if outcome == decide.Capped {
+		hs.capped.Add(1)
+		hs.lastCapped.Store(now.UnixNano())
 		c.m.capped.WithLabelValues(o.Host).Inc()
 	}
 	if c.log.Enabled(ctx, slog.LevelDebug) {
@@ -963,4 +978,39 @@ func orDefault(v, def int) int {
 		return def
 	}
 	return v
+}
+
+type hostStats struct {
+	offences, capped atomic.Uint64
+	lastCapped       atomic.Int64 // Unix ns
+}
+
+func (c *Coordinator) statsOf(host string) *hostStats {
+	if v, ok := c.hostStats.Load(host); ok {
+		return v.(*hostStats)
+	}
+	v, _ := c.hostStats.LoadOrStore(host, &hostStats{})
+	return v.(*hostStats)
+}
+
+// answerStats answers a stats request (coord health) with each host's
+// offences as this coordinator judged them.
+func (c *Coordinator) answerStats(m *nats.Msg) {
+	st := wire.CoordStats{Name: c.cfg.Name, Started: c.started, Hosts: map[string]wire.HostOffences{}}
+	c.hostStats.Range(func(k, v any) bool {
+		hs := v.(*hostStats)
+		ho := wire.HostOffences{Offences: hs.offences.Load(), Capped: hs.capped.Load()}
+		if ns := hs.lastCapped.Load(); ns != 0 {
+			ho.LastCapped = time.Unix(0, ns)
+		}
+		st.Hosts[k.(string)] = ho
+		return len(st.Hosts) < wire.MaxExemptPrefixes
+	})
+	data, err := wire.Encode(&st)
+	if err == nil {
+		err = m.Respond(data)
+	}
+	if err != nil {
+		c.log.Warn("stats request not answered", "err", err)
+	}
 }

@@ -88,6 +88,24 @@ func BanKey(jail string, addr netip.Addr) string {
 	return jail + "." + strings.ReplaceAll(addr.String(), ":", "_")
 }
 
+// CoordStats is the subject a coordinator answers stats requests on.
+const CoordStats = "banfleet.coord.stats"
+
+// OffenceRoute returns the host token of a subject HostOffences(host)
+// matches (whether or not the subject is valid otherwise): the consumer
+// that reads that host's offences is the one that sees it.
+func OffenceRoute(subj string) (host string, ok bool) {
+	rest, ok := strings.CutPrefix(subj, OffencePrefix+".")
+	if !ok {
+		return "", false
+	}
+	_, host, ok = strings.Cut(rest, ".")
+	if !ok || host == "" || strings.Contains(host, ".") {
+		return "", false
+	}
+	return host, true
+}
+
 // HostOffences matches every offence subject of host.
 func HostOffences(host string) string { return OffencePrefix + ".*." + host }
 

@@ -39,3 +39,14 @@ func TestShardStable(t *testing.T) {
 	require.Equal(t, Shard(a, 16), Shard(a, 16))
 	require.Less(t, Shard(a, 16), 16)
 }
+
+func TestOffenceRoute(t *testing.T) {
+	for subj, want := range map[string]string{
+		"banfleet.offence.3.h1": "h1", "banfleet.offence.bad.h1": "h1",
+		"banfleet.offence.5.h1.x.y": "", "banfleet.offence.1": "", "other.1.h1": "", "banfleet.offence.1.": "",
+	} {
+		host, ok := OffenceRoute(subj)
+		require.Equal(t, want, host, subj)
+		require.Equal(t, want != "", ok, subj)
+	}
+}

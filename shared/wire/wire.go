@@ -187,6 +187,34 @@ type Health struct {
 	Problems []string `json:"problems,omitempty"`
 }
 
+// CoordStats is the coordinator's answer to a stats request (coord health):
+// what it has judged of each host's offences since it started.
+type CoordStats struct {
+	V       int                     `json:"v"`
+	Name    string                  `json:"name"`
+	Started time.Time               `json:"started"`
+	Hosts   map[string]HostOffences `json:"hosts"`
+}
+
+// HostOffences counts one host's offences at the coordinator.
+type HostOffences struct {
+	Offences uint64 `json:"offences"`
+	// Capped are the offences over limits.offence_rate (one host, one
+	// address, one second), not counted toward a ban.
+	Capped     uint64    `json:"capped"`
+	LastCapped time.Time `json:"last_capped,omitzero"`
+}
+
+// Validate checks a stats answer.
+func (s *CoordStats) Validate() error {
+	for h := range s.Hosts {
+		if !subject.ValidName(h) {
+			return fmt.Errorf("%w: stats host %q invalid", ErrMalformed, h)
+		}
+	}
+	return nil
+}
+
 // MaxHealthProblems bounds Health.Problems.
 const MaxHealthProblems = 32
 
@@ -330,7 +358,7 @@ type validator interface{ Validate() error }
 func Decode(data []byte, msg validator) error {
 	limit := MaxMessage
 	switch msg.(type) {
-	case *Exempt, *Policy:
+	case *Exempt, *Policy, *CoordStats:
 		limit = MaxExemptMessage
 	}
 	if len(data) > limit {
@@ -375,6 +403,8 @@ func Encode(msg any) ([]byte, error) {
 	case *Health:
 		m.V = Version
 	case *Policy:
+		m.V = Version
+	case *CoordStats:
 		m.V = Version
 	}
 	return json.Marshal(msg)
