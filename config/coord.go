@@ -133,7 +133,7 @@ func coordDefaults() map[string]any {
 		"nats.store_dir":           "/var/lib/banfleet/nats",
 		"nats.retention":           "24h",
 		"nats.stream_max_mb":       1024,
-		"nats.stream_max_per_host": 1_000_000,
+		"nats.stream_max_per_host": 100_000,
 		"defaults.bantime":         "10m",
 		"defaults.findtime":        "10m",
 		"defaults.maxretry":        5,
@@ -317,8 +317,8 @@ func (j *JailPolicy) validate(w, f string) error {
 	default:
 		return fieldError(w, f+".scope", "%q is not fleet or host", j.Scope)
 	}
-	if j.Quorum < 1 || j.Quorum > 1000 {
-		return fieldError(w, f+".quorum", "%d is not between 1 and 1000", j.Quorum)
+	if j.Quorum < 1 || j.Quorum > j.MaxRetry {
+		return fieldError(w, f+".quorum", "%d is not between 1 and maxretry (%d): a ban needs at least one offence from each of quorum hosts", j.Quorum, j.MaxRetry)
 	}
 	ports, err := ParsePorts(j.Port)
 	if err != nil {

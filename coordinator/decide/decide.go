@@ -60,13 +60,20 @@ type Engine struct {
 	// reportedIgnore is, per jail, the ignoreip most hosts list: it holds
 	// whatever the jail's policy comes from.
 	reportedIgnore map[string]*netaddr.Set
-	tracker        *window.Tracker
-	jails          map[string]uint16
-	hosts          map[string]uint16
-	hostName       []string
-	punished       map[window.Key]uint32
-	rate           map[rateKey]rateCount
-	rateSec        uint32
+	// hostReports is what each host reports of its jails: the policy of a
+	// ban on that host alone in a jail the fleet does not know.
+	hostReports map[string]map[string]wire.JailPolicy
+	// unknownJails counts, per host, the jails the fleet does not know that
+	// the host named: each host has a budget (maxUnknownJails), so one
+	// host cannot use up the jail table.
+	unknownJails map[uint16]int
+	tracker      *window.Tracker
+	jails        map[string]uint16
+	hosts        map[string]uint16
+	hostName     []string
+	punished     map[window.Key]uint32
+	rate         map[rateKey]rateCount
+	rateSec      uint32
 }
 
 type rateKey struct {
@@ -78,7 +85,7 @@ type rateCount struct{ n uint32 }
 
 // New returns an engine for cfg; by names the deciding coordinator in bans.
 func New(cfg *config.Coord, by string) *Engine {
-	return &Engine{
+	return (&Engine{
 		cfg:      cfg,
 		by:       by,
 		ignore:   cfg.Ignore,
@@ -90,7 +97,17 @@ func New(cfg *config.Coord, by string) *Engine {
 		hostName: []string{""},
 		punished: map[window.Key]uint32{},
 		rate:     map[rateKey]rateCount{},
+
+		unknownJails: map[uint16]int{},
+	}).internConfigured()
+}
+
+// internConfigured gives the coordinator's own jails their ids first.
+func (e *Engine) internConfigured() *Engine {
+	for name := range e.cfg.Jails {
+		e.jailID(name)
 	}
+	return e
 }
 
 // Fleet is the set of the fleet's own addresses; the caller keeps it current.
@@ -131,6 +148,17 @@ func (e *Engine) hostID(h string) uint16 {
 // and whether an admin may ban it anyway with --force (a fleet host's
 // address, ignoreip; never the control plane or netaddr.Never's).
 func (e *Engine) NeverBan(jail string, addr netip.Addr) (reason string, forceable bool) {
+	return e.neverBan(jail, addr, true)
+}
+
+// NeverBanTrusted is NeverBan without what only the hosts' reports say (a
+// jail's ignoreip most hosts list): what may lift a ban already made.
+// Hosts' word may keep an address from being banned, never unban it.
+func (e *Engine) NeverBanTrusted(jail string, addr netip.Addr) (reason string, forceable bool) {
+	return e.neverBan(jail, addr, false)
+}
+
+func (e *Engine) neverBan(jail string, addr netip.Addr, reports bool) (reason string, forceable bool) {
 	addr = netaddr.Canonical(addr)
 	if r := netaddr.Never(addr); r != "" {
 		return r, false
@@ -145,7 +173,7 @@ func (e *Engine) NeverBan(jail string, addr netip.Addr) (reason string, forceabl
 	pol, _ := e.policy(jail)
 	reported := e.reportedIgnore[jail]
 	e.mu.Unlock()
-	if pol.Ignore.Contains(addr) || reported.Contains(addr) {
+	if pol.Ignore.Contains(addr) || reports && reported.Contains(addr) {
 		return "in jail " + jail + "'s ignoreip", true
 	}
 	if e.fleet.Contains(addr) {
@@ -183,58 +211,125 @@ func (e *Engine) Offer(o *wire.Offence, now time.Time) (Outcome, *wire.Ban) {
 	if pol.Ignore.Contains(addr) || e.reportedIgnore[o.Jail].Contains(addr) || e.hostIgnore[o.Host][o.Jail].Contains(addr) {
 		return Ignored, nil
 	}
-	wp := window.Policy{MaxRetry: pol.MaxRetry, FindTime: pol.FindTime}
-	jail := e.jailID(o.Jail)
-	if jail == 0 {
-		return Refused, nil
-	}
 	host := e.hostID(o.Host)
-	if e.capped(addr, host, now) {
-		return Capped, nil
+	jail, known := e.jails[o.Jail]
+	if !known {
+		// A jail the fleet does not know yet: each host may bring a few.
+		if src == "" && e.unknownJails[host] >= maxUnknownJails {
+			return Refused, nil
+		}
+		if jail = e.jailID(o.Jail); jail == 0 {
+			return Refused, nil
+		}
+		if src == "" {
+			e.unknownJails[host]++
+		}
 	}
-	pk := window.MakeKey(jail, addr, 0)
+	if src == "" {
+		// A jail the fleet does not know: its bans are this host's alone,
+		// with the thresholds this host reports for it (within limits).
+		if r, ok := e.hostReports[o.Host][o.Jail]; ok {
+			pol = e.ownPolicy(r)
+		}
+	}
+	wp := window.Policy{MaxRetry: pol.MaxRetry, FindTime: pol.FindTime}
 	at := o.Time
 	if at.After(now) {
 		at = now
 	}
+	// The cap holds for live offences; a replay or a catch-up after an
+	// outage brings old ones at once, and they are not a flood.
+	if now.Sub(at) < 2*time.Second && e.capped(addr, host, now) {
+		return Capped, nil
+	}
+	pk := window.MakeKey(jail, addr, 0)
 	if last, ok := e.punished[pk]; ok && at.Unix() <= int64(last) {
 		return Punished, nil
 	}
 	if last, ok := e.punished[window.MakeKey(jail, addr, host)]; ok && at.Unix() <= int64(last) {
 		return Punished, nil // punished on this host alone
 	}
+	hk := window.MakeKey(jail, addr, host)
 	k := pk
 	if pol.Scope == "host" {
-		k = window.MakeKey(jail, addr, host)
+		k = hk
 	}
-	r := e.tracker.Add(k, host, at, now, wp)
-	if r.Stale {
-		return Stale, nil
+	quorum := max(pol.Quorum, 1)
+	// Where a host's own evidence may ban it alone (a jail the fleet does
+	// not know, a quorum above one), the host's offences also have a
+	// window of their own: the shared one keeps only the newest maxretry
+	// of all hosts.
+	own := k != hk && (src == "" || quorum > 1)
+	var r window.Result
+	if src != "" {
+		if r = e.tracker.Add(k, host, at, now, wp); r.Stale {
+			return Stale, nil
+		}
+	}
+	if own {
+		hr := e.tracker.Add(hk, host, at, now, wp)
+		if hr.Stale {
+			return Stale, nil
+		}
+		if src == "" || r.Count < pol.MaxRetry || len(e.tracker.Hosts(nil, k, now, wp)) < quorum {
+			// Not the fleet's to ban (yet): this host's own evidence may
+			// ban here alone, once its own offences reach maxretry.
+			if hr.Count < pol.MaxRetry {
+				return Counted, nil
+			}
+			e.tracker.Forget(hk)
+			e.tracker.ForgetHost(k, host)
+			e.punished[hk] = uint32(now.Unix())
+			ban := e.ban(o.Jail, addr, pol, hr.Count, []string{o.Host}, now)
+			ban.Only = o.Host
+			return BannedHost, ban
+		}
 	}
 	if r.Count < pol.MaxRetry {
 		return Counted, nil
 	}
 	ids := e.tracker.Hosts(nil, k, now, wp)
-	quorum := max(pol.Quorum, 1)
-	if src == "" || len(ids) < quorum {
-		// Not the fleet's to ban: this host's own evidence may still ban
-		// here alone, once its own offences reach maxretry.
-		if e.tracker.HostCount(k, host, now, wp) < pol.MaxRetry {
-			return Counted, nil
-		}
-		e.tracker.ForgetHost(k, host)
-		e.punished[window.MakeKey(jail, addr, host)] = uint32(now.Unix())
-		ban := e.ban(o.Jail, addr, pol, pol.MaxRetry, []string{o.Host}, now)
-		ban.Only = o.Host
-		return BannedHost, ban
+	if len(ids) < quorum {
+		return Counted, nil
 	}
 	var hosts []string
 	for _, id := range ids {
 		hosts = append(hosts, e.hostName[id])
 	}
 	e.tracker.Forget(k)
+	for _, id := range ids {
+		e.tracker.Forget(window.MakeKey(jail, addr, id))
+	}
 	e.punished[pk] = uint32(now.Unix())
 	return Banned, e.ban(o.Jail, addr, pol, r.Count, hosts, now)
+}
+
+// maxUnknownJails is how many jails the fleet does not know one host may
+// name (each takes a place in the jail table, which is bounded).
+const maxUnknownJails = 32
+
+// ownPolicy is the policy of a ban on one host alone in a jail the fleet
+// does not know: what that host reports for it, over the defaults, within
+// the coordinator's limits.
+func (e *Engine) ownPolicy(r wire.JailPolicy) config.JailPolicy {
+	p := e.cfg.Defaults
+	if r.MaxRetry > 0 {
+		p.MaxRetry = r.MaxRetry
+	}
+	if r.FindTime > 0 {
+		p.FindTime = time.Duration(r.FindTime * float64(time.Second))
+	}
+	switch {
+	case r.BanTime < 0:
+		p.BanTime = -1
+	case r.BanTime > 0:
+		p.BanTime = time.Duration(r.BanTime * float64(time.Second))
+	}
+	if len(r.Ports) > 0 {
+		p.Ports = r.Ports
+	}
+	bound(&p, e.cfg.Limits, e.cfg.NATS.Retention)
+	return p
 }
 
 func (e *Engine) ban(jail string, addr netip.Addr, pol config.JailPolicy, count int, hosts []string, now time.Time) *wire.Ban {
@@ -260,7 +355,7 @@ func (e *Engine) capped(addr netip.Addr, host uint16, now time.Time) bool {
 		return false
 	}
 	sec := uint32(now.Unix())
-	if sec != e.rateSec {
+	if sec > e.rateSec {
 		clear(e.rate)
 		e.rateSec = sec
 	}
@@ -294,11 +389,20 @@ func (e *Engine) SetReports(reports map[string]map[string]wire.JailPolicy) {
 	ign := make(map[string]*netaddr.Set, len(cons))
 	for name, p := range cons {
 		ign[name] = p.Ignore
+		// The policy's own ignoreip is the defaults' (the coordinator's
+		// word); what the hosts list is kept apart (reportedIgnore).
+		p.Ignore, p.IgnoreIP = e.cfg.Defaults.Ignore, e.cfg.Defaults.IgnoreIP
+		cons[name] = p
 	}
 	e.mu.Lock()
 	e.reported = cons
 	e.reportedIgnore = ign
 	e.hostIgnore = own
+	e.hostReports = reports
+	// The fleet's jails get their ids first, whatever hosts send.
+	for name := range cons {
+		e.jailID(name)
+	}
 	e.mu.Unlock()
 }
 
@@ -326,24 +430,18 @@ func Consensus(defaults config.JailPolicy, limits config.Limits, retention time.
 			continue
 		}
 		p := config.JailPolicy{Scope: defaults.Scope, Quorum: defaults.Quorum, Ignore: &netaddr.Set{}}
-		p.MaxRetry = int(median(rs, func(r wire.JailPolicy) float64 { return float64(r.MaxRetry) }, float64(defaults.MaxRetry)))
-		p.FindTime = time.Duration(median(rs, func(r wire.JailPolicy) float64 { return r.FindTime }, defaults.FindTime.Seconds()) * float64(time.Second))
+		// The median; where the reports split evenly, the milder side
+		// (more retries, a shorter window, a shorter ban).
+		p.MaxRetry = int(median(rs, func(r wire.JailPolicy) float64 { return float64(r.MaxRetry) }, float64(defaults.MaxRetry), true))
+		p.FindTime = time.Duration(median(rs, func(r wire.JailPolicy) float64 { return r.FindTime }, defaults.FindTime.Seconds(), false) * float64(time.Second))
 		bt := median(rs, func(r wire.JailPolicy) float64 {
 			if r.BanTime < 0 {
 				return math.Inf(1)
 			}
 			return r.BanTime
-		}, defaults.BanTime.Seconds())
+		}, defaults.BanTime.Seconds(), false)
 		p.BanTime = time.Duration(min(bt, 1e9) * float64(time.Second))
-		if limits.MinMaxRetry > 0 {
-			p.MaxRetry = max(p.MaxRetry, limits.MinMaxRetry)
-		}
-		if limits.MaxBanTime > 0 {
-			p.BanTime = min(p.BanTime, limits.MaxBanTime)
-		}
-		if retention > 0 {
-			p.FindTime = min(p.FindTime, retention)
-		}
+		bound(&p, limits, retention)
 		// Ports: the list most reporters agree on, if more than half do.
 		p.Ports = defaults.Ports
 		votes := map[string]int{}
@@ -365,7 +463,7 @@ func Consensus(defaults config.JailPolicy, limits config.Limits, retention time.
 		}
 		var ign []netip.Prefix
 		for ip, n := range count {
-			if 2*n > live {
+			if 2*n > live && !tooWide(ip) {
 				ign = append(ign, ip)
 			}
 		}
@@ -392,9 +490,10 @@ func comparePrefix(a, b netip.Prefix) int {
 	return a.Bits() - b.Bits()
 }
 
-// median returns the lower median of the reports' values, a zero value
-// (not set) counting as def.
-func median(rs []wire.JailPolicy, f func(wire.JailPolicy) float64, def float64) float64 {
+// median returns the median of the reports' values, a zero value (not set)
+// counting as def; of an even number, the upper middle value if upper,
+// else the lower.
+func median(rs []wire.JailPolicy, f func(wire.JailPolicy) float64, def float64, upper bool) float64 {
 	v := make([]float64, len(rs))
 	for i, r := range rs {
 		if v[i] = f(r); v[i] == 0 {
@@ -402,7 +501,46 @@ func median(rs []wire.JailPolicy, f func(wire.JailPolicy) float64, def float64) 
 		}
 	}
 	slices.Sort(v)
+	if upper {
+		return v[len(v)/2]
+	}
 	return v[(len(v)-1)/2]
+}
+
+// Floors of thresholds taken from hosts' reports: a report cannot make a
+// window or a ban too short to mean anything.
+const (
+	minReportedFindTime = time.Minute
+	minReportedBanTime  = time.Minute
+)
+
+// bound keeps thresholds taken from hosts' reports within the coordinator's
+// limits.
+func bound(p *config.JailPolicy, limits config.Limits, retention time.Duration) {
+	if limits.MinMaxRetry > 0 {
+		p.MaxRetry = max(p.MaxRetry, limits.MinMaxRetry)
+	}
+	p.MaxRetry = min(p.MaxRetry, 1000)
+	p.FindTime = max(p.FindTime, minReportedFindTime)
+	if retention > 0 {
+		p.FindTime = min(p.FindTime, retention)
+	}
+	if p.BanTime < 0 {
+		p.BanTime = limits.MaxBanTime
+	}
+	p.BanTime = max(p.BanTime, minReportedBanTime)
+	if limits.MaxBanTime > 0 {
+		p.BanTime = min(p.BanTime, limits.MaxBanTime)
+	}
+}
+
+// tooWide reports whether an ignoreip prefix from hosts' reports is too wide
+// to take on their word (shorter than /8 for IPv4, /32 for IPv6).
+func tooWide(p netip.Prefix) bool {
+	if p.Addr().Is4() {
+		return p.Bits() < 8
+	}
+	return p.Bits() < 32
 }
 
 // Policy returns the policy in force for jail, and where it comes from:

@@ -115,21 +115,24 @@ func TestReportedPoliciesNeedMostHosts(t *testing.T) {
 	require.Equal(t, 4, p.MaxRetry, "the median of the reports: one host cannot lower it")
 	require.Equal(t, 10*time.Minute, p.BanTime, "nor make it permanent")
 	require.Equal(t, []uint16{80}, p.Ports)
-	require.True(t, p.Ignore.Contains(netip.MustParseAddr("192.168.77.130")), "an ignoreip most hosts list is the fleet's")
+	require.Equal(t, "in jail nginx-http-auth's ignoreip", must(e.NeverBan("nginx-http-auth", netip.MustParseAddr("192.168.77.130"))), "an ignoreip most hosts list is the fleet's")
 	_, src = e.Policy("y")
 	require.Equal(t, "", src, "a jail one host of three reports is not the fleet's")
 
-	// A forged jail y: one message-sender's offences ban on that host alone.
-	for i := range 3 {
+	// A forged jail y: one message-sender's offences ban on that host
+	// alone, with what it reports for y within limits (maxretry at least
+	// 2, not permanent).
+	for i := range 2 {
 		o := off("h1", "198.51.100.7", t0)
 		o.Jail = "y"
 		got, ban := e.Offer(o, t0.Add(time.Duration(i)))
-		if i < 2 {
+		if i < 1 {
 			require.Equal(t, Counted, got)
 			continue
 		}
 		require.Equal(t, BannedHost, got)
 		require.Equal(t, "h1", ban.Only)
+		require.Equal(t, time.Hour, ban.Expires.Sub(ban.Created))
 	}
 	// The fleet's ignoreip (most hosts' jail.local) holds for everyone's offences.
 	for _, h := range []string{"h1", "h2", "h3"} {
@@ -219,10 +222,54 @@ func TestJailsBounded(t *testing.T) {
 		o := off("h1", "203.0.113.9", t0)
 		o.Jail = fmt.Sprintf("j%d", i)
 		got, _ := e.Offer(o, t0)
-		if i < MaxJails {
+		if i < maxUnknownJails {
 			require.NotEqual(t, Refused, got)
 		} else {
-			require.Equal(t, Refused, got, "jail names come from messages: their number is bounded")
+			require.Equal(t, Refused, got, "jail names come from messages: one host's are bounded")
 		}
+	}
+	// Another host's jail, and the coordinator's own, still count.
+	o := off("h2", "203.0.113.9", t0)
+	o.Jail = "other"
+	got, _ := e.Offer(o, t0)
+	require.Equal(t, Counted, got)
+	got, _ = e.Offer(off("h1", "203.0.113.10", t0), t0)
+	require.Equal(t, Counted, got)
+}
+
+// TestQuorumAlternatingHosts: with quorum 3 (two hosts see the attacker),
+// each host's own offences still ban it there, as Fail2Ban alone would.
+func TestQuorumAlternatingHosts(t *testing.T) {
+	cfg := testConfig(t, "fleet")
+	pol := cfg.Jails["sshd"]
+	pol.Quorum, pol.MaxRetry = 3, 5
+	cfg.Jails["sshd"] = pol
+	e := New(cfg, "c")
+	only := map[string]bool{}
+	for i := range 40 {
+		h := []string{"a", "b"}[i%2]
+		now := t0.Add(time.Duration(i) * time.Second)
+		got, ban := e.Offer(off(h, "203.0.113.9", now), now)
+		require.NotEqual(t, Banned, got, "two hosts are not a quorum of 3")
+		if ban != nil {
+			only[ban.Only] = true
+		}
+	}
+	require.Equal(t, map[string]bool{"a": true, "b": true}, only)
+}
+
+// TestReplayNotCapped: offences from minutes ago judged in one second (a
+// restart's replay, a catch-up after an outage) are not a flood.
+func TestReplayNotCapped(t *testing.T) {
+	cfg := testConfig(t, "fleet")
+	pol := cfg.Jails["sshd"]
+	pol.MaxRetry = 20
+	cfg.Jails["sshd"] = pol
+	cfg.Limits.OffenceRate = 10
+	e := New(cfg, "c")
+	now := t0.Add(9 * time.Minute)
+	for i := range 12 {
+		got, _ := e.Offer(off("h1", "203.0.113.9", t0.Add(time.Duration(i)*40*time.Second)), now)
+		require.Equal(t, Counted, got, "offence %d", i)
 	}
 }

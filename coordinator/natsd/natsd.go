@@ -56,6 +56,10 @@ func Start(o Options) (*Server, error) {
 		NoSigs:             true,
 		MaxPayload:         1 << 20,
 		JetStreamMaxMemory: 256 << 20,
+		// Every agent watches the bans bucket with a consumer of its own:
+		// the server's default of 1,000 consumers per stream would refuse
+		// the 1,000th host.
+		JetStreamLimits: server.JSLimitOpts{DefaultMaxConsumers: -1},
 		Users:              o.Users,
 	}
 	if o.CertFile != "" {

@@ -10,6 +10,7 @@ import (
 	"crypto/tls"
 	"crypto/x509"
 	"encoding/hex"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -101,7 +102,9 @@ type Coordinator struct {
 	// heartbeats) and where their connections come from (seen).
 	fleetMu sync.Mutex
 	said    map[string][]netip.Addr
-	seen    map[string][]netip.Addr
+	seen    map[string]map[netip.Addr]time.Time // host -> address -> last seen
+	// seenSaved is when seen was last written to the fleet bucket.
+	seenSaved time.Time
 	// disagree is the last logged disagreement per jail (watchFleet only).
 	disagree map[string]string
 	// lastPolicy is the last policy written, without its time.
@@ -128,7 +131,7 @@ func New(cfg *config.Coord, log *slog.Logger, reg *prometheus.Registry) *Coordin
 		now:    time.Now,
 
 		said:        map[string][]netip.Addr{},
-		seen:        map[string][]netip.Addr{},
+		seen:        map[string]map[netip.Addr]time.Time{},
 		disagree:    map[string]string{},
 		exemptDirty: make(chan struct{}, 1),
 		hostsDirty:  make(chan struct{}, 1),
@@ -284,13 +287,13 @@ func (c *Coordinator) setupOnce(ctx context.Context) error {
 		Subjects:    []string{subject.OffenceWildcard},
 		Storage:     jetstream.FileStorage,
 		MaxAge:      retention,
-		MaxMsgSize:  wire.MaxMessage,
+		MaxMsgSize:  wire.MaxOffenceMessage,
 		Duplicates:  min(10*time.Minute, retention),
 		Discard:     jetstream.DiscardOld,
 		// Bounded, and per subject (a shard of one host): one host's flood
 		// pushes out its own older offences, not the others'.
 		MaxBytes:          int64(orDefault(c.cfg.NATS.StreamMaxMB, 1024)) << 20,
-		MaxMsgsPerSubject: int64(orDefault(c.cfg.NATS.StreamMaxPerHost, 1_000_000) / subject.DefaultShards),
+		MaxMsgsPerSubject: int64(orDefault(c.cfg.NATS.StreamMaxPerHost, 100_000) / subject.DefaultShards),
 	})
 	if err != nil {
 		return fmt.Errorf("create stream %s: %w", subject.OffenceStream, err)
@@ -570,6 +573,7 @@ func (c *Coordinator) watchFleet(ctx context.Context, synced chan struct{}) erro
 	var once sync.Once
 	return watchLoop(ctx, c.log, "agents", func() {
 		once.Do(func() {
+			c.loadSeen(ctx)
 			c.refreshFleet()
 			close(synced)
 		})
@@ -623,20 +627,40 @@ func (c *Coordinator) refreshFleet() {
 		if err != nil {
 			c.log.Warn("agents' connections unknown", "err", err)
 		}
+		now := c.now()
+		changed := false
 		for host, addrs := range conns {
 			if _, live := c.said[host]; !live {
 				continue // not an agent (or not heartbeating yet)
 			}
+			if c.seen[host] == nil {
+				c.seen[host] = map[netip.Addr]time.Time{}
+			}
 			for _, a := range addrs {
-				if !slices.Contains(c.seen[host], a) {
-					c.seen[host] = append(c.seen[host], a)
+				if _, ok := c.seen[host][a]; !ok {
+					changed = true
 				}
+				c.seen[host][a] = now
 			}
 		}
-		for _, addrs := range c.seen {
-			for _, a := range addrs {
+		for host, addrs := range c.seen {
+			for a, at := range addrs {
+				// Addresses a host no longer connects from go after a day;
+				// a host keeps its newest few.
+				if now.Sub(at) > fleetAddrTTL || len(addrs) > maxHostAddrs && at.Before(nthNewest(addrs, maxHostAddrs)) {
+					delete(addrs, a)
+					changed = true
+				}
+			}
+			if len(addrs) == 0 {
+				delete(c.seen, host)
+			}
+			for a := range addrs {
 				all = append(all, netip.PrefixFrom(a, a.BitLen()))
 			}
+		}
+		if changed || now.Sub(c.seenSaved) > 10*time.Minute {
+			c.saveSeenLocked(now)
 		}
 	} else {
 		for _, addrs := range c.said {
@@ -653,6 +677,68 @@ func (c *Coordinator) refreshFleet() {
 	c.engine.Fleet().Replace(all)
 	c.m.fleet.Set(float64(len(all)))
 	c.changed()
+}
+
+// The fleet's hosts as their connections show them: an address a host has
+// not connected from for fleetAddrTTL is no longer the fleet's, and a host
+// keeps at most maxHostAddrs (a stolen login connecting from many places
+// cannot exempt them all).
+const (
+	fleetAddrTTL = 24 * time.Hour
+	maxHostAddrs = 8
+	// seenKey is the fleet bucket's key of the addresses the fleet's hosts
+	// connect from (only the coordinator reads it): a restarted
+	// coordinator exempts a host that is away before the replay.
+	seenKey = "hosts"
+)
+
+// nthNewest returns the n-th newest time in m.
+func nthNewest(m map[netip.Addr]time.Time, n int) time.Time {
+	ts := slices.SortedFunc(maps.Values(m), func(a, b time.Time) int { return b.Compare(a) })
+	return ts[min(n, len(ts))-1]
+}
+
+// saveSeenLocked writes seen to the fleet bucket; fleetMu held.
+func (c *Coordinator) saveSeenLocked(now time.Time) {
+	if c.fleet == nil {
+		return
+	}
+	data, err := json.Marshal(c.seen)
+	if err != nil {
+		return
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	if _, err := c.fleet.Put(ctx, seenKey, data); err != nil {
+		c.log.Warn("fleet hosts' addresses not saved", "err", err)
+		return
+	}
+	c.seenSaved = now
+}
+
+// loadSeen reads what an earlier run saw of the hosts' connections.
+func (c *Coordinator) loadSeen(ctx context.Context) {
+	if c.fleet == nil || c.embedded == nil {
+		return
+	}
+	gctx, cancel := context.WithTimeout(ctx, 5*time.Second)
+	defer cancel()
+	e, err := c.fleet.Get(gctx, seenKey)
+	if err != nil {
+		return
+	}
+	seen := map[string]map[netip.Addr]time.Time{}
+	if err := json.Unmarshal(e.Value(), &seen); err != nil {
+		c.log.Warn("fleet hosts' addresses unreadable", "err", err)
+		return
+	}
+	c.fleetMu.Lock()
+	for h, addrs := range seen {
+		if subject.ValidName(h) && len(addrs) <= maxHostAddrs {
+			c.seen[h] = addrs
+		}
+	}
+	c.fleetMu.Unlock()
 }
 
 // changed notes that what agents and admins are told may have changed.
@@ -782,6 +868,11 @@ func (c *Coordinator) policy() *wire.Policy {
 	for _, pr := range c.cfg.Ignore.Prefixes() {
 		p.Never = append(p.Never, wire.NeverBan{Prefix: pr, Reason: "in the coordinator's ignoreip", Force: true})
 	}
+	// The defaults' ignoreip holds for every jail without a policy of its
+	// own, the manual one included.
+	for _, pr := range c.cfg.Defaults.Ignore.Prefixes() {
+		p.Never = append(p.Never, wire.NeverBan{Prefix: pr, Reason: "in defaults.ignoreip", Force: true})
+	}
 	for _, pr := range c.engine.Fleet().Prefixes() {
 		p.Never = append(p.Never, wire.NeverBan{Prefix: pr, Reason: "an address of a fleet host", Force: true})
 	}
@@ -818,7 +909,7 @@ func (c *Coordinator) writePolicy(ctx context.Context) (bool, error) {
 // a planted one) of an address never banned, unless it was forced where
 // forcing is allowed; it reports whether it did.
 func (c *Coordinator) liftNever(ctx context.Context, key string, b *wire.Ban) bool {
-	reason, forceable := c.engine.NeverBan(b.Jail, b.Addr)
+	reason, forceable := c.engine.NeverBanTrusted(b.Jail, b.Addr)
 	if reason == "" || (forceable && b.Forced) {
 		return false
 	}

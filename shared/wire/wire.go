@@ -21,6 +21,14 @@ const MaxLine = 1024
 // MaxMessage is the largest message a decoder accepts.
 const MaxMessage = 64 << 10
 
+// MaxOffenceMessage is the largest offence the stream stores: a line of
+// MaxLine bytes and a user of MaxUser, JSON-escaped at 6 bytes a byte at
+// worst, and the other fields fit.
+const MaxOffenceMessage = 16 << 10
+
+// MaxUser is the longest user name an offence carries.
+const MaxUser = 256
+
 // Offence is one failure seen by one host's agent.
 type Offence struct {
 	V    int        `json:"v"`
@@ -275,6 +283,8 @@ func (o *Offence) Validate() error {
 		return fmt.Errorf("%w: offence time missing", ErrMalformed)
 	case len(o.Line) > MaxLine:
 		return fmt.Errorf("%w: offence line longer than %d bytes", ErrMalformed, MaxLine)
+	case len(o.User) > MaxUser:
+		return fmt.Errorf("%w: offence user longer than %d bytes", ErrMalformed, MaxUser)
 	}
 	return nil
 }
@@ -364,27 +374,64 @@ func Decode(data []byte, msg validator) error {
 	if len(data) > limit {
 		return fmt.Errorf("%w: %d bytes, more than %d", ErrMalformed, len(data), limit)
 	}
-	var probe struct {
-		V *int `json:"v"`
-	}
-	if err := json.Unmarshal(data, &probe); err != nil {
-		return fmt.Errorf("%w: %v", ErrMalformed, err)
-	}
-	if probe.V == nil {
-		return fmt.Errorf("%w: no version field", ErrMalformed)
-	}
-	if *probe.V != Version {
-		return fmt.Errorf("%w: %d", ErrVersion, *probe.V)
-	}
+	// One strict pass; only a message that fails it is probed again, to
+	// tell a version this build does not speak from a malformed one.
 	dec := json.NewDecoder(bytes.NewReader(data))
 	dec.DisallowUnknownFields()
 	if err := dec.Decode(msg); err != nil {
+		if v, ok := probeVersion(data); ok && v != Version {
+			return fmt.Errorf("%w: %d", ErrVersion, v)
+		}
 		return fmt.Errorf("%w: %v", ErrMalformed, err)
 	}
 	if _, err := dec.Token(); err != io.EOF {
 		return fmt.Errorf("%w: trailing data", ErrMalformed)
 	}
+	if versionOf(msg) != Version {
+		pv, ok := probeVersion(data)
+		switch {
+		case !ok:
+			return fmt.Errorf("%w: no version field", ErrMalformed)
+		case pv != Version:
+			return fmt.Errorf("%w: %d", ErrVersion, pv)
+		}
+	}
 	return msg.Validate()
+}
+
+// versionOf returns the version field of a decoded message (-1 for a type
+// this package does not know: its version is then probed).
+func versionOf(msg validator) int {
+	switch m := msg.(type) {
+	case *Offence:
+		return m.V
+	case *Ban:
+		return m.V
+	case *Heartbeat:
+		return m.V
+	case *FirewallState:
+		return m.V
+	case *Exempt:
+		return m.V
+	case *Health:
+		return m.V
+	case *Policy:
+		return m.V
+	case *CoordStats:
+		return m.V
+	}
+	return -1
+}
+
+// probeVersion reads the "v" field of a message.
+func probeVersion(data []byte) (int, bool) {
+	var probe struct {
+		V *int `json:"v"`
+	}
+	if json.Unmarshal(data, &probe) != nil || probe.V == nil {
+		return 0, false
+	}
+	return *probe.V, true
 }
 
 // Encode sets the version and marshals msg.
@@ -410,15 +457,19 @@ func Encode(msg any) ([]byte, error) {
 	return json.Marshal(msg)
 }
 
+// CutUser is CutLine for a user name: at most MaxUser bytes.
+func CutUser(user string) string { return cut(strings.ToValidUTF8(user, "\uFFFD"), MaxUser) }
+
 // CutLine returns line as valid UTF-8 (invalid bytes become U+FFFD, as
 // JSON would make them) cut to MaxLine bytes without splitting a sequence,
 // so that the offence still validates after encoding.
-func CutLine(line []byte) string {
-	s := strings.ToValidUTF8(string(line), "\uFFFD")
-	if len(s) <= MaxLine {
+func CutLine(line []byte) string { return cut(strings.ToValidUTF8(string(line), "\uFFFD"), MaxLine) }
+
+// cut cuts s to at most n bytes without splitting a UTF-8 sequence.
+func cut(s string, n int) string {
+	if len(s) <= n {
 		return s
 	}
-	n := MaxLine
 	for n > 0 && s[n]&0xC0 == 0x80 {
 		n--
 	}

@@ -6,6 +6,7 @@ import (
 	"strings"
 	"testing"
 	"time"
+	"unicode/utf8"
 
 	"github.com/stretchr/testify/require"
 )
@@ -122,4 +123,37 @@ func TestExempt(t *testing.T) {
 		require.ErrorIs(t, Decode([]byte(bad), &got), ErrMalformed, name)
 	}
 	require.ErrorIs(t, (&Exempt{Prefixes: make([]netip.Prefix, MaxExemptPrefixes+1)}).Validate(), ErrMalformed)
+}
+
+// BenchmarkDecodeOffence is the coordinator's per-offence decoding.
+func BenchmarkDecodeOffence(b *testing.B) {
+	data, err := Encode(&Offence{ID: "h1/123-456-abc", Host: "h1", Jail: "sshd", Addr: netip.MustParseAddr("203.0.113.9"),
+		Time: time.Now(), Line: "Dec  7 20:00:00 h1 sshd[1234]: Failed password for root from 203.0.113.9 port 4444 ssh2", User: "root"})
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.ReportAllocs()
+	for b.Loop() {
+		var o Offence
+		if err := Decode(data, &o); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
+
+func TestCutUser(t *testing.T) {
+	long := strings.Repeat("é", MaxUser) // 2 bytes each
+	u := CutUser(long)
+	if len(u) > MaxUser || !utf8.ValidString(u) {
+		t.Fatalf("cut to %d bytes, valid %v", len(u), utf8.ValidString(u))
+	}
+	o := Offence{ID: "x", Host: "h1", Jail: "sshd", Addr: netip.MustParseAddr("192.0.2.1"), Time: time.Now(), Line: CutLine([]byte(strings.Repeat("\x01", 4*MaxLine))), User: CutUser(strings.Repeat("\x02", 4*MaxUser))}
+	data, err := Encode(&o)
+	if err != nil || len(data) > MaxOffenceMessage {
+		t.Fatalf("worst-case offence: %d bytes (max %d), %v", len(data), MaxOffenceMessage, err)
+	}
+	var back Offence
+	if err := Decode(data, &back); err != nil {
+		t.Fatal(err)
+	}
 }

@@ -50,10 +50,12 @@ type Options struct {
 	// search that runs out is counted and treated as no match. Default 100ms.
 	MatchTimeout time.Duration
 	// AddressGuard refuses addresses a client could have planted: when
-	// set, a failure's address must be the only one its rule could have
-	// taken from the buffer. Where client-chosen text (a user name …)
-	// lets the same rule read another address of the line instead, the
-	// failure is Ignored, without an address, and Multi-line (MLFID)
+	// set, a failure's address must be the only one the filter's rules
+	// could have taken from the buffer (addresses compared by value:
+	// "::ffff:192.0.2.1", "[192.0.2.1]" and "192.0.2.1" are one). Where
+	// client-chosen text (a user name …) lets the rule, or another
+	// failregex of the filter, read another address of the line instead,
+	// the failure is Ignored, without an address, and Multi-line (MLFID)
 	// state never remembers such an address. Off, the engine is
 	// Fail2Ban 1.0.2 exactly (which credits, for instance, 192.0.2.66 for
 	// "Failed password for invalid user ' from 192.0.2.66 port 22 ssh2: '

@@ -98,12 +98,17 @@
 // Result.ID.
 //
 // Options.AddressGuard (off by default, where the engine is Fail2Ban)
-// refuses addresses a client could have planted: when the same rule,
-// given the line with the text between its address and another address of
-// the line removed, reads that other address, and the removed text could
-// sit in a field of the rule (a named group such as F-USER, or a place
-// where the rule takes any letter), the failure is Ignored without an
-// address and is never remembered for a multi-line (MLFID) connection.
+// refuses addresses a client could have planted: when the same rule (or
+// another failregex of the filter), given the line with the text between
+// its address and another address of the line removed, reads that other
+// address, and the removed text could sit in a field of the rule (a named
+// group such as F-USER, or a place where the rule takes any letter), or
+// when another failregex reads a different address from the line, the
+// failure is Ignored without an address and is never remembered for a
+// multi-line (MLFID) connection. Addresses are compared by value, however
+// they are spelt ("::ffff:192.0.2.66", "[192.0.2.66]", "192.000.002.066",
+// "2001:DB8:0::66"), and anything that cannot be part of an address
+// separates them (a TAB, a no-break space, a control character).
 // "Failed password for invalid user ' from 192.0.2.66 port 22 ssh2: '
 // from 203.0.113.10 port 4444 ssh2" is then Ignored where Fail2Ban credits
 // 192.0.2.66. The guard does not pick the other reading (it cannot prove

@@ -183,7 +183,8 @@ func FuzzAddressGuard(f *testing.F) {
 				if !ok {
 					t.Fatalf("rule %d no longer matches %q", ri, b)
 				}
-				if m.ambiguous(c.fail[ri], gi, b, sp) {
+				hs, he, h, _ := gi.hostSpan(b, sp)
+				if amb, _ := m.ambiguous(c.fail[ri], gi, b, hs, he, h, nil); amb {
 					t.Fatalf("%q: Failed %s although ambiguous", msg, g.Addr)
 				}
 			}

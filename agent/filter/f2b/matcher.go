@@ -522,22 +522,6 @@ func (m *Matcher) decide(o *outcome, r *regex, buf, fbuf []byte, fOff int, pspan
 	return true
 }
 
-// guardAmbiguous reports whether the address of this match (the
-// failregex's host group, else the prefregex's) is ambiguous.
-func (m *Matcher) guardAmbiguous(r *regex, fail *failInfo, buf, fbuf []byte, pspans, spans []int) bool {
-	c := m.c
-	gi := &c.failGuard[r.index]
-	if _, _, _, ok := gi.hostSpan(fbuf, spans); ok {
-		return m.ambiguous(r, gi, fbuf, spans)
-	}
-	if c.pref != nil && (fail.has("ip4") || fail.has("ip6") || fail.has("dns")) {
-		if _, _, _, ok := c.prefGuard.hostSpan(buf, pspans); ok {
-			return m.ambiguous(c.pref, &c.prefGuard, buf, pspans)
-		}
-	}
-	return false
-}
-
 // viewString views b as a string without copying; it must not outlive b's
 // contents.
 func viewString(b []byte) string {
