@@ -60,7 +60,7 @@ func Start(o Options) (*Server, error) {
 		// the server's default of 1,000 consumers per stream would refuse
 		// the 1,000th host.
 		JetStreamLimits: server.JSLimitOpts{DefaultMaxConsumers: -1},
-		Users:              o.Users,
+		Users:           o.Users,
 	}
 	if o.CertFile != "" {
 		tc, err := server.GenTLSConfig(&server.TLSConfigOpts{CertFile: o.CertFile, KeyFile: o.KeyFile})
