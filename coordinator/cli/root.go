@@ -12,6 +12,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"github.com/banfleet/banfleet/shared/obs"
 	"io"
 	"os"
 	"strings"
@@ -77,7 +78,7 @@ func NewRootCommand(stdout io.Writer) *cobra.Command {
 		Short:         "banfleet coordinator and fleet ban administration",
 		SilenceUsage:  true,
 		SilenceErrors: true,
-		Version:       Version,
+		Version:       obs.Version(Version),
 	}
 	def := os.Getenv(envNATSURL)
 	if def == "" {

@@ -79,7 +79,7 @@ func BuildBinaries(dir string) (Binaries, error) {
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Minute)
 	defer cancel()
-	cmd := exec.CommandContext(ctx, goTool, "build", "-o", dir+string(filepath.Separator),
+	cmd := exec.CommandContext(ctx, goTool, "build", "-buildvcs=auto", "-o", dir+string(filepath.Separator),
 		"./agent/cmd/banfleet-agent", "./coordinator/cmd/coord")
 	cmd.Dir = root
 	out, err := cmd.CombinedOutput()

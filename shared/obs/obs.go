@@ -10,6 +10,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"runtime/debug"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -63,4 +64,36 @@ func ServeMetrics(ctx context.Context, addr string, reg *prometheus.Registry, lo
 		}
 		return fmt.Errorf("metrics server: %w", err)
 	}
+}
+
+// Version returns set, or when it is "dev" (not stamped with -ldflags
+// -X), the module version and VCS revision the Go toolchain recorded in the
+// binary ("dev+<revision>[-dirty]").
+func Version(set string) string {
+	if set != "dev" && set != "" {
+		return set
+	}
+	bi, ok := debug.ReadBuildInfo()
+	if !ok {
+		return "dev"
+	}
+	if bi.Main.Version != "" && bi.Main.Version != "(devel)" {
+		return bi.Main.Version // stamped by the toolchain from the VCS
+	}
+	v := "dev"
+	var rev, dirty string
+	for _, s := range bi.Settings {
+		switch s.Key {
+		case "vcs.revision":
+			rev = s.Value
+		case "vcs.modified":
+			if s.Value == "true" {
+				dirty = "-dirty"
+			}
+		}
+	}
+	if rev != "" {
+		v += "+" + rev[:min(12, len(rev))] + dirty
+	}
+	return v
 }

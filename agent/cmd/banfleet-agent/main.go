@@ -41,7 +41,7 @@ func run() int {
 	showVersion := flag.Bool("version", false, "print the version and exit")
 	flag.Parse()
 	if *showVersion {
-		fmt.Println(version)
+		fmt.Println(obs.Version(version))
 		return 0
 	}
 	cfg, k, err := config.LoadAgent(config.Source{File: *file})
@@ -87,7 +87,7 @@ func run() int {
 	log := obs.NewLogger(os.Stderr, cfg.Log.Format, cfg.Log.SlogLevel())
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
-	if err := agent.New(cfg, log, obs.NewRegistry(), version).Run(ctx); err != nil {
+	if err := agent.New(cfg, log, obs.NewRegistry(), obs.Version(version)).Run(ctx); err != nil {
 		log.Error("agent failed", "err", err)
 		return 1
 	}
