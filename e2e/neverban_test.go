@@ -214,3 +214,19 @@ func natsAs(t *testing.T, l *lab.Lab, ns, host string) *nats.Conn {
 	t.Cleanup(nc.Close)
 	return nc
 }
+
+// Issue 6: the coord CLI's environment (BANFLEET_NATS_*, as an admin's
+// shell exports it) does not reconfigure the daemons: started from such a
+// shell, coord serve still runs its embedded NATS (not a client of the URL)
+// and the agents still log in as their hosts (not with the admin's
+// password, which here is wrong anyway), and the fleet bans as usual.
+func TestCLIEnvironmentIsNotTheDaemons(t *testing.T) {
+	l, _ := fleet(t, lab.FleetOptions{Env: []string{
+		"BANFLEET_NATS_URL=nats://10.77.0.99:4222",
+		"BANFLEET_NATS_USER=" + lab.Admin,
+		"BANFLEET_NATS_PASSWORD=not-the-admins-password",
+		"BANFLEET_NATS_CA=/nonexistent/ca.pem",
+	}})
+	spreadAttack(t, l)
+	require.NoError(t, lab.WaitFor(3*time.Second, func() error { return bannedEverywhere(l, "sshd", attacker, lab.HostNames()...) }))
+}
