@@ -12,8 +12,8 @@
 // regex compiler (agent/filter). The package's tests compare every filter of
 // Debian's Fail2Ban 1.0.2 (every mode, both backends), every jail of its
 // jail.conf, and the fixtures under testdata with what Fail2Ban's own
-// readers produce (testdata/f2b_reference.py writes testdata/golden.json;
-// go test -run Golden -update regenerates it).
+// readers produce (testdata/f2b_reference.py writes the golden file at test
+// time from the reference tree; it is cached under .cache/f2bfixtures).
 //
 // # Reading files
 //

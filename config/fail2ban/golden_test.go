@@ -3,9 +3,7 @@ package fail2ban
 import (
 	"encoding/json"
 	"errors"
-	"flag"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"sort"
 	"strconv"
@@ -19,11 +17,8 @@ import (
 	"github.com/banfleet/banfleet/shared/f2bref"
 )
 
-var update = flag.Bool("update", false, "regenerate testdata/golden.json by running testdata/f2b_reference.py with Fail2Ban")
-
-const goldenPath = "testdata/golden.json"
-
-// golden is testdata/golden.json, what Fail2Ban's own readers produce.
+// golden is what Fail2Ban's own readers produce: testdata/f2b_reference.py
+// writes it from the reference tree at test time (loadGolden).
 type golden struct {
 	Version        string                  `json:"fail2ban_version"`
 	Filters        []goldenFilter          `json:"filters"`
@@ -136,27 +131,32 @@ func asGolden(d *FilterDef, confDir string, withMeta bool) goldenResult {
 	return r
 }
 
-// loadGolden reads testdata/golden.json, regenerating it first with -update.
+// loadGolden returns what testdata/f2b_reference.py writes from the
+// reference tree (with testdata/fixture and testdata/conf), made at test
+// time and cached under .cache/f2bfixtures. Without the tree the test
+// skips (fails under BANFLEET_E2E=1).
 func loadGolden(t *testing.T) (*golden, *f2bref.Tree) {
 	t.Helper()
-	tree, err := f2bref.Find()
-	if *update {
-		require.NoError(t, err, "-update needs Fail2Ban")
-		cmd := exec.Command("/usr/bin/python3", "testdata/f2b_reference.py", "--confdir", tree.ConfDir,
-			"--fixture", "testdata/fixture", "--unit", "testdata/conf", "--out", goldenPath)
-		cmd.Env = append(os.Environ(), "PYTHONPATH="+tree.PyPath)
-		out, err := cmd.CombinedOutput()
-		require.NoError(t, err, "%s", out)
+	const script = "testdata/f2b_reference.py"
+	inputs := []string{script}
+	for _, d := range []string{"testdata/fixture", "testdata/conf"} {
+		require.NoError(t, filepath.WalkDir(d, func(p string, e os.DirEntry, err error) error {
+			if err == nil && !e.IsDir() {
+				inputs = append(inputs, p)
+			}
+			return err
+		}))
 	}
-	data, err := os.ReadFile(goldenPath)
+	dir := f2bref.Fixture(t, "config-golden.json", inputs, func(tr *f2bref.Tree, dir string) error {
+		return tr.RunPython("", script, "--confdir", tr.ConfDir,
+			"--fixture", "testdata/fixture", "--unit", "testdata/conf", "--out", filepath.Join(dir, "golden.json"))
+	})
+	data, err := os.ReadFile(filepath.Join(dir, "golden.json"))
 	require.NoError(t, err)
 	var g golden
 	require.NoError(t, json.Unmarshal(data, &g))
 	require.Equal(t, Version, g.Version)
-	if tree == nil {
-		tree = &f2bref.Tree{}
-	}
-	return &g, tree
+	return &g, f2bref.Require(t)
 }
 
 // requireTree returns the reference Fail2Ban, or skips the test (fails it

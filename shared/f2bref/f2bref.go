@@ -3,7 +3,13 @@
 // fail2ban-regex. The package is normally unpacked, not installed, into
 // .cache/fail2ban/root of the checkout by e2e/scripts/fail2ban.sh (run by
 // `go tool task test` and `bench`); BANFLEET_FAIL2BAN_ROOT can point at
-// another unpacked tree ("/" for an installed package).
+// another unpacked tree. An installed package is used only when
+// BANFLEET_FAIL2BAN_ROOT=/ says so.
+//
+// Whatever tests derive from the reference (its regexes after its config
+// reader, its sample lines, what its code decides on them) is made at test
+// time from the tree by Fixture and cached under .cache/f2bfixtures; none
+// of it is committed.
 package f2bref
 
 import (
@@ -26,17 +32,16 @@ type Tree struct {
 // ErrNotFound says no Fail2Ban tree was found.
 var ErrNotFound = errors.New("no fail2ban package found (run e2e/scripts/fail2ban.sh, or set BANFLEET_FAIL2BAN_ROOT)")
 
-// Find returns the first Fail2Ban tree found: BANFLEET_FAIL2BAN_ROOT, the
-// checkout's .cache/fail2ban/root, then an installed package.
+// Find returns the Fail2Ban tree BANFLEET_FAIL2BAN_ROOT names, or else the
+// checkout's .cache/fail2ban/root. It never falls back to an installed
+// package: BANFLEET_FAIL2BAN_ROOT=/ asks for one.
 func Find() (*Tree, error) {
 	var roots []string
 	if r := os.Getenv("BANFLEET_FAIL2BAN_ROOT"); r != "" {
 		roots = append(roots, r)
-	}
-	if top, err := moduleRoot(); err == nil {
+	} else if top, err := moduleRoot(); err == nil {
 		roots = append(roots, filepath.Join(top, ".cache", "fail2ban", "root"))
 	}
-	roots = append(roots, "/")
 	for _, r := range roots {
 		t := &Tree{
 			Root:     r,
@@ -57,6 +62,22 @@ func Find() (*Tree, error) {
 func (t *Tree) Regex(args ...string) *exec.Cmd {
 	cmd := exec.Command("/usr/bin/python3", append([]string{t.RegexBin}, args...)...)
 	cmd.Env = append(os.Environ(), "PYTHONPATH="+t.PyPath)
+	return cmd
+}
+
+// Python returns a command running Debian's python3 (the one fail2ban is
+// packaged for) on args with this tree's fail2ban importable and its
+// configuration as Fail2Ban's tests' CONFIG_DIR. Site packages are left
+// out (-s -S), so nothing installed on the machine is imported, and no
+// bytecode is written into the tree.
+func (t *Tree) Python(args ...string) *exec.Cmd {
+	cmd := exec.Command("/usr/bin/python3", append([]string{"-s", "-S"}, args...)...)
+	cmd.Env = append(os.Environ(),
+		"PYTHONPATH="+t.PyPath,
+		"FAIL2BAN_CONFIG_DIR="+t.ConfDir,
+		"PYTHONDONTWRITEBYTECODE=1",
+		"PYTHONNOUSERSITE=1",
+	)
 	return cmd
 }
 

@@ -5,23 +5,23 @@ import (
 	"compress/gzip"
 	"encoding/binary"
 	"encoding/json"
-	"flag"
 	"fmt"
 	"io"
 	"math"
 	"os"
-	"os/exec"
+	"path/filepath"
 	"testing"
 	"time"
 
 	"github.com/stretchr/testify/require"
+
+	"github.com/banfleet/banfleet/shared/f2bref"
 )
 
-var update = flag.Bool("update", false, "regenerate testdata/f2b_dates.json.gz with Fail2Ban (/usr/bin/python3)")
-
 const (
-	goldenPath = "testdata/f2b_dates.json.gz"
-	f2bPython  = "/usr/bin/python3" // the pyenv python3 cannot import fail2ban
+	// goldenScript writes what Fail2Ban's DateDetector decides, from the
+	// reference tree at test time (cached under .cache/f2bfixtures).
+	goldenScript = "testdata/f2b_dates.py"
 	// f2bTZ is the TZ Fail2Ban's own tests run with.
 	f2bTZ = "CET-01CEST-02,M3.5.0,M10.5.0"
 )
@@ -51,15 +51,12 @@ type goldenRun struct {
 
 func loadGolden(t *testing.T) *golden {
 	t.Helper()
-	if *update {
-		cmd := exec.Command(f2bPython, "testdata/f2b_dates.py")
-		var stderr bytes.Buffer
-		cmd.Stderr = &stderr
-		out, err := cmd.Output()
-		require.NoError(t, err, "f2b_dates.py (needs Debian's fail2ban package): %s", stderr.String())
-		require.NoError(t, os.WriteFile(goldenPath, out, 0o644))
-	}
-	f, err := os.Open(goldenPath)
+	script, err := filepath.Abs(goldenScript)
+	require.NoError(t, err)
+	dir := f2bref.Fixture(t, "date-f2b_dates.json.gz", []string{goldenScript}, func(tr *f2bref.Tree, dir string) error {
+		return tr.RunPython(filepath.Join(dir, "f2b_dates.json.gz"), script)
+	})
+	f, err := os.Open(filepath.Join(dir, "f2b_dates.json.gz"))
 	require.NoError(t, err)
 	defer f.Close()
 	zr, err := gzip.NewReader(f)
@@ -102,7 +99,8 @@ func posixZone(t testing.TB, tz string) *time.Location {
 func unixFloat(f float64) time.Time { return floatTime(f) }
 
 // TestFail2BanGolden replays what Fail2Ban's DateDetector did on every line
-// of its sample logs and on synthetic lines (testdata/f2b_dates.py): same
+// of its sample logs and on synthetic lines (testdata/f2b_dates.py, run on
+// the reference tree): same
 // template, same span cut out of the line, same time to the microsecond.
 func TestFail2BanGolden(t *testing.T) {
 	g := loadGolden(t)

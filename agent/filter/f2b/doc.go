@@ -78,8 +78,9 @@
 // algorithm and memory as Go's regexp (so the same match, and no
 // catastrophic backtracking whatever the line), with fused literals and
 // character-class loops. The tests replay every regex search Fail2Ban made
-// in its own sample tests (testdata/records.jsonl.gz) and compare the match
-// and every named group; compare the rewritten RE2 forms with regexp2 on
+// in its own sample tests (recorded at test time from the reference tree by
+// testdata/gen_records.py, cached under .cache/f2bfixtures) and compare the
+// match and every named group; compare the rewritten RE2 forms with regexp2 on
 // generated lines; compare the runner with Go's regexp; compare Unicode
 // classes and non-ASCII lines with Python (when /usr/bin/python3 exists).
 //

@@ -5,11 +5,38 @@ import (
 	"fmt"
 	"math/rand/v2"
 	"os"
+	"path/filepath"
+	"sync"
 	"testing"
 	"time"
 
 	"github.com/stretchr/testify/require"
+
+	"github.com/banfleet/banfleet/shared/f2bref"
 )
+
+// fixtures maps a reference fixture's file name to its path once made.
+var fixtures sync.Map
+
+// referenceFixture returns the file out that testdata/script writes from
+// the reference Fail2Ban tree (shared/f2bref): made at test time, cached
+// under .cache/f2bfixtures, never committed. Without the tree the test
+// skips (fails under BANFLEET_E2E=1).
+func referenceFixture(t testing.TB, script, out string) string {
+	t.Helper()
+	if p, ok := fixtures.Load(out); ok {
+		return p.(string)
+	}
+	script = filepath.Join("testdata", script)
+	abs, err := filepath.Abs(script)
+	require.NoError(t, err)
+	dir := f2bref.Fixture(t, "f2b-"+out, []string{script}, func(tr *f2bref.Tree, dir string) error {
+		return tr.RunPython("", abs, filepath.Join(dir, out))
+	})
+	p := filepath.Join(dir, out)
+	fixtures.Store(out, p)
+	return p
+}
 
 // syslogDates is a minimal DateFinder for tests and benchmarks (the real
 // one is agent/filter/date): a classic syslog date "Mmm dd HH:MM:SS" or an
@@ -110,7 +137,7 @@ func (d *syslogDates) Find(line []byte, now time.Time) (time.Time, int, int, boo
 }
 
 func loadSSHD(t testing.TB, mode string) Definition {
-	b, err := os.ReadFile("testdata/sshd.json")
+	b, err := os.ReadFile(referenceFixture(t, "gen_sshd.py", "sshd.json"))
 	require.NoError(t, err)
 	var defs map[string]Definition
 	require.NoError(t, json.Unmarshal(b, &defs))

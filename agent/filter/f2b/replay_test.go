@@ -15,8 +15,9 @@ import (
 	"github.com/stretchr/testify/require"
 )
 
-// record is one regex search Fail2Ban made during its own sample tests
-// (/work/shared/fail2ban-compat/record.py; testdata/gen_records.sh).
+// record is one regex search Fail2Ban made during its own sample tests,
+// recorded from the reference tree at test time by testdata/gen_records.py
+// (referenceFixture).
 type record struct {
 	K   string            `json:"k"` // "fail" (failregex) or "regex" (prefregex, ignoreregex)
 	Re  string            `json:"re"`
@@ -28,7 +29,7 @@ type record struct {
 }
 
 func loadRecords(t testing.TB) []record {
-	f, err := os.Open("testdata/records.jsonl.gz")
+	f, err := os.Open(referenceFixture(t, "gen_records.py", "records.jsonl.gz"))
 	require.NoError(t, err)
 	defer f.Close()
 	zr, err := gzip.NewReader(f)

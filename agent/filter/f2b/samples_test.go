@@ -18,7 +18,8 @@ import (
 )
 
 // samples.json.gz holds, for every line of Fail2Ban's sample logs, what
-// Fail2Ban 1.0.2 decides in the daemon's mode (testdata/gen_samples.py).
+// Fail2Ban 1.0.2 decides in the daemon's mode: testdata/gen_samples.py
+// writes it from the reference tree at test time (referenceFixture).
 
 type sampleFile struct {
 	Now     float64        `json:"now"`
@@ -49,7 +50,7 @@ type sampleResult struct {
 }
 
 func loadSamples(t testing.TB) sampleFile {
-	f, err := os.Open("testdata/samples.json.gz")
+	f, err := os.Open(referenceFixture(t, "gen_samples.py", "samples.json.gz"))
 	require.NoError(t, err)
 	defer f.Close()
 	zr, err := gzip.NewReader(f)

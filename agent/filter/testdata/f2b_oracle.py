@@ -8,8 +8,9 @@ the date is found and cut out by Fail2Ban's DateDetector, the prefregex is
 applied, then the failregexes are tried in order and the first one that
 matches wins (the daemon's behaviour, checkAllRegex=False).
 
-Usage: f2b_oracle.py [filter.d dir] [mode] [usedns]
-Defaults: /etc/fail2ban, normal, no.
+Usage: f2b_oracle.py CONFIG-DIR [mode] [usedns]
+CONFIG-DIR is the reference tree's etc/fail2ban; mode and usedns default to
+normal and no.
 Fail2Ban's "now" is pinned by the BANFLEET_NOW environment variable
 (Unix seconds) so that year inference is reproducible.
 """
@@ -24,7 +25,9 @@ from fail2ban.server.mytime import MyTime
 
 
 def main():
-    basedir = sys.argv[1] if len(sys.argv) > 1 else "/etc/fail2ban"
+    if len(sys.argv) < 2:
+        sys.exit("usage: f2b_oracle.py CONFIG-DIR [mode] [usedns]")
+    basedir = sys.argv[1]
     mode = sys.argv[2] if len(sys.argv) > 2 else "normal"
     usedns = sys.argv[3] if len(sys.argv) > 3 else "no"
     now = os.environ.get("BANFLEET_NOW")

@@ -1,14 +1,15 @@
 #!/usr/bin/python3
 """Record what Fail2Ban's own configuration readers produce, as JSON.
 
-Run with Debian's python3 and fail2ban importable (PYTHONPATH pointing at the
-directory holding the fail2ban package):
+Run with Debian's python3 and the reference tree's fail2ban importable
+(PYTHONPATH pointing at the directory holding its fail2ban package):
 
-    /usr/bin/python3 f2b_reference.py --confdir /etc/fail2ban \
+    /usr/bin/python3 f2b_reference.py --confdir <tree's etc/fail2ban> \
         --fixture fixture --unit conf --out golden.json
 
-The Go tests in package fail2ban compare their results with the file written
-here (go test -run Golden -update regenerates it through this script).
+The Go tests in package fail2ban run it on the reference tree at test time
+(shared/f2bref) and compare their results with what it writes, cached under
+.cache/f2bfixtures; the output is never committed.
 
 Sections of the output:
   filters          every filter.d/*.conf except *common.conf, read the way
@@ -259,7 +260,7 @@ SHLEX = ["_SYSTEMD_UNIT=sshd.service + _COMM=sshd", "a b", '"a b" c', "a\\ b",
 
 def main():
     ap = argparse.ArgumentParser()
-    ap.add_argument("--confdir", default="/etc/fail2ban")
+    ap.add_argument("--confdir", required=True, help="the reference tree's etc/fail2ban")
     ap.add_argument("--fixture", help="directory laid over a copy of --confdir")
     ap.add_argument("--unit", help="a small test configuration: its jails and the filter specs in its specs.txt")
     ap.add_argument("--out", required=True)

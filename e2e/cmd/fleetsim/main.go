@@ -6,14 +6,16 @@
 //
 //   - propagation: offences from three simulated hosts (maxretry 3) to the
 //     ban seen by the watch of every one of the N agents, p50/p99/max;
+//
 //   - throughput: offences per second judged by the coordinator (published
 //     with acks by the agents, counted from the coordinator's metrics),
 //     against raw JetStream publishing of the same messages into a stream
 //     nobody consumes, on the same server in the same run;
+//
 //   - the coordinator's memory (VmRSS) with the fleet connected, and per
 //     tracked (jail, address) after the throughput run.
 //
-//	go run ./e2e/cmd/fleetsim -agents 1000
+//     go run ./e2e/cmd/fleetsim -agents 1000
 package main
 
 import (

@@ -1,5 +1,5 @@
 #!/usr/bin/python3
-"""Fail2Ban 1.0.2's DateDetector as the oracle for banfleet's date package.
+"""The reference Fail2Ban's (1.0.2) DateDetector as the oracle for banfleet's date package.
 
 Runs Fail2Ban's own DateDetector, as Filter.processLine uses it, over
   (a) every line of every sample log shipped with Fail2Ban
@@ -7,7 +7,7 @@ Runs Fail2Ban's own DateDetector, as Filter.processLine uses it, over
       with the default templates and once with the datepattern of the
       filter of the same name, one detector per file and pass;
   (b) synthetic lines covering each default template and each datepattern
-      of /etc/fail2ban/filter.d/*.conf (plus the patterns of Fail2Ban's
+      of the reference tree's filter.d/*.conf (plus the patterns of Fail2Ban's
       date tests), one detector per pattern;
   (c) lines whose year or day must be guessed, with "now" around New Year.
 
@@ -23,7 +23,10 @@ the byte span of group 1 (what processLine cuts out), the Unix time as a
 float (null: no date; "err": Fail2Ban raised while reading it), and the
 template. A run whose detector Fail2Ban cannot build has "error".
 
-Run: /usr/bin/python3 f2b_dates.py > f2b_dates.json.gz
+Run: PYTHONPATH=<tree's fail2ban package dir> FAIL2BAN_CONFIG_DIR=<tree's etc/fail2ban> \
+         /usr/bin/python3 f2b_dates.py > f2b_dates.json.gz
+The tests run it (shared/f2bref.Tree.Python) on the reference tree and cache
+the output under .cache/f2bfixtures; it is never committed.
 """
 import os
 import time
@@ -147,10 +150,11 @@ def run(name, pattern, lines, tz=None, now=NOW):
 
 def filter_datepatterns():
     pats = {}
-    for f in sorted(glob.glob("/etc/fail2ban/filter.d/*.conf")):
+    confdir = os.environ["FAIL2BAN_CONFIG_DIR"]
+    for f in sorted(glob.glob(os.path.join(confdir, "filter.d", "*.conf"))):
         n = os.path.basename(f)[:-5]
         try:
-            r = FilterReader(n, "j", {}, share_config={}, basedir="/etc/fail2ban")
+            r = FilterReader(n, "j", {}, share_config={}, basedir=confdir)
             r.read()
             r.getOptions({})
             for s in r.convert():

@@ -1,12 +1,13 @@
 #!/usr/bin/python3
-"""Record what Fail2Ban 1.0.2 itself decides for every line of its sample
-logs, in the daemon's mode (first matching failregex wins), for
+"""Record what the reference Fail2Ban (1.0.2) itself decides for every line of
+its sample logs, in the daemon's mode (first matching failregex wins), for
 samples_test.go to replay through the Go engine.
 
-    /usr/bin/python3 gen_samples.py samples.json.gz
+    PYTHONPATH=<tree's fail2ban package dir> FAIL2BAN_CONFIG_DIR=<tree's etc/fail2ban> \
+        /usr/bin/python3 gen_samples.py OUT.json.gz
 
-Needs Debian's fail2ban package (/usr/lib/python3/dist-packages/fail2ban,
-/etc/fail2ban). Run it with /usr/bin/python3, not a pyenv python.
+The tests run it (shared/f2bref.Tree.Python) on the reference tree and cache
+the output under .cache/f2bfixtures; it is never committed.
 
 The log files, annotations and filter instances follow
 fail2ban/tests/samplestestcase.py (filterOptions, fileOptions, addFILE,
@@ -22,7 +23,6 @@ end, time] | null, "res": [] | [{"rule", "fid", "time", "fail"}]}]}]}
 Offsets are UTF-8 byte offsets; times are float seconds.
 """
 import gzip, json, os, re, sys, unittest
-sys.path.insert(0, '/usr/lib/python3/dist-packages')
 
 from fail2ban.tests import utils as tu
 tu.initTests(None)
@@ -207,7 +207,7 @@ def main():
         if not os.path.isfile(os.path.join(TEST_FILES_DIR, "logs", name)):
             continue
         filters.extend(run_filter(name))
-    with gzip.open(sys.argv[1] if len(sys.argv) > 1 else 'samples.json.gz', 'wt') as f:
+    with gzip.open(sys.argv[1], 'wt') as f:
         json.dump({'now': TEST_NOW, 'filters': filters}, f)
 
 main()

@@ -1,20 +1,21 @@
 #!/usr/bin/python3
-"""Write sshd.json: Fail2Ban 1.0.2's filter.d/sshd.conf after its own config
-reader (FilterReader: includes, %(x)s and <tag> interpolation), for each
-mode and for logtype=journal, as the Definition fields of package f2b.
+"""Write sshd.json: the reference Fail2Ban's filter.d/sshd.conf after its own
+config reader (FilterReader: includes, %(x)s and <tag> interpolation), for
+each mode and for logtype=journal, as the Definition fields of package f2b.
 
-    /usr/bin/python3 gen_sshd.py sshd.json
+    PYTHONPATH=<tree's fail2ban package dir> FAIL2BAN_CONFIG_DIR=<tree's etc/fail2ban> \
+        /usr/bin/python3 gen_sshd.py OUT.json
 
-Needs Debian's fail2ban package; run with /usr/bin/python3.
+The tests run it (shared/f2bref.Tree.Python) on the reference tree and cache
+the output under .cache/f2bfixtures; it is never committed.
 """
-import json, sys, unittest
-sys.path.insert(0, '/usr/lib/python3/dist-packages')
+import json, os, sys, unittest
 from fail2ban.tests import utils as tu
 tu.initTests(None)
 from fail2ban.client.filterreader import FilterReader
 
 def definition(opts):
-    fr = FilterReader('sshd', 'jail', dict(opts), basedir='/etc/fail2ban', share_config=unittest.F2B.share_config)
+    fr = FilterReader('sshd', 'jail', dict(opts), basedir=os.environ['FAIL2BAN_CONFIG_DIR'], share_config=unittest.F2B.share_config)
     fr.read()
     fr.getOptions({})
     d = {'Name': 'sshd', 'PrefRegex': '', 'FailRegex': [], 'IgnoreRegex': [], 'MaxLines': 1,
@@ -35,6 +36,6 @@ out = {}
 for mode in ('normal', 'ddos', 'extra', 'aggressive'):
     out[mode] = definition({'mode': mode})
     out[mode + '-journal'] = definition({'mode': mode, 'logtype': 'journal'})
-with open(sys.argv[1] if len(sys.argv) > 1 else 'sshd.json', 'w') as f:
+with open(sys.argv[1], 'w') as f:
     json.dump(out, f, indent=1)
     f.write('\n')
