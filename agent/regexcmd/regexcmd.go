@@ -1,22 +1,47 @@
 // Package regexcmd is `banfleet-agent regex`, banfleet's fail2ban-regex:
 // it runs a Fail2Ban filter (a filter file, a filter name with options, or
 // a regex) over a log file or a single line with banfleet's engine and
-// prints the same kind of summary — per-regex hits, date template hits,
-// matched / ignored / missed lines — or, with --json, one record per
-// failure: exactly the lines fail2ban-regex counts as matched.
+// prints the same summary as fail2ban-regex 1.0.2 — per-regex hits, date
+// template hits, and the Lines: tested / ignored / matched / missed counts
+// by fail2ban-regex's rules — or, with --json, one record per failure with
+// an address.
+//
+// fail2ban-regex's rules, reproduced here: a line is read up to '\n' and
+// stripped of trailing '\r' and '\n'; a blank line or one starting with
+// '#' is skipped (not counted, never offered to the filter); a last line
+// without '\n' is not read. A line is "ignored" when an ignoreregex
+// dropped it or the rule that matched it is not a failure by itself
+// (NOFAIL, MLFGAINED); "matched" when a failregex matched it otherwise
+// (also without an address yet); "missed" else. In a multi-line filter the
+// earlier lines a match took out of the buffer move from missed to
+// matched. A failure whose host is a name, not an address, is missed:
+// banfleet never resolves names, and fail2ban-regex --usedns no (or
+// offline) finds no address in it. Every line's date is looked for, and
+// counted by template. Options may follow the positional arguments.
+//
+// Two differences remain. A line longer than MaxLine is skipped: counted
+// as missed and reported, not fatal. And the engine stops at the first
+// failregex that decides a line (the daemon's mode), while
+// fail2ban-regex's summary tries every failregex on every line
+// (checkAllRegex): a line a failure rule and a later NOFAIL rule both
+// match (sshd's "Failed publickey for invalid user") is matched here,
+// ignored there, and only the first rule's hit is counted here.
 package regexcmd
 
 import (
 	"bufio"
-	"encoding/json"
+	"errors"
 	"flag"
 	"fmt"
 	"io"
+	"math"
 	"os"
 	"path/filepath"
-	"sort"
+	"slices"
+	"strconv"
 	"strings"
 	"time"
+	"unicode/utf8"
 
 	"github.com/banfleet/banfleet/agent/filter"
 	"github.com/banfleet/banfleet/agent/filter/date"
@@ -26,23 +51,28 @@ import (
 	"github.com/banfleet/banfleet/config/fail2ban"
 )
 
+// MaxLine is the longest line (without its newline) offered to the
+// filter; a longer one is skipped and counted as missed.
+const MaxLine = 16 << 20
+
 // Record is one failure in --json output.
 type Record struct {
-	Line   int               `json:"line"`
+	Line   int               `json:"line"` // the line's number in the log (1-based, comments and blank lines included)
 	Host   string            `json:"host"`
 	Time   float64           `json:"time"`
-	User   string            `json:"user,omitempty"`
+	User   string            `json:"user"` // always present: "" when the rule took no user
 	Rule   int               `json:"failregex"`
 	Fields map[string]string `json:"fields,omitempty"`
 }
 
-// Summary is what a run found.
+// Summary is what a run found, counted as fail2ban-regex counts.
 type Summary struct {
 	Lines, Matched, Ignored, Missed int
 	FailHits                        []int
 	IgnoreHits                      []int
 	DateHits                        map[string]int
 	NoDate                          int
+	TooLong                         int // lines over MaxLine, skipped (and counted as missed)
 }
 
 type options struct {
@@ -69,20 +99,24 @@ func Run(args []string, stdout, stderr io.Writer) int {
 	fs.BoolVar(&o.printMissed, "print-all-missed", false, "print the lines no failregex matched")
 	fs.BoolVar(&o.guard, "guard", false, "apply the agent's address guard: lines that could name another address credit nobody")
 	fs.Usage = func() {
-		fmt.Fprintln(stderr, "usage: banfleet-agent regex [options] LOG FILTER [IGNOREREGEX]")
+		fmt.Fprintln(stderr, "usage: banfleet-agent regex [options] LOG FILTER [IGNOREREGEX] [options]")
 		fmt.Fprintln(stderr, "  LOG     a log file, or one log line")
 		fmt.Fprintln(stderr, "  FILTER  a filter file (…/filter.d/sshd.conf), a filter name with options (sshd[mode=aggressive]), or a failregex")
 		fs.PrintDefaults()
 	}
-	if err := fs.Parse(args); err != nil {
+	pos, err := parseInterspersed(fs, args)
+	if err != nil {
 		return 2
 	}
-	if fs.NArg() < 2 || fs.NArg() > 3 {
+	if len(pos) < 2 || len(pos) > 3 {
 		fs.Usage()
 		return 2
 	}
-	logArg, filterArg := fs.Arg(0), fs.Arg(1)
-	def, what, err := definition(o, filterArg, fs.Arg(2))
+	logArg, filterArg, ignoreArg := pos[0], pos[1], ""
+	if len(pos) == 3 {
+		ignoreArg = pos[2]
+	}
+	def, what, err := definition(o, filterArg, ignoreArg)
 	if err != nil {
 		fmt.Fprintln(stderr, "banfleet-agent regex:", err)
 		return 2
@@ -107,18 +141,48 @@ func Run(args []string, stdout, stderr io.Writer) int {
 		in = strings.NewReader(logArg + "\n")
 		logName = "(one line)"
 	}
+	out := bufio.NewWriterSize(stdout, 64<<10)
+	defer out.Flush()
 	if !o.jsonOut {
-		fmt.Fprintf(stdout, "\nRunning tests\n=============\n\nUse      failregex %s\nUse         log file : %s\nUse         encoding : UTF-8\n\n", what, logName)
+		fmt.Fprintf(out, "\nRunning tests\n=============\n\nUse      failregex %s\nUse         log file : %s\nUse         encoding : UTF-8\n\n", what, logName)
 	}
-	sum, err := run(c, in, o, dates, stdout)
+	sum, err := run(c, def.MaxLines, in, o, dates, out)
 	if err != nil {
-		fmt.Fprintln(stderr, "banfleet-agent regex:", err)
+		out.Flush()
+		fmt.Fprintf(stderr, "banfleet-agent regex: %s: %v\n", logName, err)
 		return 1
 	}
 	if !o.jsonOut {
-		printSummary(stdout, c, sum)
+		printSummary(out, c, sum)
+	}
+	if err := out.Flush(); err != nil {
+		fmt.Fprintln(stderr, "banfleet-agent regex: write:", err)
+		return 1
+	}
+	if sum.TooLong > 0 {
+		fmt.Fprintf(stderr, "banfleet-agent regex: skipped %d line(s) over %d bytes (counted as missed)\n", sum.TooLong, MaxLine)
 	}
 	return 0
+}
+
+// parseInterspersed parses flags anywhere among the positional arguments,
+// as fail2ban-regex (optparse) does; "--" ends the flags.
+func parseInterspersed(fs *flag.FlagSet, args []string) ([]string, error) {
+	var pos []string
+	for {
+		if err := fs.Parse(args); err != nil {
+			return nil, err
+		}
+		rest := fs.Args()
+		if len(rest) == 0 {
+			return pos, nil
+		}
+		if n := len(args) - len(rest); n > 0 && args[n-1] == "--" {
+			return append(pos, rest...), nil
+		}
+		pos = append(pos, rest[0])
+		args = rest[1:]
+	}
 }
 
 // definition builds the filter from FILTER: a file, a name[options], or a regex.
@@ -180,7 +244,7 @@ func fileExists(p string) bool {
 	return err == nil
 }
 
-func run(c *f2b.Compiled, in io.Reader, o options, dates *dateCounter, stdout io.Writer) (*Summary, error) {
+func run(c *f2b.Compiled, maxLines int, in io.Reader, o options, dates *dateCounter, out *bufio.Writer) (*Summary, error) {
 	m := c.New()
 	nFail, nIgnore := 0, 0
 	for _, r := range c.Regexes() {
@@ -192,19 +256,38 @@ func run(c *f2b.Compiled, in io.Reader, o options, dates *dateCounter, stdout io
 		}
 	}
 	sum := &Summary{FailHits: make([]int, nFail), IgnoreHits: make([]int, nIgnore), DateHits: map[string]int{}}
-	enc := json.NewEncoder(stdout)
-	sc := bufio.NewScanner(in)
-	sc.Buffer(make([]byte, 64<<10), 16<<20)
+	lr := lineReader{r: bufio.NewReaderSize(in, 64<<10)}
+	var jw jsonWriter
 	now := time.Now()
-	for sc.Scan() {
+	offered := 0 // lines offered to the filter (for the multi-line buffer)
+	for {
+		raw, tooLong, err := lr.next()
+		if err == io.EOF {
+			break
+		}
+		if err != nil {
+			return nil, fmt.Errorf("read log line %d: %w", lr.n+1, err)
+		}
+		if tooLong {
+			sum.Lines++
+			sum.Missed++
+			sum.TooLong++
+			continue
+		}
+		line := trimCRLF(raw)
+		if len(line) == 0 || line[0] == '#' {
+			continue // fail2ban-regex skips comments and blank lines
+		}
 		sum.Lines++
-		line := strings.TrimRight(sc.Text(), "\r")
 		var r f2b.Result
 		if o.journal {
-			r = m.ProcessAt([]byte(line), now)
+			r = m.ProcessAt(line, now)
 		} else {
-			r = m.Process([]byte(line), now)
+			dates.begin(line)
+			r = m.Process(line, now)
+			dates.end(line, now)
 		}
+		offered++
 		if r.NoDate && !o.journal {
 			sum.NoDate++
 		}
@@ -214,7 +297,18 @@ func run(c *f2b.Compiled, in io.Reader, o options, dates *dateCounter, stdout io
 			if r.IgnoreRegex < len(sum.IgnoreHits) {
 				sum.IgnoreHits[r.IgnoreRegex]++
 			}
-			continue
+		case r.Rule >= 0 && r.NoFail:
+			sum.Ignored++
+			if r.Rule < len(sum.FailHits) {
+				sum.FailHits[r.Rule]++
+			}
+		case r.Rule >= 0 && isHostName(&r):
+			// A host name: banfleet never resolves it; fail2ban-regex
+			// resolves it (--usedns no or offline: to nothing) and counts
+			// the line missed, and the rule's hit uncounted, when it names
+			// no address.
+			sum.Missed++
+			printMissed(out, o, line)
 		case r.Rule >= 0:
 			sum.Matched++
 			if r.Rule < len(sum.FailHits) {
@@ -222,23 +316,218 @@ func run(c *f2b.Compiled, in io.Reader, o options, dates *dateCounter, stdout io
 			}
 		default:
 			sum.Missed++
-			if o.printMissed && !o.jsonOut {
-				fmt.Fprintln(stdout, "missed:", line)
-			}
-			continue
+			printMissed(out, o, line)
 		}
-		if o.jsonOut && r.Verdict == filter.Failed && !r.NoFail && !r.Pending {
-			rec := Record{Line: sum.Lines, Host: r.Addr.String(), Time: float64(r.Time.UnixNano()) / 1e9, User: r.User, Rule: r.Rule, Fields: r.Groups}
-			if err := enc.Encode(rec); err != nil {
-				return nil, err
+		// Multi-line: the earlier lines of the buffer a match consumed
+		// count as matched (fail2ban-regex moves them from missed).
+		if maxLines > 1 && r.Rule >= 0 && r.Attempts > 1 {
+			if _, mlfid := r.Groups["mlfid"]; !mlfid {
+				k := min(r.Attempts-1, maxLines-1, offered-1)
+				sum.Matched += k
+				sum.Missed -= k
 			}
 		}
-	}
-	if err := sc.Err(); err != nil {
-		return nil, fmt.Errorf("read log: %w", err)
+		if o.jsonOut && r.IgnoreRegex < 0 && r.Verdict == filter.Failed && !r.NoFail && !r.Pending {
+			jw.record(out, lr.n, &r)
+		}
 	}
 	sum.DateHits = dates.hits
 	return sum, nil
+}
+
+// isHostName reports a failure whose host is a name (the dns group) that
+// is not an address.
+func isHostName(r *f2b.Result) bool {
+	if r.Host == "" || r.Addr.IsValid() {
+		return false
+	}
+	_, ip4 := r.Groups["ip4"]
+	_, ip6 := r.Groups["ip6"]
+	return !ip4 && !ip6
+}
+
+func printMissed(out *bufio.Writer, o options, line []byte) {
+	if o.printMissed && !o.jsonOut {
+		out.WriteString("missed: ")
+		out.Write(line)
+		out.WriteByte('\n')
+	}
+}
+
+// trimCRLF is Python's rstrip('\r\n').
+func trimCRLF(b []byte) []byte {
+	for len(b) > 0 && (b[len(b)-1] == '\n' || b[len(b)-1] == '\r') {
+		b = b[:len(b)-1]
+	}
+	return b
+}
+
+// lineReader reads lines as fail2ban-regex does (split at '\n', a last
+// line without '\n' dropped unless it ends in '\r'), without copying them
+// unless they are longer than its buffer, and skips lines over MaxLine.
+type lineReader struct {
+	r    *bufio.Reader
+	long []byte
+	n    int // lines read
+}
+
+// next returns the next line with its line end; the slice is valid until
+// the next call. tooLong reports a line over MaxLine (then line is nil).
+func (lr *lineReader) next() (line []byte, tooLong bool, err error) {
+	b, err := lr.r.ReadSlice('\n')
+	if err == nil {
+		lr.n++
+		return b, false, nil
+	}
+	if !errors.Is(err, bufio.ErrBufferFull) {
+		if errors.Is(err, io.EOF) && len(b) > 0 && b[len(b)-1] == '\r' {
+			lr.n++
+			return b, false, nil
+		}
+		return nil, false, err
+	}
+	lr.long = append(lr.long[:0], b...)
+	for {
+		b, err = lr.r.ReadSlice('\n')
+		if !tooLong {
+			if len(lr.long)+len(b) > MaxLine+1 {
+				tooLong = true
+				lr.long = lr.long[:0]
+			} else {
+				lr.long = append(lr.long, b...)
+			}
+		}
+		if err == nil {
+			break
+		}
+		if errors.Is(err, bufio.ErrBufferFull) {
+			continue
+		}
+		if errors.Is(err, io.EOF) && !tooLong && len(lr.long) > 0 && lr.long[len(lr.long)-1] == '\r' {
+			break
+		}
+		return nil, false, err
+	}
+	lr.n++
+	if cap(lr.long) > 1<<20 {
+		defer func() { lr.long = nil }()
+	}
+	if tooLong {
+		return nil, true, nil
+	}
+	return lr.long, false, nil
+}
+
+// jsonWriter writes Records as encoding/json would (HTML-safe escaping,
+// sorted fields), without reflection or allocations per record.
+type jsonWriter struct {
+	buf  []byte
+	keys []string
+}
+
+func (w *jsonWriter) record(out *bufio.Writer, line int, r *f2b.Result) {
+	b := append(w.buf[:0], `{"line":`...)
+	b = strconv.AppendInt(b, int64(line), 10)
+	b = append(b, `,"host":`...)
+	b = r.Addr.AppendTo(append(b, '"'))
+	b = append(b, `","time":`...)
+	b = appendFloat(b, float64(r.Time.UnixNano())/1e9)
+	b = append(b, `,"user":`...)
+	b = appendString(b, r.User)
+	b = append(b, `,"failregex":`...)
+	b = strconv.AppendInt(b, int64(r.Rule), 10)
+	if len(r.Groups) > 0 {
+		w.keys = w.keys[:0]
+		for k := range r.Groups {
+			w.keys = append(w.keys, k)
+		}
+		slices.Sort(w.keys)
+		b = append(b, `,"fields":{`...)
+		for i, k := range w.keys {
+			if i > 0 {
+				b = append(b, ',')
+			}
+			b = appendString(b, k)
+			b = append(b, ':')
+			b = appendString(b, r.Groups[k])
+		}
+		b = append(b, '}')
+	}
+	b = append(b, "}\n"...)
+	out.Write(b)
+	w.buf = b
+}
+
+// appendFloat formats f as encoding/json does.
+func appendFloat(b []byte, f float64) []byte {
+	if math.IsInf(f, 0) || math.IsNaN(f) {
+		return append(b, '0')
+	}
+	format := byte('f')
+	if abs := math.Abs(f); abs != 0 && (abs < 1e-6 || abs >= 1e21) {
+		format = 'e'
+	}
+	b = strconv.AppendFloat(b, f, format, -1, 64)
+	if format == 'e' {
+		// clean up e-09 to e-9, as encoding/json does
+		if n := len(b); n >= 4 && b[n-4] == 'e' && b[n-3] == '-' && b[n-2] == '0' {
+			b[n-2] = b[n-1]
+			b = b[:n-1]
+		}
+	}
+	return b
+}
+
+const hexDigits = "0123456789abcdef"
+
+// appendString quotes s as encoding/json does by default (escaping <, >,
+// &, U+2028 and U+2029; invalid UTF-8 becomes U+FFFD).
+func appendString(b []byte, s string) []byte {
+	b = append(b, '"')
+	start := 0
+	for i := 0; i < len(s); {
+		c := s[i]
+		if c < utf8.RuneSelf {
+			if c >= 0x20 && c != '"' && c != '\\' && c != '<' && c != '>' && c != '&' {
+				i++
+				continue
+			}
+			b = append(b, s[start:i]...)
+			switch c {
+			case '"', '\\':
+				b = append(b, '\\', c)
+			case '\n':
+				b = append(b, '\\', 'n')
+			case '\r':
+				b = append(b, '\\', 'r')
+			case '\t':
+				b = append(b, '\\', 't')
+			default:
+				b = append(b, '\\', 'u', '0', '0', hexDigits[c>>4], hexDigits[c&0xf])
+			}
+			i++
+			start = i
+			continue
+		}
+		r, size := utf8.DecodeRuneInString(s[i:])
+		if r == utf8.RuneError && size == 1 {
+			b = append(b, s[start:i]...)
+			b = append(b, `\ufffd`...)
+			i += size
+			start = i
+			continue
+		}
+		if r == '\u2028' || r == '\u2029' {
+			b = append(b, s[start:i]...)
+			b = append(b, '\\', 'u', '2', '0', '2', hexDigits[r&0xf])
+			i += size
+			start = i
+			continue
+		}
+		i += size
+	}
+	b = append(b, s[start:]...)
+	return append(b, '"')
 }
 
 func printSummary(w io.Writer, c *f2b.Compiled, s *Summary) {
@@ -252,7 +541,11 @@ func printSummary(w io.Writer, c *f2b.Compiled, s *Summary) {
 			ignores = append(ignores, r)
 		}
 	}
-	section := func(title string, list []f2b.RegexInfo, hits []int, total int) {
+	section := func(title string, list []f2b.RegexInfo, hits []int) {
+		total := 0
+		for _, n := range hits {
+			total += n
+		}
 		fmt.Fprintf(w, "%s: %d total\n", title, total)
 		if total == 0 {
 			fmt.Fprintln(w)
@@ -266,31 +559,46 @@ func printSummary(w io.Writer, c *f2b.Compiled, s *Summary) {
 		}
 		fmt.Fprintf(w, "`-\n\n")
 	}
-	section("Failregex", fails, s.FailHits, s.Matched)
-	section("Ignoreregex", ignores, s.IgnoreHits, s.Ignored)
+	section("Failregex", fails, s.FailHits)
+	section("Ignoreregex", ignores, s.IgnoreHits)
 	fmt.Fprintln(w, "Date template hits:")
 	fmt.Fprintln(w, "|- [# of hits] date format")
 	keys := make([]string, 0, len(s.DateHits))
 	for k := range s.DateHits {
 		keys = append(keys, k)
 	}
-	sort.Slice(keys, func(i, j int) bool { return s.DateHits[keys[i]] > s.DateHits[keys[j]] })
+	slices.SortFunc(keys, func(a, b string) int {
+		if s.DateHits[a] != s.DateHits[b] {
+			return s.DateHits[b] - s.DateHits[a]
+		}
+		return strings.Compare(a, b)
+	})
 	for _, k := range keys {
 		fmt.Fprintf(w, "|  [%d] %s\n", s.DateHits[k], k)
 	}
 	fmt.Fprintf(w, "`-\n\nLines: %d lines, %d ignored, %d matched, %d missed\n", s.Lines, s.Ignored, s.Matched, s.Missed)
+	if s.TooLong > 0 {
+		fmt.Fprintf(w, "[%d line(s) over %d bytes skipped, counted as missed]\n", s.TooLong, MaxLine)
+	}
 }
 
-// dateCounter wraps the date detector to count which template found each date.
+// dateCounter counts, per template, the dates found in the lines, as
+// fail2ban-regex's "Date template hits": every line's date is looked for
+// once. The engine skips the date of a line its prefregex cannot match
+// (and may look for it later, for Fail2Ban's last-date rule); begin and
+// end make up for that without counting the later look-up.
 type dateCounter struct {
 	hits map[string]int
+	f    *countingFinder // the finder of the Matcher (the last one built)
 }
 
 func newDateCounter() *dateCounter { return &dateCounter{hits: map[string]int{}} }
 
 type countingFinder struct {
-	d    *date.Detector
-	hits map[string]int
+	d      *date.Detector
+	hits   map[string]int
+	cur    []byte // the line being processed
+	called bool   // Find was called on cur
 }
 
 func (c *dateCounter) finder(pattern string, loc *time.Location) (f2b.DateFinder, error) {
@@ -298,13 +606,37 @@ func (c *dateCounter) finder(pattern string, loc *time.Location) (f2b.DateFinder
 	if err != nil {
 		return nil, err
 	}
-	return &countingFinder{d: d, hits: c.hits}, nil
+	c.f = &countingFinder{d: d, hits: c.hits}
+	return c.f, nil
+}
+
+// begin is called before the engine processes line.
+func (c *dateCounter) begin(line []byte) {
+	if c.f != nil {
+		c.f.cur, c.f.called = line, false
+	}
+}
+
+// end is called after: it looks for the date of a line the engine skipped.
+func (c *dateCounter) end(line []byte, now time.Time) {
+	f := c.f
+	if f == nil {
+		return
+	}
+	if !f.called {
+		f.cur = line
+		f.Find(line, now)
+	}
+	f.cur = nil
 }
 
 func (f *countingFinder) Find(line []byte, now time.Time) (time.Time, int, int, bool) {
 	t, s, e, ok := f.d.Find(line, now)
-	if ok {
-		f.hits[f.d.LastTemplate()]++
+	if !f.called && len(line) > 0 && len(line) == len(f.cur) && &line[0] == &f.cur[0] {
+		f.called = true
+		if ok {
+			f.hits[f.d.LastTemplate()]++
+		}
 	}
 	return t, s, e, ok
 }

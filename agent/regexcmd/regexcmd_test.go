@@ -67,3 +67,93 @@ func TestRegexSummaryAndJSON(t *testing.T) {
 	require.Contains(t, errb.String(), "nosuchfilter")
 	require.Equal(t, 2, Run([]string{log}, &out, &errb))
 }
+
+func writeLog(t *testing.T, content string) string {
+	t.Helper()
+	p := filepath.Join(t.TempDir(), "test.log")
+	require.NoError(t, os.WriteFile(p, []byte(content), 0o600))
+	return p
+}
+
+const badLogin = `bad login for user (?P<user>\S*) from <HOST>$`
+
+// A line over MaxLine is skipped and counted as missed; the lines after it
+// are still read.
+func TestOverLongLine(t *testing.T) {
+	long := "Nov 26 06:35:47 h1 x: " + strings.Repeat("A", 20<<20)
+	log := writeLog(t, "Nov 26 06:35:46 h1 x: bad login for user a from 198.51.100.4\n"+
+		long+"\n"+
+		"Nov 26 06:35:48 h1 x: bad login for user b from 198.51.100.5\n")
+	var out, errb bytes.Buffer
+	require.Equal(t, 0, Run([]string{log, badLogin}, &out, &errb), errb.String())
+	require.Contains(t, out.String(), "Lines: 3 lines, 0 ignored, 2 matched, 1 missed")
+	require.Contains(t, errb.String(), "skipped 1 line(s)")
+
+	out.Reset()
+	require.Equal(t, 0, Run([]string{"--json", log, badLogin}, &out, &errb), errb.String())
+	require.Contains(t, out.String(), `"line":3,"host":"198.51.100.5"`)
+}
+
+// Comments and blank lines are skipped as fail2ban-regex skips them, and a
+// last line without a newline is not read (fail2ban-regex waits for it).
+func TestCommentsAndBlankLines(t *testing.T) {
+	log := writeLog(t, "# a comment\n\n\r\n"+
+		"Nov 26 06:35:46 h1 x: bad login for user a from 198.51.100.4\r\n"+
+		" # not a comment\n"+
+		"Nov 26 06:35:48 h1 x: bad login for user b from 198.51.100.5")
+	var out, errb bytes.Buffer
+	require.Equal(t, 0, Run([]string{log, badLogin}, &out, &errb), errb.String())
+	require.Contains(t, out.String(), "Lines: 2 lines, 0 ignored, 1 matched, 1 missed")
+}
+
+// Options may follow the positional arguments, as fail2ban-regex allows;
+// "--" ends the options.
+func TestOptionsAfterPositionals(t *testing.T) {
+	tr := f2bref.Require(t)
+	log := writeLog(t, sample)
+	for _, args := range [][]string{
+		{"--json", log, "sshd", "-c", tr.ConfDir},
+		{log, "-c", tr.ConfDir, "sshd", "--json"},
+		{"--json", "-c", tr.ConfDir, "--", log, "sshd"},
+	} {
+		var out, errb bytes.Buffer
+		require.Equal(t, 0, Run(args, &out, &errb), "%q: %s", args, errb.String())
+		require.Equal(t, 3, strings.Count(out.String(), "\n"), "%q", args)
+		require.Contains(t, out.String(), `"host":"203.0.113.9"`)
+	}
+	var out, errb bytes.Buffer
+	require.Equal(t, 2, Run([]string{log, "sshd", "-c"}, &out, &errb))
+	require.Equal(t, 2, Run([]string{log, "sshd", "x", "y", "-c", tr.ConfDir}, &out, &errb))
+}
+
+// An empty user is kept in --json ("user":""), and records are what
+// encoding/json would write.
+func TestJSONRecords(t *testing.T) {
+	log := writeLog(t, "Nov 26 06:35:46 h1 x: bad login for user  from 198.51.100.4\n"+
+		"Nov 26 06:35:47 h1 x: bad login for user <\"é\x01\\>&amp from 2001:db8::1\n")
+	var out, errb bytes.Buffer
+	require.Equal(t, 0, Run([]string{"--json", log, badLogin}, &out, &errb), errb.String())
+	lines := strings.Split(strings.TrimSuffix(out.String(), "\n"), "\n")
+	require.Len(t, lines, 2)
+	require.Contains(t, lines[0], `"user":""`)
+	for _, l := range lines {
+		var r Record
+		require.NoError(t, json.Unmarshal([]byte(l), &r), l)
+		want, err := json.Marshal(r)
+		require.NoError(t, err)
+		require.Equal(t, string(want), l)
+	}
+}
+
+func TestAppendJSON(t *testing.T) {
+	for _, s := range []string{"", "plain", "q\"b\\s", "\x00\x1f\t\n\r", "<>&", "é\u2028\u2029", "bad\xffutf8", "\U0001F600"} {
+		want, err := json.Marshal(s)
+		require.NoError(t, err)
+		require.Equal(t, string(want), string(appendString(nil, s)), "%q", s)
+	}
+	for _, f := range []float64{0, 1795674946, 1795674946.123456, 1e-7, 1e21, -2.5} {
+		want, err := json.Marshal(f)
+		require.NoError(t, err)
+		require.Equal(t, string(want), string(appendFloat(nil, f)), "%v", f)
+	}
+}
