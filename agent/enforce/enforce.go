@@ -1,10 +1,16 @@
 // Package enforce mirrors the fleet's bans bucket into the host's firewall.
 //
-// At start (and after every lost watch) it reads the whole bucket and
-// reconciles the firewall with it in one transaction; then it applies each
-// change as it arrives, batching what arrives together into one transaction;
-// and from time to time it reconciles again, repairing any drift. Bans of the
-// host's own addresses are refused.
+// At start (after every lost watch, and when asked to resync) it streams the
+// whole bucket into the firewall in chunks, then reconciles the firewall
+// with it; then it applies each change as it arrives, batching what arrives
+// together into one transaction. It knows which bucket revision it has
+// applied and the bucket's last one: a watch that stops short of the bucket
+// is replaced at once. It checks the kernel against the desired state every
+// few seconds (walking the kernel's sets as a stream) and repairs at once
+// what is missing or stale. Bans of the host's own addresses are refused.
+//
+// The desired state is kept compactly (jail id, address, expiry: about 38
+// bytes a ban), so that a million bans fit in tens of megabytes.
 //
 // Besides the bucket's bans it enforces the agent's local bans: those it
 // made alone while NATS was away (BanLocally). They last their own ban time,
@@ -49,9 +55,23 @@ type Options struct {
 	// Host is this host's name: bans for one host alone (wire.Ban.Only)
 	// are enforced only by that host.
 	Host      string
-	Reconcile time.Duration // periodic reconcile; default 60s
-	LocalFile string        // where local bans are kept across restarts; "" = memory only
-	MaxBatch  int           // most changes in one transaction; default 2000
+	Reconcile time.Duration // longest time between two full checks of the kernel; default 60s
+	// Check is how often the watch's progress is compared with the bucket's
+	// last revision and the kernel with the desired state (the latter no
+	// more often than 5 times a walk of the kernel takes); default 5s.
+	Check time.Duration
+	// Resync, when a value arrives, drops the current watch and starts a
+	// new one at once: a full resync from the bucket (e.g. on a NATS
+	// reconnect, when the old watch's consumer may be gone with its server).
+	Resync <-chan struct{}
+	// JetStream, if set, is used to read the bucket's stream through a pull
+	// ordered consumer instead of a KV watch: the client then buffers at
+	// most 4096 messages (about 2 MB) instead of up to 64 MB, and never
+	// drops any. The agent's NATS user needs
+	// "$JS.API.CONSUMER.MSG.NEXT.KV_bans.>" for it.
+	JetStream jetstream.JetStream
+	LocalFile string // where local bans are kept across restarts; "" = memory only
+	MaxBatch  int    // most changes in one transaction; default 2000
 	Logger    *slog.Logger
 	Registry  prometheus.Registerer
 	Now       func() time.Time
@@ -72,10 +92,25 @@ type Enforcer struct {
 	// Lock order: fwMu, then mu.
 	fwMu sync.Mutex
 
-	mu      sync.Mutex
-	desired map[string]wire.Ban // by bucket key
-	local   map[string]wire.Ban // bans this agent made alone, by bucket key
-	dirty   chan struct{}       // local changed since the last save (capacity 1)
+	mu        sync.Mutex
+	desired   banSet              // the bucket's bans this host enforces
+	jailIDs   map[string]uint16   // jail name → bkey.jail
+	jailNames []string            // bkey.jail → jail name
+	walkGen   uint16              // generation of the last check's walk (bval.walk)
+	loadGen   uint16              // generation of the last load (bval.load)
+	local     map[string]wire.Ban // bans this agent made alone, by bucket key
+	dirty     chan struct{}       // local changed since the last save (capacity 1)
+
+	// applied is the bucket revision (stream sequence) the firewall
+	// reflects, last the bucket's last known one; kernelN and wantN are the
+	// kernel's element count and the desired one at the last check, walkNs
+	// how long that check's walk took.
+	applied, last  atomic.Uint64
+	loaded         atomic.Bool // a watch loaded the whole bucket
+	checkNow       chan string // asks the checker for a reconcile (capacity 1)
+	walkMu         sync.Mutex  // one reconcile at a time
+	kernelN, wantN atomic.Int64
+	walkNs         atomic.Int64
 
 	// lastReconcile (Unix ns) and fwErr (string) are the firewall's state
 	// for health answers.
@@ -85,10 +120,11 @@ type Enforcer struct {
 	// (a string), for health answers.
 	refusedControl atomic.Value
 
-	elements            prometheus.Gauge
-	applied, reconciles prometheus.Counter
-	refused, badValues  prometheus.Counter
-	fwErrors            prometheus.Counter
+	elements, firewallElements prometheus.Gauge
+	changes, reconciles        prometheus.Counter
+	refused, badValues         prometheus.Counter
+	fwErrors, repaired         prometheus.Counter
+	resyncs                    *prometheus.CounterVec
 }
 
 // New returns an enforcer.
@@ -99,25 +135,40 @@ func New(o Options) *Enforcer {
 	if o.MaxBatch <= 0 {
 		o.MaxBatch = 2000
 	}
+	if o.Check <= 0 {
+		o.Check = 5 * time.Second
+	}
 	if o.Now == nil {
 		o.Now = time.Now
 	}
 	e := &Enforcer{
-		o:          o,
-		declared:   map[string]bool{},
-		extra:      map[string]*extraJail{},
-		desired:    map[string]wire.Ban{},
-		local:      map[string]wire.Ban{},
-		dirty:      make(chan struct{}, 1),
-		elements:   prometheus.NewGauge(prometheus.GaugeOpts{Name: "banfleet_agent_bans_desired", Help: "Bans in the bucket this host enforces."}),
-		applied:    prometheus.NewCounter(prometheus.CounterOpts{Name: "banfleet_agent_firewall_changes_total", Help: "Elements added or removed by incremental transactions."}),
-		reconciles: prometheus.NewCounter(prometheus.CounterOpts{Name: "banfleet_agent_firewall_reconciles_total", Help: "Full reconciliations of the firewall with the bucket."}),
-		refused:    prometheus.NewCounter(prometheus.CounterOpts{Name: "banfleet_agent_bans_refused_total", Help: "Bans refused: this host's own address, a NATS server it uses, the jail's ignoreip here, or no single host."}),
-		badValues:  prometheus.NewCounter(prometheus.CounterOpts{Name: "banfleet_agent_bans_malformed_total", Help: "Bucket values that did not decode."}),
-		fwErrors:   prometheus.NewCounter(prometheus.CounterOpts{Name: "banfleet_agent_firewall_errors_total", Help: "Failed firewall transactions."}),
+		o:                o,
+		declared:         map[string]bool{},
+		extra:            map[string]*extraJail{},
+		desired:          newBanSet(),
+		jailIDs:          map[string]uint16{},
+		local:            map[string]wire.Ban{},
+		dirty:            make(chan struct{}, 1),
+		checkNow:         make(chan string, 1),
+		elements:         prometheus.NewGauge(prometheus.GaugeOpts{Name: "banfleet_agent_bans_desired", Help: "Bans in the bucket this host enforces."}),
+		firewallElements: prometheus.NewGauge(prometheus.GaugeOpts{Name: "banfleet_agent_firewall_elements", Help: "Elements in the firewall's sets at the last check."}),
+		repaired:         prometheus.NewCounter(prometheus.CounterOpts{Name: "banfleet_agent_firewall_repaired_total", Help: "Elements a check of the kernel found missing or stale, and repaired."}),
+		resyncs:          prometheus.NewCounterVec(prometheus.CounterOpts{Name: "banfleet_agent_bans_resyncs_total", Help: "Bans watches replaced by a new one, by reason: requested, behind (the watch lost updates), failed."}, []string{"reason"}),
+		changes:          prometheus.NewCounter(prometheus.CounterOpts{Name: "banfleet_agent_firewall_changes_total", Help: "Elements added or removed by incremental transactions."}),
+		reconciles:       prometheus.NewCounter(prometheus.CounterOpts{Name: "banfleet_agent_firewall_reconciles_total", Help: "Full reconciliations of the firewall with the bucket."}),
+		refused:          prometheus.NewCounter(prometheus.CounterOpts{Name: "banfleet_agent_bans_refused_total", Help: "Bans refused: this host's own address, a NATS server it uses, the jail's ignoreip here, or no single host."}),
+		badValues:        prometheus.NewCounter(prometheus.CounterOpts{Name: "banfleet_agent_bans_malformed_total", Help: "Bucket values that did not decode."}),
+		fwErrors:         prometheus.NewCounter(prometheus.CounterOpts{Name: "banfleet_agent_firewall_errors_total", Help: "Failed firewall transactions."}),
 	}
 	if o.Registry != nil {
-		o.Registry.MustRegister(e.elements, e.applied, e.reconciles, e.refused, e.badValues, e.fwErrors)
+		o.Registry.MustRegister(e.elements, e.changes, e.reconciles, e.refused, e.badValues, e.fwErrors, e.firewallElements, e.repaired, e.resyncs,
+			prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "banfleet_agent_bans_behind", Help: "Bucket revisions not yet in the firewall."}, func() float64 {
+				b, _, _ := e.Lag()
+				return float64(b)
+			}),
+			prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "banfleet_agent_bans_revision", Help: "The bucket revision (stream sequence) the firewall reflects."}, func() float64 {
+				return float64(e.applied.Load())
+			}))
 	}
 	for _, j := range o.Jails {
 		e.declared[j.Name] = true
@@ -129,7 +180,7 @@ func New(o Options) *Enforcer {
 func (e *Enforcer) Desired() int {
 	e.mu.Lock()
 	defer e.mu.Unlock()
-	return len(e.desired)
+	return e.desired.len()
 }
 
 // declare declares the host's jails in the firewall, until it succeeds.
@@ -148,128 +199,19 @@ func (e *Enforcer) declare() error {
 	return nil
 }
 
-// Run watches kv until ctx ends, re-establishing the watch if it fails.
-func (e *Enforcer) Run(ctx context.Context, kv jetstream.KeyValue) error {
-	if err := e.declare(); err != nil {
-		return err
-	}
-	for ctx.Err() == nil {
-		if err := e.watch(ctx, kv); err != nil && ctx.Err() == nil {
-			e.o.Logger.Warn("bans watch failed, retrying", "err", err)
-			e.liftControl()
-			select {
-			case <-ctx.Done():
-			case <-time.After(time.Second):
-			}
-		}
-	}
-	return nil
-}
-
 type change struct {
 	key string
 	ban *wire.Ban // nil: removed
 	at  time.Time // of a removal: when the bucket recorded it
 }
 
-func (e *Enforcer) watch(ctx context.Context, kv jetstream.KeyValue) error {
-	w, err := kv.WatchAll(ctx)
-	if err != nil {
-		return fmt.Errorf("watch bans: %w", err)
-	}
-	defer w.Stop()
-	updates := w.Updates()
-
-	// The initial values, up to the nil marker, then one reconcile.
-	initial := map[string]wire.Ban{}
-	lifted := map[string]time.Time{} // delete and purge markers: when
-	for synced := false; !synced; {
-		select {
-		case <-ctx.Done():
-			return nil
-		case ent, ok := <-updates:
-			if !ok {
-				return fmt.Errorf("watch closed before initial values")
-			}
-			if ent == nil {
-				synced = true
-				break
-			}
-			if c, ok := e.decode(ent); ok && c.ban != nil {
-				initial[c.key] = *c.ban
-				delete(lifted, c.key)
-			} else {
-				delete(initial, ent.Key())
-				if ent.Operation() != jetstream.KeyValuePut {
-					lifted[ent.Key()] = ent.Created()
-				}
-			}
-		}
-	}
-	e.mu.Lock()
-	e.desired = initial
-	// A ban the fleet lifted (coord unban) after this agent made the same
-	// ban alone ends too, even if the lift happened while the agent was
-	// away or stopped.
-	endedLocal := false
-	for k, at := range lifted {
-		if lb, ok := e.local[k]; ok && at.After(lb.Created) {
-			delete(e.local, k)
-			endedLocal = true
-			e.o.Logger.Info("local ban ended: the fleet lifted it", "jail", lb.Jail, "addr", lb.Addr, "lifted", at)
-		}
-	}
-	e.mu.Unlock()
-	if endedLocal {
-		e.localChanged()
-	}
-	e.reconcile("start")
-
-	tick := time.NewTicker(e.o.Reconcile)
-	defer tick.Stop()
-	var batch []change
-	for {
-		select {
-		case <-ctx.Done():
-			return nil
-		case <-tick.C:
-			e.reconcile("periodic")
-		case ent, ok := <-updates:
-			if !ok {
-				return fmt.Errorf("watch closed")
-			}
-			batch = batch[:0]
-			if ent != nil {
-				if c, ok := e.decode(ent); ok {
-					batch = append(batch, c)
-				}
-			}
-			// Take what else is already waiting into the same transaction.
-		drain:
-			for len(batch) < e.o.MaxBatch {
-				select {
-				case ent, ok := <-updates:
-					if !ok {
-						break drain
-					}
-					if ent != nil {
-						if c, ok := e.decode(ent); ok {
-							batch = append(batch, c)
-						}
-					}
-				default:
-					break drain
-				}
-			}
-			e.apply(batch)
-		}
-	}
-}
-
 // decode turns a bucket entry into a change; ok is false for a value that
 // must be ignored.
 func (e *Enforcer) decode(ent jetstream.KeyValueEntry) (change, bool) {
 	if ent.Operation() != jetstream.KeyValuePut {
+		if h := subject.BanKeyHost(ent.Key()); h != "" && h != e.o.Host {
+			return change{}, false // another host's own ban lifted: not ours
+		}
 		return change{key: ent.Key(), at: ent.Created()}, true
 	}
 	b, err := bans.Decode(ent)
@@ -311,10 +253,22 @@ func (e *Enforcer) refuse(b *wire.Ban) string {
 // wantedLocked reports whether a fleet ban or this host's own ban of addr in
 // jail is still wanted; e.mu held.
 func (e *Enforcer) wantedLocked(jail string, addr netip.Addr) bool {
-	_, fleet := e.desired[subject.BanKey(jail, addr)]
-	_, own := e.desired[subject.HostBanKey(jail, addr, e.o.Host)]
-	return fleet || own
+	return e.hasLocked(jail, addr, false) || e.hasLocked(jail, addr, true)
 }
+
+// hasLocked reports whether the desired state holds the fleet ban (own:
+// this host's own ban) of addr in jail; e.mu held.
+func (e *Enforcer) hasLocked(jail string, addr netip.Addr, own bool) bool {
+	k, ok := e.lookupKey(jail, addr, own)
+	if !ok {
+		return false
+	}
+	_, ok = e.desired.get(k)
+	return ok
+}
+
+// localKey is the key of a local ban of addr in jail.
+func localKey(jail string, addr netip.Addr) string { return subject.BanKey(jail, addr) }
 
 // RefusedControl is the last ban refused on a NATS server's address, in
 // words ("" if none).
@@ -335,6 +289,8 @@ type refusal struct {
 // liftControl removes from the firewall every element on a NATS server's
 // address, whatever put it there: an agent that cannot reach NATS must not
 // stay locked out by its own firewall.
+func (e *Enforcer) LiftControl() { e.liftControl() }
+
 func (e *Enforcer) liftControl() {
 	if e.o.Control == nil {
 		return
@@ -373,7 +329,7 @@ func (e *Enforcer) entry(b *wire.Ban, now time.Time) (firewall.Entry, bool) {
 		}
 	}
 	if !e.declared[b.Jail] {
-		e.declareExtra(b)
+		e.declareExtraJail(b.Jail, b.Ports)
 	}
 	return firewall.Entry{Jail: b.Jail, Addr: b.Addr, Timeout: timeout}, true
 }
@@ -386,21 +342,22 @@ type extraJail struct {
 	declared bool
 }
 
-// declareExtra makes the rule of a jail not in the configuration cover
-// b's ports too; it only ever widens (a ban never blocks less than asked).
-func (e *Enforcer) declareExtra(b *wire.Ban) {
-	x := e.extra[b.Jail]
+// declareExtraJail makes the rule of a jail not in the configuration cover
+// ports too (none: all); it only ever widens (a ban never blocks less than
+// asked).
+func (e *Enforcer) declareExtraJail(jail string, ports []uint16) {
+	x := e.extra[jail]
 	if x == nil {
 		x = &extraJail{}
-		e.extra[b.Jail] = x
+		e.extra[jail] = x
 	}
 	changed := !x.declared
 	switch {
 	case x.all:
-	case len(b.Ports) == 0:
+	case len(ports) == 0:
 		x.all, x.ports, changed = true, nil, true
 	default:
-		for _, p := range b.Ports {
+		for _, p := range ports {
 			if !slices.Contains(x.ports, p) {
 				x.ports = append(x.ports, p)
 				changed = true
@@ -410,18 +367,27 @@ func (e *Enforcer) declareExtra(b *wire.Ban) {
 	if !changed {
 		return
 	}
-	spec := firewall.JailSpec{Name: b.Jail, Ports: slices.Clone(x.ports), Proto: "tcp"}
+	spec := firewall.JailSpec{Name: jail, Ports: slices.Clone(x.ports), Proto: "tcp"}
 	if x.all {
 		spec.Ports, spec.Proto = nil, "all"
 	}
 	if err := e.o.Backend.Declare(spec); err != nil {
-		e.o.Logger.Warn("jail not declared", "jail", b.Jail, "err", err)
+		e.o.Logger.Warn("jail not declared", "jail", jail, "err", err)
 		return
 	}
 	x.declared = true
 }
 
-func (e *Enforcer) apply(batch []change) {
+// apply applies live changes.
+func (e *Enforcer) apply(batch []change) { e.applyChanges(batch, false) }
+
+// applyChanges applies batch in one transaction, marking the bans with the
+// current load and walk generations (a ban written during a walk is not
+// missing from the kernel, one written during a load is in the bucket). A
+// load writes no removals:
+// the reconcile that ends the load removes what is stale, and deleting an
+// element the kernel does not hold would fail the whole transaction.
+func (e *Enforcer) applyChanges(batch []change, load bool) {
 	if len(batch) == 0 {
 		return
 	}
@@ -433,23 +399,30 @@ func (e *Enforcer) apply(batch []change) {
 	e.mu.Lock()
 	for _, c := range batch {
 		if c.ban != nil {
-			e.desired[c.key] = *c.ban
+			k := e.keyOf(c.ban.Jail, c.ban.Addr, c.ban.Only != "")
+			e.desired.set(k, bval{exp: expUnix(c.ban.Expires), walk: e.walkGen, load: e.loadGen})
 			if en, ok := e.entry(c.ban, now); ok {
 				add = append(add, en)
 			}
 			continue
 		}
-		old, had := e.desired[c.key]
-		if !had {
-			jail, addr, err := subject.ParseBanKey(c.key)
-			if err != nil {
-				continue
-			}
-			old = wire.Ban{Jail: jail, Addr: netaddr.Canonical(addr)}
+		jail, addr, err := subject.ParseBanKey(c.key)
+		if err != nil {
+			continue
 		}
-		delete(e.desired, c.key)
-		if e.wantedLocked(old.Jail, old.Addr) {
+		host := subject.BanKeyHost(c.key)
+		if host != "" && host != e.o.Host {
+			continue // another host's own ban
+		}
+		addr = netaddr.Canonical(addr)
+		if k, ok := e.lookupKey(jail, addr, host != ""); ok {
+			e.desired.del(k)
+		}
+		if e.wantedLocked(jail, addr) {
 			continue // the same element is wanted by another key (a fleet ban and this host's own)
+		}
+		if _, local := e.local[subject.BanKey(jail, addr)]; local && host != "" {
+			continue // this host's own ban lifted, a local ban of the same still holds
 		}
 		if lb, ok := e.local[c.key]; ok {
 			if !c.at.After(lb.Created) {
@@ -462,73 +435,37 @@ func (e *Enforcer) apply(batch []change) {
 			// The fleet lifted it: the local ban ends with it.
 			delete(e.local, c.key)
 			localChanged = true
+			e.o.Logger.Info("local ban ended: the fleet lifted it", "jail", lb.Jail, "addr", lb.Addr, "lifted", c.at)
 		}
-		del = append(del, firewall.Entry{Jail: old.Jail, Addr: old.Addr})
+		if !load {
+			del = append(del, firewall.Entry{Jail: jail, Addr: addr})
+		}
 	}
-	e.elements.Set(float64(len(e.desired)))
+	e.elements.Set(float64(e.desired.len()))
 	e.mu.Unlock()
 	if localChanged {
 		e.localChanged()
 	}
+	if len(add) == 0 && len(del) == 0 {
+		return
+	}
 	if err := e.o.Backend.Apply(add, del); err != nil {
 		e.failed(err)
 		e.o.Logger.Error("firewall update failed; reconciling", "add", len(add), "del", len(del), "err", err)
-		e.reconcileLocked("repair")
+		e.recheck("repair")
 		return
 	}
-	e.applied.Add(float64(len(add) + len(del)))
+	e.changes.Add(float64(len(add) + len(del)))
+	if len(add)+len(del) > 20 {
+		e.o.Logger.Info("bans enforced", "added", len(add), "lifted", len(del))
+		return
+	}
 	for _, a := range add {
 		e.o.Logger.Info("ban enforced", "jail", a.Jail, "addr", a.Addr, "timeout", a.Timeout.Round(time.Second))
 	}
 	for _, d := range del {
 		e.o.Logger.Info("ban lifted", "jail", d.Jail, "addr", d.Addr)
 	}
-}
-
-func (e *Enforcer) reconcile(why string) {
-	e.fwMu.Lock()
-	defer e.fwMu.Unlock()
-	e.reconcileLocked(why)
-}
-
-// reconcileLocked is reconcile with fwMu held.
-func (e *Enforcer) reconcileLocked(why string) {
-	now := e.o.Now()
-	e.mu.Lock()
-	want := make([]firewall.Entry, 0, len(e.desired)+len(e.local))
-	for _, b := range e.desired {
-		if en, ok := e.entry(&b, now); ok {
-			want = append(want, en)
-		}
-	}
-	expired := false
-	for k, b := range e.local {
-		if en, ok := e.entry(&b, now); ok {
-			want = append(want, en)
-		} else {
-			delete(e.local, k)
-			expired = true
-		}
-	}
-	e.elements.Set(float64(len(e.desired)))
-	e.mu.Unlock()
-	if expired {
-		e.localChanged()
-	}
-	added, removed, err := e.o.Backend.Reconcile(want)
-	if err != nil {
-		e.failed(err)
-		e.o.Logger.Error("firewall reconcile failed", "why", why, "err", err)
-		return
-	}
-	e.lastReconcile.Store(now.UnixNano())
-	e.fwErr.Store("")
-	e.reconciles.Inc()
-	lvl := slog.LevelDebug
-	if added+removed > 0 || why != "periodic" {
-		lvl = slog.LevelInfo
-	}
-	e.o.Logger.Log(context.Background(), lvl, "firewall reconciled", "why", why, "bans", len(want), "added", added, "removed", removed)
 }
 
 // failed counts a failed firewall write and keeps it for Status.
@@ -565,7 +502,7 @@ func (e *Enforcer) BanLocally(b wire.Ban) (bool, error) {
 	defer e.fwMu.Unlock()
 	now := e.o.Now()
 	e.mu.Lock()
-	if _, ok := e.desired[key]; ok {
+	if e.hasLocked(b.Jail, b.Addr, false) {
 		e.mu.Unlock()
 		return false, nil
 	}
@@ -586,19 +523,18 @@ func (e *Enforcer) BanLocally(b wire.Ban) (bool, error) {
 		e.failed(err)
 		return true, fmt.Errorf("local ban %s/%s: %w", b.Jail, b.Addr, err)
 	}
-	e.applied.Inc()
+	e.changes.Inc()
 	return true, nil
 }
 
 // LocalOnly reports whether the ban of addr in jail is one this agent made
 // alone and the bucket does not hold.
 func (e *Enforcer) LocalOnly(jail string, addr netip.Addr) bool {
-	key := subject.BanKey(jail, netaddr.Canonical(addr))
+	addr = netaddr.Canonical(addr)
 	e.mu.Lock()
 	defer e.mu.Unlock()
-	_, local := e.local[key]
-	_, fleet := e.desired[key]
-	return local && !fleet
+	_, local := e.local[localKey(jail, addr)]
+	return local && !e.hasLocked(jail, addr, false)
 }
 
 // Local returns how many local bans are in force.

@@ -35,6 +35,11 @@ func held(t *testing.T, fw firewall.Backend) []string {
 }
 
 func TestMirrorsBucket(t *testing.T) {
+	t.Run("kv-watch", func(t *testing.T) { mirrorsBucket(t, false) })
+	t.Run("pull", func(t *testing.T) { mirrorsBucket(t, true) })
+}
+
+func mirrorsBucket(t *testing.T, pull bool) {
 	ns := natstest.Start(t)
 	ctx := natstest.Ctx(t, 60*time.Second)
 	st, err := bans.Open(ctx, ns.JS, true, 1)
@@ -49,7 +54,11 @@ func TestMirrorsBucket(t *testing.T) {
 	require.NoError(t, fw.Apply([]firewall.Entry{{Jail: "sshd", Addr: netip.MustParseAddr("198.51.100.1"), Timeout: time.Hour}}, nil))
 
 	own, _ := netaddr.ParseSet([]string{"192.0.2.11"})
-	e := New(Options{Backend: fw, Jails: []firewall.JailSpec{{Name: "sshd", Ports: []uint16{22}}}, Own: own,
+	var js jetstream.JetStream
+	if pull {
+		js = ns.JS
+	}
+	e := New(Options{Backend: fw, Jails: []firewall.JailSpec{{Name: "sshd", Ports: []uint16{22}}}, Own: own, JetStream: js,
 		Logger: slog.New(slog.DiscardHandler), Registry: prometheus.NewRegistry()})
 	rctx, cancel := context.WithCancel(ctx)
 	done := make(chan struct{})
@@ -72,6 +81,14 @@ func TestMirrorsBucket(t *testing.T) {
 		return len(h) == 1 && h[0] == "manual/2001:db8::9"
 	}, 10*time.Second, 10*time.Millisecond)
 	require.Equal(t, 1, e.Desired())
+
+	// A ban whose key TTL ends is lifted (the bucket's purge marker).
+	short := ban("203.0.113.50", "sshd", 2*time.Second)
+	require.NoError(t, st.Create(ctx, short, now))
+	require.Eventually(t, func() bool { return len(held(t, fw)) == 2 }, 10*time.Second, 10*time.Millisecond)
+	require.Eventually(t, func() bool { return e.Desired() == 1 }, 15*time.Second, 50*time.Millisecond, "the TTL marker ends the ban")
+	behind, _, _ := e.Lag()
+	require.Zero(t, behind)
 }
 
 // recordingBackend records Declare calls around a None backend.
@@ -289,6 +306,10 @@ func TestRefusesControlPlaneAndIgnoreIP(t *testing.T) {
 type brokenKV struct{ jetstreamKV }
 
 func (brokenKV) WatchAll(context.Context, ...jetstream.WatchOpt) (jetstream.KeyWatcher, error) {
+	return nil, errors.New("nats: connection closed")
+}
+
+func (brokenKV) Status(context.Context) (jetstream.KeyValueStatus, error) {
 	return nil, errors.New("nats: connection closed")
 }
 

@@ -46,6 +46,13 @@ type Backend interface {
 	// List returns what the kernel's sets hold now (Timeout = remaining time as
 	// the kernel reports it), sorted by jail and address.
 	List() ([]Entry, error)
+	// Walk calls fn for each element the kernel's sets hold now (Timeout as
+	// for List), set by set, in no particular order, without building the
+	// whole list: it is how a large firewall is compared with the bucket.
+	// While a set's hash table is resized under it, the kernel's dump may
+	// repeat an element or miss one. fn runs with the backend locked: it
+	// must not call the backend.
+	Walk(fn func(Entry)) error
 	// Close releases the netlink connection; it leaves the table in place (the kernel keeps expiring bans).
 	Close() error
 }

@@ -676,11 +676,9 @@ func (n *Nftables) Apply(add, del []Entry) error {
 		if attempt > 1 && len(del) > 0 {
 			// Some element to delete is gone (expired, most likely):
 			// delete only those still there.
-			have, err := n.readElements(sortedKeys(groupBySet(del)))
-			if err != nil {
+			if del, err = n.presentOnly(del); err != nil {
 				return fmt.Errorf("apply: %w", err)
 			}
-			del = keepPresent(del, have)
 		}
 		p := makePlan(n.sets, n.specs, add, del)
 		err := n.commit(p)

@@ -143,6 +143,25 @@ func (b *None) List() ([]Entry, error) {
 	return b.list(now), nil
 }
 
+// Walk implements Backend.
+func (b *None) Walk(fn func(Entry)) error {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	if b.closed {
+		return ErrClosed
+	}
+	now := b.now()
+	b.expire(now)
+	for k, exp := range b.entries {
+		var t time.Duration
+		if !exp.IsZero() {
+			t = exp.Sub(now)
+		}
+		fn(Entry{Jail: k.jail, Addr: k.addr, Timeout: t})
+	}
+	return nil
+}
+
 // Close implements Backend.
 func (b *None) Close() error {
 	b.mu.Lock()

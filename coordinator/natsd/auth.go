@@ -48,6 +48,7 @@ func readBucket(bucket string) []string {
 		"$JS.API.CONSUMER.CREATE." + stream + ".>",
 		"$JS.API.CONSUMER.INFO." + stream + ".>",
 		"$JS.API.CONSUMER.DELETE." + stream + ".>",
+		"$JS.API.CONSUMER.MSG.NEXT." + stream + ".>",
 		"$JS.API.DIRECT.GET." + stream + ".>",
 		"$JS.FC." + stream + ".>",
 	}
