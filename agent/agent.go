@@ -12,6 +12,7 @@ import (
 	"path/filepath"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/nats-io/nats.go"
@@ -52,8 +53,15 @@ type Agent struct {
 	// fleet's own addresses), kept for local decisions.
 	exempt *fleetExempt
 	srcs   *sources
-	// reconnected is signalled at each (re)connection to NATS.
-	reconnected chan struct{}
+	// now is the agent's clock (time.Now; tests set their own).
+	now func() time.Time
+	// reconnected is signalled at each (re)connection to NATS (the fleet
+	// exemptions are read again), beat too (a heartbeat at once), and
+	// resync at each reconnection after the first connection (the
+	// enforcer watches the bans bucket anew). Each has capacity 1 and is
+	// signalled without blocking.
+	reconnected, beat, resync chan struct{}
+	everConnected             atomic.Bool
 	// beforeFollow, set by tests, runs before each follower starts (a
 	// slow start).
 	beforeFollow func()
@@ -66,7 +74,8 @@ type Agent struct {
 
 // New prepares an agent; Run starts it.
 func New(cfg *config.Agent, log *slog.Logger, reg *prometheus.Registry, version string) *Agent {
-	a := &Agent{cfg: cfg, log: log, reg: reg, version: version, own: &netaddr.Set{}, reconnected: make(chan struct{}, 1)}
+	a := &Agent{cfg: cfg, log: log, reg: reg, version: version, own: &netaddr.Set{}, now: time.Now,
+		reconnected: make(chan struct{}, 1), beat: make(chan struct{}, 1), resync: make(chan struct{}, 1)}
 	a.lines = prometheus.NewCounterVec(prometheus.CounterOpts{Name: "banfleet_agent_lines_total", Help: "Log lines read, by jail."}, []string{"jail"})
 	a.failures = prometheus.NewCounterVec(prometheus.CounterOpts{Name: "banfleet_agent_failures_total", Help: "Lines that matched a failure, by jail."}, []string{"jail"})
 	a.ignored = prometheus.NewCounterVec(prometheus.CounterOpts{Name: "banfleet_agent_lines_ignored_total", Help: "Lines that matched but are not failures (NOFAIL, ignoreregex), by jail."}, []string{"jail"})
@@ -119,27 +128,7 @@ func (a *Agent) Run(ctx context.Context) error {
 		return err
 	}
 
-	opts := natsOptions(a.cfg, a.log, natsHooks{
-		connected: a.natsConnected,
-		disconnected: func() {
-			if a.off != nil {
-				a.off.disconnected(time.Now())
-			}
-		},
-	})
-	// Its own inboxes: the server lets an agent's login read no others.
-	opts = append(opts, nats.CustomInboxPrefix(subject.AgentInbox(a.cfg.Host)))
-	nc, err := nats.Connect(a.cfg.NATS.URL, opts...)
-	if err != nil {
-		return fmt.Errorf("nats %s: %w", a.cfg.NATS.URL, err)
-	}
-	defer nc.Close()
-	js, err := jetstream.New(nc)
-	if err != nil {
-		return fmt.Errorf("jetstream: %w", err)
-	}
-
-	a.pub = publish.New(js, publish.Options{Host: a.cfg.Host, Logger: a.log, Registry: a.reg})
+	a.pub = publish.New(nil, publish.Options{Host: a.cfg.Host, Logger: a.log, Registry: a.reg})
 	var specs []firewall.JailSpec
 	for _, name := range a.cfg.JailNames() {
 		if j := a.cfg.Jails[name]; j.On() {
@@ -151,7 +140,7 @@ func (a *Agent) Run(ctx context.Context) error {
 		jailIgnore[name] = j.Ignore
 	}
 	a.enf = enforce.New(enforce.Options{Backend: fw, Jails: specs, Own: a.own, Control: a.natsAddrs, JailIgnore: jailIgnore, Host: a.cfg.Host,
-		Reconcile: a.cfg.Reconcile, Logger: a.log, Registry: a.reg,
+		Reconcile: a.cfg.Reconcile, Logger: a.log, Registry: a.reg, Resync: a.resync,
 		LocalFile: filepath.Join(a.cfg.StateDir, "local-bans.json")})
 	if err := a.enf.LoadLocal(); err != nil {
 		return err
@@ -159,27 +148,66 @@ func (a *Agent) Run(ctx context.Context) error {
 	a.reg.MustRegister(
 		prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "banfleet_agent_local_bans", Help: "Bans this agent made alone that are in force."}, func() float64 { return float64(a.enf.Local()) }),
 		prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "banfleet_agent_nats_unreachable", Help: "1 while the agent has been unable to reach NATS for offline.after."}, func() float64 {
-			if a.natsAway(time.Now()) {
+			if a.natsAway(a.now()) {
 				return 1
 			}
 			return 0
 		}))
-
 	srcs := newSources(a, state, cursors)
 	a.srcs = srcs
+	// A NATS server's element left in the firewall (a ban from before it
+	// was known as one, a rule made by hand) would keep this host from ever
+	// reaching the fleet: it goes before the first connection.
+	a.enf.LiftControl()
+
+	// The logs are followed before the agent waits on NATS: a first start
+	// begins at the end of each file, so a line written while it connects
+	// would otherwise never be read. Until the connection is made, offences
+	// are queued (and counted for local decisions).
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	g, gctx := errgroup.WithContext(ctx)
+	a.runCtx = gctx
+	fail := func(err error) error {
+		cancel()
+		_ = g.Wait()
+		return err
+	}
+	g.Go(func() error { return obs.ServeMetrics(gctx, a.cfg.Metrics.Listen, a.reg, a.log) })
+	g.Go(func() error { return a.enf.RunSaver(gctx) })
+	g.Go(func() error { return srcs.Run(gctx) })
+	g.Go(func() error { return a.runAlone(gctx) })
+
+	opts := natsOptions(a.cfg, a.log, natsHooks{
+		connected: a.natsConnected,
+		disconnected: func() {
+			if a.off != nil {
+				a.off.disconnected(a.now())
+			}
+		},
+	})
+	// Its own inboxes: the server lets an agent's login read no others.
+	opts = append(opts, nats.CustomInboxPrefix(subject.AgentInbox(a.cfg.Host)))
+	nc, err := nats.Connect(a.cfg.NATS.URL, opts...)
+	if err != nil {
+		return fail(fmt.Errorf("nats %s: %w", a.cfg.NATS.URL, err))
+	}
+	defer nc.Close()
+	js, err := jetstream.New(nc)
+	if err != nil {
+		return fail(fmt.Errorf("jetstream: %w", err))
+	}
+	a.pub.Attach(js)
 	for verb, answer := range map[string]nats.MsgHandler{"firewall": a.answerFirewall, "health": a.answerHealth} {
 		sub, err := nc.Subscribe(subject.AgentRequest(a.cfg.Host, verb), answer)
 		if err != nil {
-			return fmt.Errorf("subscribe to %s requests: %w", verb, err)
+			return fail(fmt.Errorf("subscribe to %s requests: %w", verb, err))
 		}
 		defer sub.Unsubscribe()
 	}
 
-	g, gctx := errgroup.WithContext(ctx)
-	a.runCtx = gctx
-	g.Go(func() error { return obs.ServeMetrics(gctx, a.cfg.Metrics.Listen, a.reg, a.log) })
 	g.Go(func() error { return a.pub.Run(gctx) })
-	g.Go(func() error { return a.enf.RunSaver(gctx) })
+	g.Go(func() error { return a.unlockControl(gctx, nc) })
 	g.Go(func() error {
 		st, err := waitBucket(gctx, a.log, func(ctx context.Context) (*bans.Store, error) { return bans.Open(ctx, js, false, 0) })
 		if err != nil || st == nil {
@@ -196,7 +224,6 @@ func (a *Agent) Run(ctx context.Context) error {
 		}
 		return a.heartbeat(gctx, js)
 	})
-	g.Go(func() error { return srcs.Run(gctx) })
 	if a.exempt != nil {
 		g.Go(func() error { return a.exempt.run(gctx, nc, js, a.reconnected) })
 	}
@@ -237,15 +264,31 @@ func (a *Agent) resolveNATS(ctx context.Context) *netaddr.Set {
 	return s
 }
 
+// natsConnected runs at the first connection to NATS and at every
+// reconnection: what queued meanwhile is sent at once, a heartbeat goes
+// out, the fleet exemptions are read again and, on a reconnection, the
+// bans watch starts anew (a restarted server has lost the watch's
+// consumer; a full resync is faster than waiting for it to notice).
 func (a *Agent) natsConnected(nc *nats.Conn) {
+	again := a.everConnected.Swap(true)
 	if a.off != nil {
 		a.off.connected()
 	}
+	a.pub.Wake()
+	signal(a.reconnected)
+	signal(a.beat)
+	if again {
+		signal(a.resync)
+	}
+	a.log.Info("nats connected", "url", nc.ConnectedUrl(), "reconnection", again)
+}
+
+// signal sends on a channel of capacity 1 without blocking.
+func signal(ch chan<- struct{}) {
 	select {
-	case a.reconnected <- struct{}{}:
+	case ch <- struct{}{}:
 	default:
 	}
-	a.log.Info("nats connected", "url", nc.ConnectedUrl())
 }
 
 // natsAway reports whether the agent is deciding alone: local decisions
@@ -254,18 +297,68 @@ func (a *Agent) natsAway(now time.Time) bool {
 	return a.off != nil && a.off.away(now, a.pub.FailingSince())
 }
 
-// decideAlone counts a failure for the local decision, and bans the
-// address in this host's firewall when the jail's maxretry is reached while
-// NATS has been unreachable for offline.after.
+// mayBanAlone reports whether the agent may ban addr in the jail on its
+// own: never the host's own addresses, the NATS servers, offline.ignoreip,
+// the jail's ignoreip or the fleet's exemption list.
+func (a *Agent) mayBanAlone(jail string, addr netip.Addr) bool {
+	return !(a.own.Contains(addr) || a.cfg.Offline.Ignore.Contains(addr) || a.cfg.Jails[jail].Ignore.Contains(addr) ||
+		a.natsAddrs.Contains(addr) || a.exempt.Contains(addr))
+}
+
+// decideAlone counts a failure for the local decision, whether NATS is
+// reachable or not, and bans the address in this host's firewall when the
+// jail's maxretry is reached while NATS has been unreachable for
+// offline.after. Offences counted before that are banned by banDue once
+// it has.
 func (a *Agent) decideAlone(jail string, addr netip.Addr, at time.Time) {
-	if a.off == nil || a.cfg.Offline.Ignore.Contains(addr) || a.cfg.Jails[jail].Ignore.Contains(addr) || a.natsAddrs.Contains(addr) || a.exempt.Contains(addr) {
+	if a.off == nil || !a.mayBanAlone(jail, addr) {
 		return
 	}
-	now := time.Now()
+	now := a.now()
 	b, ok := a.off.offence(jail, addr, at, now, a.cfg.Host, func() bool { return a.off.away(now, a.pub.FailingSince()) })
-	if !ok {
+	if ok {
+		a.banAlone(b)
+	}
+}
+
+// aloneEvery is how often the agent looks whether it is on its own with
+// addresses that reached maxretry before it knew.
+const aloneEvery = 250 * time.Millisecond
+
+// runAlone bans, as soon as the agent finds NATS away, what the offences
+// it already counted justify: an outage's first failures count, not only
+// those after offline.after.
+func (a *Agent) runAlone(ctx context.Context) error {
+	if a.off == nil {
+		return nil
+	}
+	t := time.NewTicker(aloneEvery)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return nil
+		case <-t.C:
+			a.banDue(a.now())
+		}
+	}
+}
+
+// banDue makes the local bans due at now, when NATS is away: addresses
+// whose offences within findtime reached maxretry before the agent found
+// itself on its own.
+func (a *Agent) banDue(now time.Time) {
+	if !a.natsAway(now) {
 		return
 	}
+	for _, b := range a.off.due(now, a.cfg.Host, func(jail string, addr netip.Addr) bool { return !a.mayBanAlone(jail, addr) }) {
+		a.banAlone(b)
+	}
+}
+
+// banAlone puts a local ban in this host's firewall.
+func (a *Agent) banAlone(b wire.Ban) {
+	jail, addr := b.Jail, b.Addr
 	done, err := a.enf.BanLocally(b)
 	if done {
 		a.localBans.Inc()
@@ -344,6 +437,10 @@ func (a *Agent) answerHealth(m *nats.Msg) {
 		h.Problems = append(h.Problems, rc+": the bans bucket holds a ban of the control plane")
 	}
 	h.LastReconcile, h.FirewallError = a.enf.Status()
+	h.BansBehind, h.KernelElements, _ = a.enf.Lag()
+	if h.BansBehind > 0 && now.Sub(a.started) >= 10*time.Second {
+		h.Problems = append(h.Problems, fmt.Sprintf("the firewall is %d bans behind the bucket", h.BansBehind))
+	}
 	switch {
 	case h.FirewallError != "":
 		h.Problems = append(h.Problems, "firewall: "+h.FirewallError)
@@ -371,6 +468,10 @@ func (a *Agent) heartbeat(ctx context.Context, js jetstream.JetStream) error {
 	defer t.Stop()
 	var once sync.Once
 	for {
+		select {
+		case <-a.beat: // this one is sent now
+		default:
+		}
 		own := a.refreshOwn()
 		if len(own) > wire.MaxHeartbeatAddrs {
 			own = own[:wire.MaxHeartbeatAddrs] // the agent itself still refuses bans of all of them
@@ -392,6 +493,7 @@ func (a *Agent) heartbeat(ctx context.Context, js jetstream.JetStream) error {
 		case <-ctx.Done():
 			return nil
 		case <-t.C:
+		case <-a.beat: // reconnected: the fleet sees the agent again at once
 		}
 	}
 }
@@ -421,12 +523,14 @@ func waitBucket[T any](ctx context.Context, log *slog.Logger, open func(context.
 	}
 }
 
-// jailPolicies are the thresholds this host's jails bring (from Fail2Ban),
-// reported to the coordinator as defaults.
+// jailPolicies are this host's enabled jails with the thresholds and
+// ignoreip they bring (from Fail2Ban), reported to the coordinator: a jail
+// most hosts run is the fleet's, with what most of them say.
 func (a *Agent) jailPolicies() map[string]wire.JailPolicy {
 	out := map[string]wire.JailPolicy{}
 	for name, j := range a.cfg.Jails {
-		if !j.On() || (j.MaxRetry == 0 && j.FindTime == 0 && j.BanTime == 0 && len(j.Ignore.Prefixes()) == 0) {
+		// Every enabled jail: the fleet knows a jail by most hosts running it.
+		if !j.On() {
 			continue
 		}
 		p := wire.JailPolicy{MaxRetry: j.MaxRetry, FindTime: j.FindTime.Seconds(), BanTime: j.BanTime.Seconds(), Ports: j.Ports}
@@ -439,4 +543,23 @@ func (a *Agent) jailPolicies() map[string]wire.JailPolicy {
 		return nil
 	}
 	return out
+}
+
+// unlockControl removes, every few seconds while NATS is not connected, any
+// element of the firewall on a NATS server's address: an agent cut off by
+// its own firewall must get back to the fleet (the bans watch itself may
+// not notice a lost connection).
+func (a *Agent) unlockControl(ctx context.Context, nc *nats.Conn) error {
+	t := time.NewTicker(5 * time.Second)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return nil
+		case <-t.C:
+			if nc.Status() != nats.CONNECTED {
+				a.enf.LiftControl()
+			}
+		}
+	}
 }

@@ -44,10 +44,20 @@ type offline struct {
 	mu    sync.Mutex
 	tr    *window.Tracker
 	swept time.Time
+	// ripe are the addresses whose offences reached their jail's maxretry
+	// while the agent was not (yet) on its own: banned by due once it is,
+	// if the window still holds maxretry offences then.
+	ripe map[window.Key]ripeAddr
+}
+
+// ripeAddr is an address that reached maxretry in a jail.
+type ripeAddr struct {
+	jail string
+	addr netip.Addr
 }
 
 func newOffline(cfg *config.Agent, started time.Time) *offline {
-	o := &offline{after: cfg.Offline.After, jails: map[string]localJail{}, tr: window.NewTracker(), swept: started}
+	o := &offline{after: cfg.Offline.After, jails: map[string]localJail{}, tr: window.NewTracker(), swept: started, ripe: map[window.Key]ripeAddr{}}
 	o.unreachableSince.Store(started.UnixNano()) // not connected yet
 	for i, name := range cfg.JailNames() {
 		j := cfg.Jails[name]
@@ -86,9 +96,12 @@ func (o *offline) away(now time.Time, failingSince time.Time) bool {
 	return !failingSince.IsZero() && now.Sub(failingSince) >= o.after
 }
 
-// offence counts one offence; when the jail's maxretry is reached and ban
-// says the agent is on its own, it returns the ban to make (and forgets the
-// address's window).
+// offence counts one offence, seen at `at` (the log's time), whether NATS
+// is reachable or not: the count of an outage's first seconds is there
+// when the agent finds itself on its own. When the jail's maxretry is
+// reached and ban says the agent is on its own, it returns the ban to make
+// (and forgets the address's window); when ban says it is not, the address
+// is kept for due.
 func (o *offline) offence(jail string, addr netip.Addr, at, now time.Time, host string, ban func() bool) (wire.Ban, bool) {
 	lj, ok := o.jails[jail]
 	if !ok {
@@ -99,16 +112,53 @@ func (o *offline) offence(jail string, addr netip.Addr, at, now time.Time, host 
 	defer o.mu.Unlock()
 	if now.Sub(o.swept) >= time.Minute {
 		o.tr.Sweep(now, o.findTime)
+		for k, r := range o.ripe {
+			if o.tr.HostCount(k, 0, now, o.jails[r.jail].policy) == 0 {
+				delete(o.ripe, k)
+			}
+		}
 		o.swept = now
 	}
 	r := o.tr.Add(k, 0, at, now, lj.policy)
-	if r.Stale || r.Count < lj.policy.MaxRetry || !ban() {
+	if r.Stale || r.Count < lj.policy.MaxRetry {
 		return wire.Ban{}, false
 	}
+	if !ban() {
+		o.ripe[k] = ripeAddr{jail: jail, addr: addr}
+		return wire.Ban{}, false
+	}
+	delete(o.ripe, k)
 	o.tr.Forget(k)
+	return lj.ban(jail, addr, r.Count, now, host), true
+}
+
+// due returns the bans of the addresses that reached their jail's maxretry
+// before the agent found itself on its own and still have maxretry
+// offences within findtime at now, and forgets their windows. The agent
+// calls it while NATS is away. skip, when it reports true, drops an
+// address (an exemption learnt since it was counted).
+func (o *offline) due(now time.Time, host string, skip func(jail string, addr netip.Addr) bool) []wire.Ban {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	var bans []wire.Ban
+	for k, r := range o.ripe {
+		delete(o.ripe, k)
+		lj := o.jails[r.jail]
+		n := o.tr.HostCount(k, 0, now, lj.policy)
+		if n < lj.policy.MaxRetry || skip(r.jail, r.addr) {
+			continue
+		}
+		o.tr.Forget(k)
+		bans = append(bans, lj.ban(r.jail, r.addr, n, now, host))
+	}
+	return bans
+}
+
+// ban is the local ban of addr in the jail, made at now.
+func (lj localJail) ban(jail string, addr netip.Addr, count int, now time.Time, host string) wire.Ban {
 	return wire.Ban{V: wire.Version, Addr: addr, Jail: jail, Ports: lj.ports,
-		Reason:  wire.Reason{Count: r.Count, Hosts: []string{host}},
-		Created: now, Expires: now.Add(lj.banTime), By: "agent:" + host + " (NATS unreachable)"}, true
+		Reason:  wire.Reason{Count: count, Hosts: []string{host}},
+		Created: now, Expires: now.Add(lj.banTime), By: "agent:" + host + " (NATS unreachable)"}
 }
 
 func (o *offline) findTime(id uint16) time.Duration { return o.findTimes[id] }

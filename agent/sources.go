@@ -431,7 +431,7 @@ func (a *Agent) handler(jail string, flt filter.AtFilter) lineHandler {
 			Addr: netaddr.Canonical(fail.Addr),
 			Time: fail.Time,
 			Line: wire.CutLine(line),
-			User: fail.User,
+			User: wire.CutUser(fail.User),
 		}
 		a.log.Debug("failure", "jail", jail, "addr", o.Addr, "user", o.User)
 		a.decideAlone(jail, o.Addr, o.Time)

@@ -42,6 +42,10 @@ func TestStolenHostLogin(t *testing.T) {
 	sshd.Quorum = 2
 	ccfg.Jails["sshd"] = sshd
 	ccfg.Limits = config.Limits{MaxBanTime: 24 * time.Hour, MinMaxRetry: 2, OffenceRate: 10}
+	// Room for all 10,000 in the stream (a shard of one host keeps
+	// stream_max_per_host/16 by default: a flood pushes out its own
+	// older offences), so that every one is judged and counted.
+	ccfg.NATS.StreamMaxPerHost = 1_000_000
 	creg := prometheus.NewRegistry()
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)

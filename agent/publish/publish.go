@@ -26,6 +26,11 @@ type Publisher struct {
 	log    *slog.Logger
 	queue  chan queued
 	shards int
+	// wake cuts a retry's wait short (capacity 1): NATS is back.
+	wake chan struct{}
+	// minBackoff and maxBackoff bound the waits between attempts (tests
+	// change them).
+	minBackoff, maxBackoff time.Duration
 
 	// failingSince is when the publish that is still failing first failed
 	// (Unix nanoseconds; 0: the last attempt succeeded).
@@ -59,7 +64,8 @@ type Options struct {
 	Registry prometheus.Registerer
 }
 
-// New returns a publisher for js.
+// New returns a publisher for js. js may be nil when the connection is
+// made later (offences are queued meanwhile); Attach it before Run.
 func New(js jetstream.JetStream, o Options) *Publisher {
 	if o.Queue <= 0 {
 		o.Queue = 10000
@@ -68,7 +74,8 @@ func New(js jetstream.JetStream, o Options) *Publisher {
 		o.Shards = subject.DefaultShards
 	}
 	p := &Publisher{
-		js: js, host: o.Host, log: o.Logger, queue: make(chan queued, o.Queue), shards: o.Shards,
+		js: js, host: o.Host, log: o.Logger, queue: make(chan queued, o.Queue), shards: o.Shards, wake: make(chan struct{}, 1),
+		minBackoff: minBackoff, maxBackoff: maxBackoff,
 		published:  prometheus.NewCounter(prometheus.CounterOpts{Name: "banfleet_agent_offences_published_total", Help: "Offences stored by JetStream."}),
 		duplicates: prometheus.NewCounter(prometheus.CounterOpts{Name: "banfleet_agent_offences_duplicate_total", Help: "Offences JetStream already had (retries)."}),
 		dropped:    prometheus.NewCounter(prometheus.CounterOpts{Name: "banfleet_agent_offences_unsent_total", Help: "Offences not stored when the agent stopped (read again at the next start)."}),
@@ -78,6 +85,21 @@ func New(js jetstream.JetStream, o Options) *Publisher {
 		o.Registry.MustRegister(p.published, p.duplicates, p.dropped, p.errors)
 	}
 	return p
+}
+
+// Attach sets the JetStream a publisher made without one publishes to. It
+// must be called before Run.
+func (p *Publisher) Attach(js jetstream.JetStream) { p.js = js }
+
+// Wake tells the publisher that NATS is reachable again (a reconnection):
+// an offence waiting to be retried is sent at once, and the retry delay
+// starts again from its shortest, so what queued during an outage is
+// flushed without a backoff left over from it. It never blocks.
+func (p *Publisher) Wake() {
+	select {
+	case p.wake <- struct{}{}:
+	default:
+	}
 }
 
 type queued struct {
@@ -167,7 +189,7 @@ func (p *Publisher) publish(ctx context.Context, o *wire.Offence) error {
 		return nil
 	}
 	subj := subject.Offence(subject.Shard(netaddr.Canonical(o.Addr), p.shards), p.host)
-	backoff := 50 * time.Millisecond
+	backoff := p.minBackoff
 	for {
 		pctx, cancel := context.WithTimeout(ctx, 2*time.Second)
 		ack, err := p.js.Publish(pctx, subj, data, jetstream.WithMsgID(MsgID(o)))
@@ -190,11 +212,26 @@ func (p *Publisher) publish(ctx context.Context, o *wire.Offence) error {
 		if !errors.Is(err, context.DeadlineExceeded) {
 			p.log.Warn("publish failed, retrying", "jail", o.Jail, "addr", o.Addr, "err", err, "retry_in", backoff)
 		}
+		t := time.NewTimer(backoff)
 		select {
 		case <-ctx.Done():
+			t.Stop()
 			return ctx.Err()
-		case <-time.After(backoff):
+		case <-p.wake:
+			t.Stop()
+			backoff = p.minBackoff
+			continue
+		case <-t.C:
 		}
-		backoff = min(backoff*2, 2*time.Second)
+		backoff = min(backoff*2, p.maxBackoff)
 	}
 }
+
+// Retry delays of a publish that failed: doubling from minBackoff up to
+// maxBackoff. A publish attempt itself waits up to 2 s for its ack, so an
+// outage costs at most about 3 s of delay after NATS is back, and nothing
+// once the reconnection is announced (Wake).
+const (
+	minBackoff = 50 * time.Millisecond
+	maxBackoff = time.Second
+)

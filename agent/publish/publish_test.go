@@ -115,3 +115,27 @@ func TestQueuedCountsInFlight(t *testing.T) {
 	require.Eventually(t, func() bool { return len(p.queue) == 1 }, 10*time.Second, 10*time.Millisecond, "Run took the first")
 	require.Equal(t, 2, p.Queued())
 }
+
+// After an outage the queued offence is sent as soon as the reconnection
+// is announced (Wake), whatever the retry delay had grown to.
+func TestWakeRetriesAtOnce(t *testing.T) {
+	ns := natstest.Start(t)
+	ctx := natstest.Ctx(t, 30*time.Second)
+	p := New(ns.JS, Options{Host: "h1", Logger: slog.New(slog.DiscardHandler), Registry: prometheus.NewRegistry()})
+	p.minBackoff, p.maxBackoff = time.Hour, time.Hour // only Wake can cut the wait short
+	p.Wake()                                          // a wake before any failure is spent on the first retry
+	rctx, cancel := context.WithCancel(ctx)
+	done := make(chan struct{})
+	go func() { _ = p.Run(rctx); close(done) }()
+	t.Cleanup(func() { cancel(); <-done })
+
+	require.True(t, p.Offer(ctx, &wire.Offence{ID: "1:0:w", Host: "h1", Jail: "sshd", Addr: netip.MustParseAddr("203.0.113.9"), Time: time.Now()}, nil))
+	require.Eventually(t, func() bool { return testutil.ToFloat64(p.errors) >= 2 }, 10*time.Second, 10*time.Millisecond)
+	require.False(t, p.FailingSince().IsZero())
+	_, err := ns.JS.CreateStream(ctx, jetstream.StreamConfig{Name: subject.OffenceStream, Subjects: []string{subject.OffenceWildcard}})
+	require.NoError(t, err)
+	p.Wake()
+	require.Eventually(t, func() bool { return testutil.ToFloat64(p.published) == 1 }, 10*time.Second, 10*time.Millisecond)
+	require.True(t, p.FailingSince().IsZero())
+	require.Zero(t, p.Queued())
+}

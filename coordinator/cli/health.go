@@ -130,11 +130,11 @@ func printHealth(g *globals, views []HealthView) error {
 		err = writeJSON(g.stdout, map[string]any{"hosts": orEmpty(views), "ok": well == len(views)})
 	} else {
 		tw := tabwriter.NewWriter(g.stdout, 0, 4, 2, ' ', 0)
-		fmt.Fprintln(tw, "HOST\tSTATUS\tVERSION\tUP\tFILES\tLINES\tUNSENT\tOFFENCES\tCAPPED\tBANS\tLOCAL\tRECONCILED\tPROBLEMS")
+		fmt.Fprintln(tw, "HOST\tSTATUS\tVERSION\tUP\tFILES\tLINES\tUNSENT\tOFFENCES\tCAPPED\tBANS\tBEHIND\tLOCAL\tRECONCILED\tPROBLEMS")
 		for _, v := range views {
 			h := v.Health
 			if h == nil {
-				fmt.Fprintf(tw, "%s\t%s\t-\t-\t-\t-\t-\t%s\t-\t-\t-\t%s\n", v.Host, v.Status, offencesCols(v.Coord), v.Error)
+				fmt.Fprintf(tw, "%s\t%s\t-\t-\t-\t-\t-\t%s\t-\t-\t-\t-\t%s\n", v.Host, v.Status, offencesCols(v.Coord), v.Error)
 				continue
 			}
 			rec := "never"
@@ -145,8 +145,8 @@ func printHealth(g *globals, views []HealthView) error {
 			if len(h.Problems) > 0 {
 				problems = strings.Join(h.Problems, "; ")
 			}
-			fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%d\t%d\t%d\t%s\t%d\t%d\t%s\t%s\n", v.Host, v.Status, h.Version,
-				h.Now.Sub(h.Started).Round(time.Second), h.Files+h.Journals, h.Lines, h.Unsent, offencesCols(v.Coord), h.BansApplied, h.LocalBans, rec, problems)
+			fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%d\t%d\t%d\t%s\t%d\t%d\t%d\t%s\t%s\n", v.Host, v.Status, h.Version,
+				h.Now.Sub(h.Started).Round(time.Second), h.Files+h.Journals, h.Lines, h.Unsent, offencesCols(v.Coord), h.BansApplied, h.BansBehind, h.LocalBans, rec, problems)
 		}
 		fmt.Fprintf(tw, "\n%d of %d agents well\n", well, len(views))
 		err = tw.Flush()

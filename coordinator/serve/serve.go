@@ -18,6 +18,7 @@ import (
 	"net"
 	"net/netip"
 	"net/url"
+	"reflect"
 	"slices"
 	"strings"
 	"sync"
@@ -569,40 +570,16 @@ func (c *Coordinator) watchFleet(ctx context.Context, synced chan struct{}) erro
 	if err != nil {
 		return fmt.Errorf("bucket %s: %w", subject.AgentsBucket, err)
 	}
-	jails := map[string]map[string]wire.JailPolicy{}
-	var once sync.Once
-	return watchLoop(ctx, c.log, "agents", func() {
-		once.Do(func() {
-			c.loadSeen(ctx)
-			c.refreshFleet()
-			close(synced)
-		})
-	}, func(ctx context.Context) (jetstream.KeyWatcher, error) {
-		return kv.WatchAll(ctx)
-	}, func(e jetstream.KeyValueEntry) {
+	jails := map[string]map[string]wire.JailPolicy{} // guarded by fleetMu
+	var dirty atomic.Bool
+	// apply makes what the heartbeats say the engine's: at the initial
+	// sync, then at most once a second when a host came, went or changed
+	// its jails or addresses (not at every heartbeat: with thousands of
+	// hosts that would be thousands of recomputations a second).
+	apply := func() {
+		dirty.Store(false)
 		c.fleetMu.Lock()
-		if e.Operation() != jetstream.KeyValuePut {
-			delete(c.said, e.Key())
-			delete(c.seen, e.Key())
-			delete(jails, e.Key())
-		} else {
-			var hb wire.Heartbeat
-			if err := wire.Decode(e.Value(), &hb); err != nil || hb.Host != e.Key() {
-				c.fleetMu.Unlock()
-				c.log.Warn("bad heartbeat", "key", e.Key(), "err", err)
-				return
-			}
-			ps := make([]netip.Addr, 0, len(hb.Addrs))
-			for _, a := range hb.Addrs {
-				ps = append(ps, netaddr.Canonical(a))
-			}
-			c.said[e.Key()] = ps
-			jails[e.Key()] = hb.Jails
-		}
-		reports := make(map[string]map[string]wire.JailPolicy, len(jails))
-		for h, j := range jails {
-			reports[h] = j
-		}
+		reports := maps.Clone(jails)
 		c.fleetMu.Unlock()
 		c.engine.SetReports(reports)
 		c.m.agents.Set(float64(len(reports)))
@@ -612,6 +589,60 @@ func (c *Coordinator) watchFleet(ctx context.Context, synced chan struct{}) erro
 		}
 		c.warnDisagreement(reports)
 		c.refreshFleet()
+	}
+	var once sync.Once
+	go func() {
+		t := time.NewTicker(time.Second)
+		defer t.Stop()
+		for {
+			select {
+			case <-ctx.Done():
+				return
+			case <-synced:
+			}
+			select {
+			case <-ctx.Done():
+				return
+			case <-t.C:
+				if dirty.Load() {
+					apply()
+				}
+			}
+		}
+	}()
+	return watchLoop(ctx, c.log, "agents", func() {
+		once.Do(func() {
+			c.loadSeen(ctx)
+			apply()
+			close(synced)
+		})
+	}, func(ctx context.Context) (jetstream.KeyWatcher, error) {
+		return kv.WatchAll(ctx)
+	}, func(e jetstream.KeyValueEntry) {
+		c.fleetMu.Lock()
+		defer c.fleetMu.Unlock()
+		if e.Operation() != jetstream.KeyValuePut {
+			delete(c.said, e.Key())
+			delete(c.seen, e.Key())
+			delete(jails, e.Key())
+			dirty.Store(true)
+			return
+		}
+		var hb wire.Heartbeat
+		if err := wire.Decode(e.Value(), &hb); err != nil || hb.Host != e.Key() {
+			c.log.Warn("bad heartbeat", "key", e.Key(), "err", err)
+			return
+		}
+		ps := make([]netip.Addr, 0, len(hb.Addrs))
+		for _, a := range hb.Addrs {
+			ps = append(ps, netaddr.Canonical(a))
+		}
+		old, known := jails[e.Key()]
+		if !known || !slices.Equal(c.said[e.Key()], ps) || !reflect.DeepEqual(old, hb.Jails) {
+			dirty.Store(true)
+		}
+		c.said[e.Key()] = ps
+		jails[e.Key()] = hb.Jails
 	})
 }
 

@@ -191,6 +191,10 @@ type Health struct {
 	// since then, if any.
 	LastReconcile time.Time `json:"last_reconcile,omitzero"`
 	FirewallError string    `json:"firewall_error,omitempty"`
+	// BansBehind is how many bucket revisions the firewall has not taken
+	// yet; KernelElements what the kernel held at the last check.
+	BansBehind     uint64 `json:"bans_behind,omitempty"`
+	KernelElements int    `json:"kernel_elements,omitempty"`
 	// Problems says in words what is wrong; empty when the agent is well.
 	Problems []string `json:"problems,omitempty"`
 }
