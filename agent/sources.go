@@ -425,7 +425,10 @@ func (a *Agent) handler(jail string, flt filter.AtFilter) lineHandler {
 		}
 		failures.Inc()
 		o := &wire.Offence{
-			ID:   src.place() + "-" + hashBytes(line),
+			// The jail is part of the identity: two jails on one file that
+			// both match a line count it each (JetStream keeps one message
+			// per Msg-Id).
+			ID:   jail + "/" + src.place() + "-" + hashBytes(line),
 			Host: a.cfg.Host,
 			Jail: jail,
 			Addr: netaddr.Canonical(fail.Addr),
