@@ -213,6 +213,10 @@ func (a *Agent) Run(ctx context.Context) error {
 		if err != nil || st == nil {
 			return err
 		}
+		// A pull consumer: the client buffers at most a few thousand bans
+		// and never drops one (a KV watch buffers up to 64 MB and drops
+		// when the firewall is slower than the bucket).
+		a.enf.ReadWith(js)
 		return a.enf.Run(gctx, st.KV())
 	})
 	g.Go(func() error {

@@ -452,3 +452,8 @@ func (e *Enforcer) reconcile(why string) {
 	e.o.Logger.Log(context.Background(), lvl, "firewall reconciled", "why", why, "bans", want, "kernel", kernel, "added", added, "removed", removed,
 		"walk", time.Duration(e.walkNs.Load()).Round(time.Millisecond), "took", time.Since(began).Round(time.Millisecond))
 }
+
+// ReadWith makes Run read the bucket's stream through js with a pull
+// consumer (see Options.JetStream) instead of a KV watch; call it before
+// Run.
+func (e *Enforcer) ReadWith(js jetstream.JetStream) { e.o.JetStream = js }
