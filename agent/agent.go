@@ -400,6 +400,7 @@ func (a *Agent) refreshOwn() []netip.Addr {
 
 func (a *Agent) answerFirewall(m *nats.Msg) {
 	st := wire.FirewallState{Host: a.cfg.Host, Backend: a.cfg.Firewall.Backend, Entries: []wire.FirewallEntry{}}
+	st.Behind, _, _ = a.enf.Lag()
 	es, err := a.fw.List()
 	if err != nil {
 		st.Error = err.Error()

@@ -130,7 +130,10 @@ func writeJSON(w io.Writer, v any) error {
 // HostView is one host's firewall compared with the bucket.
 type HostView struct {
 	Host     string   `json:"host"`
-	Status   string   `json:"status"` // in-sync, drift, no-answer, error
+	Status   string   `json:"status"` // in-sync, behind, drift, no-answer, error
+	// Behind is how many bucket revisions the host's firewall has not
+	// taken yet, as the agent says (catching up, not drift).
+	Behind uint64 `json:"behind,omitempty"`
 	Backend  string   `json:"backend,omitempty"`
 	Held     int      `json:"held"`
 	Missing  []string `json:"missing"` // in the bucket, not in the firewall ("jail/addr")
@@ -182,9 +185,9 @@ func clusterView(ctx context.Context, g *globals, nc *nats.Conn, js jetstream.Je
 		err = writeJSON(g.stdout, map[string]any{"bans": len(list), "hosts": views, "in_sync": inSync})
 	} else {
 		tw := tabwriter.NewWriter(g.stdout, 0, 4, 2, ' ', 0)
-		fmt.Fprintf(tw, "HOST\tSTATUS\tHELD\tMISSING\tEXTRA\tLOCAL\tBACKEND\n")
+		fmt.Fprintf(tw, "HOST\tSTATUS\tHELD\tBEHIND\tMISSING\tEXTRA\tLOCAL\tBACKEND\n")
 		for _, v := range views {
-			fmt.Fprintf(tw, "%s\t%s\t%d\t%s\t%s\t%s\t%s\n", v.Host, v.Status, v.Held, listOrDash(v.Missing), listOrDash(v.Extra), listOrDash(v.Local), v.Backend)
+			fmt.Fprintf(tw, "%s\t%s\t%d\t%d\t%s\t%s\t%s\t%s\n", v.Host, v.Status, v.Held, v.Behind, listOrDash(v.Missing), listOrDash(v.Extra), listOrDash(v.Local), v.Backend)
 		}
 		fmt.Fprintf(tw, "\n%d bans in the bucket; %d hosts\n", len(list), len(views))
 		err = tw.Flush()
@@ -288,7 +291,11 @@ func askHost(g *globals, nc *nats.Conn, hb wire.Heartbeat, want map[string]bool)
 	sort.Strings(v.Local)
 	sort.Strings(v.Entries)
 	v.Status = "in-sync"
-	if len(v.Missing)+len(v.Extra) > 0 {
+	v.Behind = fs.Behind
+	switch {
+	case len(v.Missing)+len(v.Extra) > 0 && v.Behind > 0:
+		v.Status = "behind" // catching up: the agent knows it has bans to take
+	case len(v.Missing)+len(v.Extra) > 0:
 		v.Status = "drift"
 	}
 	return v

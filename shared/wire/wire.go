@@ -165,6 +165,8 @@ type FirewallState struct {
 	Backend string          `json:"backend"`
 	Entries []FirewallEntry `json:"entries"`
 	Error   string          `json:"error,omitempty"`
+	// Behind is how many bucket revisions the firewall has not taken yet.
+	Behind uint64 `json:"behind,omitempty"`
 }
 
 // Health is an agent's answer to a live health request (coord health):
