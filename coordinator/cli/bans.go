@@ -129,11 +129,11 @@ func writeJSON(w io.Writer, v any) error {
 
 // HostView is one host's firewall compared with the bucket.
 type HostView struct {
-	Host     string   `json:"host"`
-	Status   string   `json:"status"` // in-sync, behind, drift, no-answer, error
+	Host   string `json:"host"`
+	Status string `json:"status"` // in-sync, behind, drift, no-answer, error
 	// Behind is how many bucket revisions the host's firewall has not
 	// taken yet, as the agent says (catching up, not drift).
-	Behind uint64 `json:"behind,omitempty"`
+	Behind   uint64   `json:"behind,omitempty"`
 	Backend  string   `json:"backend,omitempty"`
 	Held     int      `json:"held"`
 	Missing  []string `json:"missing"` // in the bucket, not in the firewall ("jail/addr")
