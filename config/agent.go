@@ -12,7 +12,6 @@ import (
 
 	"github.com/knadh/koanf/v2"
 
-	"github.com/banfleet/banfleet/agent/filter"
 	"github.com/banfleet/banfleet/config/fail2ban"
 
 	"github.com/banfleet/banfleet/shared/netaddr"
@@ -306,9 +305,9 @@ func (c *Agent) validate() error {
 			if !j.Regex() {
 				return fieldError(w, f+".filter", "%q has no failregex", j.Filter)
 			}
-		case !slices.Contains(filter.BuiltinNames(), j.Filter):
+		case !slices.Contains(BuiltinFilters, j.Filter):
 			return fieldError(w, f+".filter", "%q is not a built-in filter (built in: %s); set fail2ban: to read filter.d",
-				j.Filter, strings.Join(filter.BuiltinNames(), ", "))
+				j.Filter, strings.Join(BuiltinFilters, ", "))
 		}
 		var nets []string
 		for _, e := range j.IgnoreIP {
@@ -393,3 +392,8 @@ func isHostName(s string) bool {
 	}
 	return true
 }
+
+// BuiltinFilters are the names of the filters built into the agent (its
+// filter package checks that they are the ones it has): the configuration
+// names them without linking detection code into coord.
+var BuiltinFilters = []string{"sshd"}
