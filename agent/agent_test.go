@@ -16,8 +16,8 @@ import (
 	"github.com/banfleet/banfleet/agent"
 	"github.com/banfleet/banfleet/config"
 	"github.com/banfleet/banfleet/coordinator/serve"
+	"github.com/banfleet/banfleet/internal/testutil/natstest"
 	"github.com/banfleet/banfleet/shared/bans"
-	"github.com/banfleet/banfleet/shared/natstest"
 	"github.com/banfleet/banfleet/shared/subject"
 	"github.com/banfleet/banfleet/shared/wire"
 )

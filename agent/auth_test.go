@@ -23,9 +23,9 @@ import (
 	"github.com/banfleet/banfleet/agent"
 	"github.com/banfleet/banfleet/config"
 	"github.com/banfleet/banfleet/coordinator/serve"
+	"github.com/banfleet/banfleet/internal/testutil/testpki"
 	"github.com/banfleet/banfleet/shared/bans"
 	"github.com/banfleet/banfleet/shared/subject"
-	"github.com/banfleet/banfleet/shared/testpki"
 	"github.com/banfleet/banfleet/shared/wire"
 )
 

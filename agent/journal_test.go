@@ -18,9 +18,9 @@ import (
 	"github.com/banfleet/banfleet/agent"
 	"github.com/banfleet/banfleet/config"
 	"github.com/banfleet/banfleet/coordinator/serve"
+	"github.com/banfleet/banfleet/internal/testutil/f2bref"
+	"github.com/banfleet/banfleet/internal/testutil/natstest"
 	"github.com/banfleet/banfleet/shared/bans"
-	"github.com/banfleet/banfleet/shared/f2bref"
-	"github.com/banfleet/banfleet/shared/natstest"
 )
 
 func journalRemote(t *testing.T) string {

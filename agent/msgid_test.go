@@ -15,7 +15,7 @@ import (
 	"github.com/banfleet/banfleet/agent"
 	"github.com/banfleet/banfleet/config"
 	"github.com/banfleet/banfleet/coordinator/serve"
-	"github.com/banfleet/banfleet/shared/natstest"
+	"github.com/banfleet/banfleet/internal/testutil/natstest"
 )
 
 // TestTwoJailsOneLine: two jails read one file and both match a line (as

@@ -13,7 +13,7 @@ import (
 
 	"github.com/banfleet/banfleet/config"
 	"github.com/banfleet/banfleet/coordinator/natsd"
-	"github.com/banfleet/banfleet/shared/testpki"
+	"github.com/banfleet/banfleet/internal/testutil/testpki"
 )
 
 // logRecord is one line a test logger received.

@@ -10,8 +10,8 @@ import (
 
 	"github.com/stretchr/testify/require"
 
-	"github.com/banfleet/banfleet/shared/f2bref"
-	"github.com/banfleet/banfleet/shared/testpki"
+	"github.com/banfleet/banfleet/internal/testutil/f2bref"
+	"github.com/banfleet/banfleet/internal/testutil/testpki"
 )
 
 func TestLoadAgentGood(t *testing.T) {

@@ -11,7 +11,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/banfleet/banfleet/config"
-	"github.com/banfleet/banfleet/shared/testpki"
+	"github.com/banfleet/banfleet/internal/testutil/testpki"
 )
 
 // tlsDir is where the examples expect the certificates.

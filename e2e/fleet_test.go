@@ -11,7 +11,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/banfleet/banfleet/e2e/lab"
-	"github.com/banfleet/banfleet/shared/f2bref"
+	"github.com/banfleet/banfleet/internal/testutil/f2bref"
 )
 
 var hostAddrs = map[string]string{lab.H1: lab.H1Addr.String(), lab.H2: lab.H2Addr.String(), lab.H3: lab.H3Addr.String()}

@@ -17,8 +17,8 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/banfleet/banfleet/e2e/lab"
+	"github.com/banfleet/banfleet/internal/testutil/f2bref"
 	"github.com/banfleet/banfleet/shared/bans"
-	"github.com/banfleet/banfleet/shared/f2bref"
 	"github.com/banfleet/banfleet/shared/subject"
 	"github.com/banfleet/banfleet/shared/wire"
 )

@@ -22,8 +22,8 @@ import (
 	"github.com/vishvananda/netns"
 
 	"github.com/banfleet/banfleet/agent/firewall"
+	"github.com/banfleet/banfleet/internal/testutil/natstest"
 	"github.com/banfleet/banfleet/shared/bans"
-	"github.com/banfleet/banfleet/shared/natstest"
 	"github.com/banfleet/banfleet/shared/wire"
 )
 

@@ -12,7 +12,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/banfleet/banfleet/shared/f2bref"
+	"github.com/banfleet/banfleet/internal/testutil/f2bref"
 )
 
 // Files of Debian's fail2ban 1.0.2 package that the tests compare against,

@@ -7,11 +7,11 @@ import (
 	"testing"
 	"time"
 
-	"github.com/banfleet/banfleet/agent/filter/authlog"
 	"github.com/banfleet/banfleet/agent/jailfilter"
 	"github.com/banfleet/banfleet/config"
 	"github.com/banfleet/banfleet/config/fail2ban"
-	"github.com/banfleet/banfleet/shared/f2bref"
+	"github.com/banfleet/banfleet/internal/testutil/authlog"
+	"github.com/banfleet/banfleet/internal/testutil/f2bref"
 )
 
 // BenchmarkStockSSHD runs Fail2Ban's stock filter.d/sshd.conf (mode normal)

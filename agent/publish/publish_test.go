@@ -12,7 +12,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus/testutil"
 	"github.com/stretchr/testify/require"
 
-	"github.com/banfleet/banfleet/shared/natstest"
+	"github.com/banfleet/banfleet/internal/testutil/natstest"
 	"github.com/banfleet/banfleet/shared/subject"
 	"github.com/banfleet/banfleet/shared/wire"
 )

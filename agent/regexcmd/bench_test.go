@@ -8,9 +8,9 @@ import (
 	"testing"
 	"time"
 
-	"github.com/banfleet/banfleet/agent/filter/authlog"
 	"github.com/banfleet/banfleet/agent/filter/f2b"
-	"github.com/banfleet/banfleet/shared/f2bref"
+	"github.com/banfleet/banfleet/internal/testutil/authlog"
+	"github.com/banfleet/banfleet/internal/testutil/f2bref"
 )
 
 // benchLog is a generated 300k-line auth.log (as e2e/cmd/filterbench makes).

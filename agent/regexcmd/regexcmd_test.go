@@ -10,7 +10,7 @@ import (
 
 	"github.com/stretchr/testify/require"
 
-	"github.com/banfleet/banfleet/shared/f2bref"
+	"github.com/banfleet/banfleet/internal/testutil/f2bref"
 )
 
 const sample = `2026-11-26T06:35:46.123456+00:00 h1 sshd[123]: Failed password for root from 203.0.113.9 port 4242 ssh2

@@ -6,7 +6,7 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/banfleet/banfleet/shared/f2bref"
+	"github.com/banfleet/banfleet/internal/testutil/f2bref"
 )
 
 // seedFiles returns the configuration files of testdata/conf and, when

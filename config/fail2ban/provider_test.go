@@ -12,7 +12,7 @@ import (
 
 	"github.com/banfleet/banfleet/config"
 	"github.com/banfleet/banfleet/config/fail2ban"
-	"github.com/banfleet/banfleet/shared/f2bref"
+	"github.com/banfleet/banfleet/internal/testutil/f2bref"
 )
 
 // jailConf is a struct with every key the Provider documents.

@@ -14,8 +14,8 @@ import (
 	"github.com/nats-io/nats.go/jetstream"
 	"github.com/stretchr/testify/require"
 
+	"github.com/banfleet/banfleet/internal/testutil/natstest"
 	"github.com/banfleet/banfleet/shared/bans"
-	"github.com/banfleet/banfleet/shared/natstest"
 	"github.com/banfleet/banfleet/shared/subject"
 	"github.com/banfleet/banfleet/shared/wire"
 )

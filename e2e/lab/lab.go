@@ -13,7 +13,7 @@ import (
 	"sync/atomic"
 	"time"
 
-	"github.com/banfleet/banfleet/shared/testpki"
+	"github.com/banfleet/banfleet/internal/testutil/testpki"
 )
 
 // Names of the lab's nodes (network namespaces), without the lab's prefix.

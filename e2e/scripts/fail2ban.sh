@@ -5,7 +5,7 @@
 # is started, no firewall rule is made and nothing on the machine changes.
 # Tests find it there (or through BANFLEET_FAIL2BAN_ROOT; an installed package
 # only with BANFLEET_FAIL2BAN_ROOT=/) and derive their Fail2Ban fixtures from
-# it at test time (shared/f2bref.Fixture, cached in .cache/f2bfixtures and made
+# it at test time (internal/testutil/f2bref.Fixture, cached in .cache/f2bfixtures and made
 # again when this tree changes); none of them is committed.
 set -euo pipefail
 top="$(cd "$(dirname "$0")/../.." && pwd)"

@@ -10,7 +10,7 @@ import (
 
 	"github.com/banfleet/banfleet/agent/filter"
 	"github.com/banfleet/banfleet/config/fail2ban"
-	"github.com/banfleet/banfleet/shared/f2bref"
+	"github.com/banfleet/banfleet/internal/testutil/f2bref"
 )
 
 const guardPfx = "Nov 26 06:35:46 host sshd[123]: "

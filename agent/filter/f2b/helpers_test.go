@@ -12,14 +12,14 @@ import (
 
 	"github.com/stretchr/testify/require"
 
-	"github.com/banfleet/banfleet/shared/f2bref"
+	"github.com/banfleet/banfleet/internal/testutil/f2bref"
 )
 
 // fixtures maps a reference fixture's file name to its path once made.
 var fixtures sync.Map
 
 // referenceFixture returns the file out that testdata/script writes from
-// the reference Fail2Ban tree (shared/f2bref): made at test time, cached
+// the reference Fail2Ban tree (internal/testutil/f2bref): made at test time, cached
 // under .cache/f2bfixtures, never committed. Without the tree the test
 // skips (fails under BANFLEET_E2E=1).
 func referenceFixture(t testing.TB, script, out string) string {

@@ -18,7 +18,7 @@ import (
 	"github.com/banfleet/banfleet/agent/filter"
 	"github.com/banfleet/banfleet/agent/filter/date"
 	"github.com/banfleet/banfleet/config/fail2ban"
-	"github.com/banfleet/banfleet/shared/f2bref"
+	"github.com/banfleet/banfleet/internal/testutil/f2bref"
 )
 
 // The injection corpus: log lines of stock Fail2Ban filters in which a

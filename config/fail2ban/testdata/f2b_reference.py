@@ -8,7 +8,7 @@ Run with Debian's python3 and the reference tree's fail2ban importable
         --fixture fixture --unit conf --out golden.json
 
 The Go tests in package fail2ban run it on the reference tree at test time
-(shared/f2bref) and compare their results with what it writes, cached under
+(internal/testutil/f2bref) and compare their results with what it writes, cached under
 .cache/f2bfixtures; the output is never committed.
 
 Sections of the output:

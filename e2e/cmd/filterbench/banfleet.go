@@ -15,7 +15,7 @@ import (
 	"time"
 
 	"github.com/banfleet/banfleet/agent/filter"
-	"github.com/banfleet/banfleet/agent/filter/authlog"
+	"github.com/banfleet/banfleet/internal/testutil/authlog"
 )
 
 // readBuf is the read buffer: the agent's tail.Follower keeps MaxLine

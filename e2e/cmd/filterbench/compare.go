@@ -9,7 +9,7 @@ import (
 	"time"
 
 	"github.com/banfleet/banfleet/agent/filter"
-	"github.com/banfleet/banfleet/agent/filter/authlog"
+	"github.com/banfleet/banfleet/internal/testutil/authlog"
 )
 
 // Classes of lines where banfleet and Fail2Ban disagree.

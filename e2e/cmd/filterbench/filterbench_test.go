@@ -9,7 +9,7 @@ import (
 
 	"github.com/stretchr/testify/require"
 
-	"github.com/banfleet/banfleet/shared/f2bref"
+	"github.com/banfleet/banfleet/internal/testutil/f2bref"
 )
 
 func TestParseFlags(t *testing.T) {

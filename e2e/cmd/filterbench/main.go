@@ -5,7 +5,7 @@
 //	                             [-fail2ban[=false]] [-out DIR] [-runs 5] [-json]
 //	                             [-fail2ban-usedns no]
 //
-// It generates the log with agent/filter/authlog (into DIR, or a temporary
+// It generates the log with internal/testutil/authlog (into DIR, or a temporary
 // directory removed afterwards), then:
 //
 //   - banfleet: runs the Go filter (newFilter) over the file in this
@@ -17,7 +17,7 @@
 //     lines/s, ns/line, allocations per line (runtime.MemStats), the peak
 //     RSS (VmHWM, reset before the passes) and the heap (HeapSys).
 //   - Fail2Ban: runs fail2ban-regex (Debian's 1.0.2, found by
-//     shared/f2bref) with filter.d/sshd.conf, mode normal, over the same
+//     internal/testutil/f2bref) with filter.d/sshd.conf, mode normal, over the same
 //     file, timing its wall and CPU time and its peak RSS (rusage of the
 //     child). See authlog.Fail2BanArgs for the options and why. It runs
 //     when a Fail2Ban tree is found; -fail2ban makes a missing one an
@@ -46,11 +46,11 @@ import (
 	"time"
 
 	"github.com/banfleet/banfleet/agent/filter"
-	"github.com/banfleet/banfleet/agent/filter/authlog"
 	"github.com/banfleet/banfleet/agent/jailfilter"
 	bfconfig "github.com/banfleet/banfleet/config"
 	"github.com/banfleet/banfleet/config/fail2ban"
-	"github.com/banfleet/banfleet/shared/f2bref"
+	"github.com/banfleet/banfleet/internal/testutil/authlog"
+	"github.com/banfleet/banfleet/internal/testutil/f2bref"
 )
 
 // newFilter returns the filter under test. To benchmark the filter.d

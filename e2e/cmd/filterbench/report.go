@@ -8,7 +8,7 @@ import (
 	"strings"
 	"text/tabwriter"
 
-	"github.com/banfleet/banfleet/agent/filter/authlog"
+	"github.com/banfleet/banfleet/internal/testutil/authlog"
 )
 
 type report struct {

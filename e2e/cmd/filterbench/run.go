@@ -12,8 +12,8 @@ import (
 	"runtime"
 	"strings"
 
-	"github.com/banfleet/banfleet/agent/filter/authlog"
-	"github.com/banfleet/banfleet/shared/f2bref"
+	"github.com/banfleet/banfleet/internal/testutil/authlog"
+	"github.com/banfleet/banfleet/internal/testutil/f2bref"
 )
 
 // Run generates the log, measures both filters, compares them and prints

@@ -25,7 +25,7 @@ template. A run whose detector Fail2Ban cannot build has "error".
 
 Run: PYTHONPATH=<tree's fail2ban package dir> FAIL2BAN_CONFIG_DIR=<tree's etc/fail2ban> \
          /usr/bin/python3 f2b_dates.py > f2b_dates.json.gz
-The tests run it (shared/f2bref.Tree.Python) on the reference tree and cache
+The tests run it (internal/testutil/f2bref.Tree.Python) on the reference tree and cache
 the output under .cache/f2bfixtures; it is never committed.
 """
 import os

@@ -9,7 +9,7 @@ them through package f2b's compiled regexes.
         /usr/bin/python3 gen_records.py OUT.jsonl.gz
 
 Output: gzip JSON lines {"k": "fail" | "regex", "re", "ml", "buf", "m",
-"txt", "g"}. The tests run it (shared/f2bref.Tree.Python) on the reference
+"txt", "g"}. The tests run it (internal/testutil/f2bref.Tree.Python) on the reference
 tree and cache the output under .cache/f2bfixtures; it is never committed.
 Fail2Ban's two zzz-* sample filters include a common.conf of its source
 tree's layout, which e2e/scripts/fail2ban.sh provides in the unpacked tree.

@@ -6,7 +6,7 @@ samples_test.go to replay through the Go engine.
     PYTHONPATH=<tree's fail2ban package dir> FAIL2BAN_CONFIG_DIR=<tree's etc/fail2ban> \
         /usr/bin/python3 gen_samples.py OUT.json.gz
 
-The tests run it (shared/f2bref.Tree.Python) on the reference tree and cache
+The tests run it (internal/testutil/f2bref.Tree.Python) on the reference tree and cache
 the output under .cache/f2bfixtures; it is never committed.
 
 The log files, annotations and filter instances follow

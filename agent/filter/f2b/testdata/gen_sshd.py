@@ -6,7 +6,7 @@ each mode and for logtype=journal, as the Definition fields of package f2b.
     PYTHONPATH=<tree's fail2ban package dir> FAIL2BAN_CONFIG_DIR=<tree's etc/fail2ban> \
         /usr/bin/python3 gen_sshd.py OUT.json
 
-The tests run it (shared/f2bref.Tree.Python) on the reference tree and cache
+The tests run it (internal/testutil/f2bref.Tree.Python) on the reference tree and cache
 the output under .cache/f2bfixtures; it is never committed.
 """
 import json, os, sys, unittest

@@ -11,11 +11,11 @@ import (
 
 	"github.com/banfleet/banfleet/agent/filter/date"
 	"github.com/banfleet/banfleet/agent/filter/f2b"
-	"github.com/banfleet/banfleet/agent/filter/f2bcompat"
 	"github.com/banfleet/banfleet/agent/jailfilter"
 	"github.com/banfleet/banfleet/config"
 	"github.com/banfleet/banfleet/config/fail2ban"
-	"github.com/banfleet/banfleet/shared/f2bref"
+	"github.com/banfleet/banfleet/internal/testutil/f2bcompat"
+	"github.com/banfleet/banfleet/internal/testutil/f2bref"
 )
 
 // engine is banfleet's filter engine as the harness sees it:

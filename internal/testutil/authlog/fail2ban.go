@@ -13,7 +13,7 @@ import (
 	"syscall"
 	"time"
 
-	"github.com/banfleet/banfleet/shared/f2bref"
+	"github.com/banfleet/banfleet/internal/testutil/f2bref"
 )
 
 // Hit is a failure a filter reported: the 1-based line and the address it

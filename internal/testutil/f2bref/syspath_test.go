@@ -56,7 +56,7 @@ func TestNoSystemFail2BanPaths(t *testing.T) {
 			line := sc.Text()
 			if m := systemPath.FindStringSubmatch(line); m != nil && !strings.Contains(line, "BANFLEET_FAIL2BAN_ROOT=/") {
 				rel, _ := filepath.Rel(top, p)
-				t.Errorf("%s:%d names %s, a system path of Fail2Ban: use the reference tree (shared/f2bref)", rel, n, m[2])
+				t.Errorf("%s:%d names %s, a system path of Fail2Ban: use the reference tree (internal/testutil/f2bref)", rel, n, m[2])
 			}
 		}
 		return sc.Err()

@@ -61,7 +61,7 @@
 //
 // # Fail2Ban
 //
-// RunFail2Ban runs a Fail2Ban tree's fail2ban-regex (shared/f2bref) over
+// RunFail2Ban runs a Fail2Ban tree's fail2ban-regex (internal/testutil/f2bref) over
 // a log with filter.d/sshd.conf and returns the failures it reports, each
 // attributed to its line, with the child's wall and CPU time and peak RSS;
 // Fail2BanArgs explains the options. The package's tests check that

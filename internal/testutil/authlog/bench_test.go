@@ -7,7 +7,7 @@ import (
 	"time"
 
 	"github.com/banfleet/banfleet/agent/filter"
-	"github.com/banfleet/banfleet/agent/filter/authlog"
+	"github.com/banfleet/banfleet/internal/testutil/authlog"
 )
 
 // benchFilter is the filter BenchmarkSSHDFilter measures; switch it to the

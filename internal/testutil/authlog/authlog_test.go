@@ -11,7 +11,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/banfleet/banfleet/agent/filter"
-	"github.com/banfleet/banfleet/agent/filter/authlog"
+	"github.com/banfleet/banfleet/internal/testutil/authlog"
 )
 
 // gen generates a log in memory.

@@ -9,8 +9,8 @@ import (
 
 	"github.com/stretchr/testify/require"
 
-	"github.com/banfleet/banfleet/agent/filter/authlog"
-	"github.com/banfleet/banfleet/shared/f2bref"
+	"github.com/banfleet/banfleet/internal/testutil/authlog"
+	"github.com/banfleet/banfleet/internal/testutil/f2bref"
 )
 
 // TestFail2BanRecognisesEveryFailureKind runs fail2ban-regex (Debian's
