@@ -183,3 +183,17 @@ func TestAgentJailIgnoreIP(t *testing.T) {
 	_, _, err = LoadAgent(Source{File: f, Environ: []string{}})
 	require.ErrorContains(t, err, "offline.after")
 }
+
+// TestDumpHidesPasswords: -T prints the merged configuration without its
+// secrets.
+func TestDumpHidesPasswords(t *testing.T) {
+	dir := t.TempDir()
+	file := filepath.Join(dir, "coord.yaml")
+	require.NoError(t, os.WriteFile(file, []byte("nats:\n  store_dir: "+dir+"\n  users:\n    h1: {password: secret-h1-pw, role: agent}\n"), 0o600))
+	_, k, err := LoadCoord(Source{File: file, Environ: []string{}})
+	require.NoError(t, err)
+	out, err := Dump(k)
+	require.NoError(t, err)
+	require.NotContains(t, string(out), "secret-h1-pw")
+	require.Contains(t, string(out), Hidden)
+}

@@ -166,8 +166,22 @@ func scalarPaths(t reflect.Type, prefix string) map[string]string {
 	return out
 }
 
-// Dump renders a merged configuration as YAML (for -T).
-func Dump(k *koanf.Koanf) ([]byte, error) { return k.Marshal(yaml.Parser()) }
+// Dump renders a merged configuration as YAML (for -T), secrets hidden:
+// every password shows as Hidden.
+func Dump(k *koanf.Koanf) ([]byte, error) {
+	c := k.Copy()
+	for _, key := range c.Keys() {
+		if key == "password" || strings.HasSuffix(key, ".password") {
+			if err := c.Set(key, Hidden); err != nil {
+				return nil, err
+			}
+		}
+	}
+	return c.Marshal(yaml.Parser())
+}
+
+// Hidden stands for a secret in Dump's output.
+const Hidden = "<hidden>"
 
 // fieldError is a validation error naming the field.
 func fieldError(where, field, format string, args ...any) error {
