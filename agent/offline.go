@@ -13,9 +13,9 @@ import (
 
 // Fail2Ban's defaults, for jails that set no threshold of their own.
 const (
-	defaultMaxRetry = 5
-	defaultFindTime = 10 * time.Minute
-	defaultBanTime  = 10 * time.Minute
+	defaultMaxRetry = config.DefaultMaxRetry
+	defaultFindTime = config.DefaultFindTime
+	defaultBanTime  = config.DefaultBanTime
 	// permanentLocal is how long a local ban of a permanent jail lasts: the
 	// fleet makes it permanent once it sees the offences.
 	permanentLocal = 24 * time.Hour

@@ -134,9 +134,9 @@ func coordDefaults() map[string]any {
 		"nats.retention":           "24h",
 		"nats.stream_max_mb":       1024,
 		"nats.stream_max_per_host": 100_000,
-		"defaults.bantime":         "10m",
-		"defaults.findtime":        "10m",
-		"defaults.maxretry":        5,
+		"defaults.bantime":         DefaultBanTime.String(),
+		"defaults.findtime":        DefaultFindTime.String(),
+		"defaults.maxretry":        DefaultMaxRetry,
 		"defaults.scope":           "fleet",
 		"defaults.quorum":          1,
 		"limits.max_bantime":       "168h",
@@ -253,6 +253,15 @@ func (c *Coord) validate() error {
 	}
 	return c.Metrics.validate(w)
 }
+
+// The thresholds of a jail that sets none: those of Fail2Ban's jail.conf
+// [DEFAULT] (the coordinator's defaults, and an agent's while it decides
+// alone).
+const (
+	DefaultMaxRetry = 5
+	DefaultFindTime = 10 * time.Minute
+	DefaultBanTime  = 10 * time.Minute
+)
 
 // PasswordPlaceholder starts the passwords of the example configuration; a
 // password that starts with it is refused.
