@@ -63,9 +63,11 @@ type Failure struct {
 
 // Filter recognises failures in log lines.
 //
-// Implementations are immutable after construction and safe for concurrent
-// use. Match must not block, must not retain line, and must not allocate
-// when it returns NoMatch or BadLine.
+// A Filter may keep state between lines (Fail2Ban's multi-line filters
+// do: f2b.Matcher), so one Filter serves one log source and is not safe for
+// concurrent use; build one per source. The built-in filters happen to be
+// stateless. Match must not block, must not retain line, and must not
+// allocate when it returns NoMatch or BadLine.
 type Filter interface {
 	// Name is the filter's name, e.g. "sshd".
 	Name() string
