@@ -5,12 +5,9 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
-	"net"
 	"net/netip"
-	"net/url"
 	"os"
 	"path/filepath"
-	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -241,27 +238,10 @@ func (a *Agent) Run(ctx context.Context) error {
 // resolved once, at start, for at most 2 s).
 func (a *Agent) resolveNATS(ctx context.Context) *netaddr.Set {
 	var prefixes []netip.Prefix
-	for _, u := range strings.Split(a.cfg.NATS.URL, ",") {
-		pu, err := url.Parse(strings.TrimSpace(u))
-		if err != nil || pu.Hostname() == "" {
-			continue
-		}
-		host := pu.Hostname()
-		if ip, err := netip.ParseAddr(host); err == nil {
-			prefixes = append(prefixes, netip.PrefixFrom(netaddr.Canonical(ip), netaddr.Canonical(ip).BitLen()))
-			continue
-		}
-		rctx, cancel := context.WithTimeout(ctx, 2*time.Second)
-		ips, err := net.DefaultResolver.LookupNetIP(rctx, "ip", host)
-		cancel()
-		if err != nil {
-			a.log.Warn("NATS host not resolved; its addresses are not exempt from local bans", "host", host, "err", err)
-			continue
-		}
-		for _, ip := range ips {
-			ip = netaddr.Canonical(ip)
-			prefixes = append(prefixes, netip.PrefixFrom(ip, ip.BitLen()))
-		}
+	for _, ip := range netaddr.Resolve(ctx, netaddr.URLHosts(a.cfg.NATS.URL), 2*time.Second, func(h string, err error) {
+		a.log.Warn("NATS host not resolved; its addresses are not exempt from local bans", "host", h, "err", err)
+	}) {
+		prefixes = append(prefixes, netip.PrefixFrom(ip, ip.BitLen()))
 	}
 	s := &netaddr.Set{}
 	s.Replace(prefixes)
@@ -385,7 +365,7 @@ func (a *Agent) openFirewall() (firewall.Backend, error) {
 }
 
 func (a *Agent) refreshOwn() []netip.Addr {
-	addrs, err := enforce.Own()
+	addrs, err := netaddr.HostAddrs()
 	if err != nil {
 		a.log.Warn("own addresses unknown", "err", err)
 		return nil

@@ -457,7 +457,7 @@ func Consensus(defaults config.JailPolicy, limits config.Limits, retention time.
 		// ignoreip: the prefixes more than half of the live hosts list.
 		count := map[netip.Prefix]int{}
 		for _, r := range rs {
-			for _, ip := range slices.Compact(slices.SortedFunc(slices.Values(r.IgnoreIP), comparePrefix)) {
+			for _, ip := range netaddr.SortPrefixes(slices.Clone(r.IgnoreIP)) {
 				count[ip.Masked()]++
 			}
 		}
@@ -467,7 +467,7 @@ func Consensus(defaults config.JailPolicy, limits config.Limits, retention time.
 				ign = append(ign, ip)
 			}
 		}
-		slices.SortFunc(ign, comparePrefix)
+		ign = netaddr.SortPrefixes(ign)
 		p.Ignore.Replace(ign)
 		for _, ip := range ign {
 			p.IgnoreIP = append(p.IgnoreIP, ip.String())
@@ -475,19 +475,6 @@ func Consensus(defaults config.JailPolicy, limits config.Limits, retention time.
 		out[name] = p
 	}
 	return out
-}
-
-// exemptSorted sorts prefixes and drops duplicates.
-func exemptSorted(ps []netip.Prefix) []netip.Prefix {
-	slices.SortFunc(ps, comparePrefix)
-	return slices.Compact(ps)
-}
-
-func comparePrefix(a, b netip.Prefix) int {
-	if c := a.Addr().Compare(b.Addr()); c != 0 {
-		return c
-	}
-	return a.Bits() - b.Bits()
 }
 
 // median returns the median of the reports' values, a zero value (not set)
@@ -574,7 +561,7 @@ func (e *Engine) Jails() map[string]wire.PolicyJail {
 		if pj.BanTime < 0 {
 			pj.BanTime = -1
 		}
-		pj.IgnoreIP = exemptSorted(append(p.Ignore.Prefixes(), e.reportedIgnore[name].Prefixes()...))
+		pj.IgnoreIP = netaddr.SortPrefixes(append(p.Ignore.Prefixes(), e.reportedIgnore[name].Prefixes()...))
 		out[name] = pj
 	}
 	for name, p := range e.reported {

@@ -17,10 +17,8 @@ import (
 	"maps"
 	"net"
 	"net/netip"
-	"net/url"
 	"reflect"
 	"slices"
-	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -973,17 +971,7 @@ func (c *Coordinator) liftAll(ctx context.Context) {
 
 // exemptList merges prefix lists into one sorted list without duplicates.
 func exemptList(lists ...[]netip.Prefix) []netip.Prefix {
-	var out []netip.Prefix
-	for _, l := range lists {
-		out = append(out, l...)
-	}
-	slices.SortFunc(out, func(a, b netip.Prefix) int {
-		if c := a.Addr().Compare(b.Addr()); c != 0 {
-			return c
-		}
-		return a.Bits() - b.Bits()
-	})
-	return slices.Compact(out)
+	return netaddr.SortPrefixes(slices.Concat(lists...))
 }
 
 // watchLoop runs a KV watch, restarting it if it breaks, until ctx ends.
@@ -1046,52 +1034,26 @@ func pinCert(own []byte) nats.Option {
 // embedded NATS server), the address the embedded server listens on, and
 // the external NATS servers (names resolved once, for at most 2 s).
 func (c *Coordinator) controlPlane(ctx context.Context) []netip.Prefix {
+	own, err := netaddr.HostAddrs()
+	if err != nil {
+		c.log.Warn("own addresses unknown", "err", err)
+	}
+	hosts := netaddr.URLHosts(c.cfg.NATS.URL)
+	if c.cfg.NATS.URL == "" {
+		if h, _, err := net.SplitHostPort(c.cfg.NATS.Listen); err == nil && h != "" {
+			hosts = append(hosts, h)
+		}
+	}
+	addrs := append(own, netaddr.Resolve(ctx, hosts, 2*time.Second, func(h string, err error) {
+		c.log.Warn("NATS host not resolved; its addresses are not known to be the control plane", "host", h, "err", err)
+	})...)
 	var out []netip.Prefix
-	add := func(a netip.Addr) {
-		a = netaddr.Canonical(a)
+	for _, a := range addrs {
 		if netaddr.Never(a) == "" {
 			out = append(out, netip.PrefixFrom(a, a.BitLen()))
 		}
 	}
-	if ifas, err := net.InterfaceAddrs(); err == nil {
-		for _, ifa := range ifas {
-			if p, err := netip.ParsePrefix(ifa.String()); err == nil {
-				add(p.Addr())
-			}
-		}
-	} else {
-		c.log.Warn("own addresses unknown", "err", err)
-	}
-	var hosts []string
-	if c.cfg.NATS.URL == "" {
-		if h, _, err := net.SplitHostPort(c.cfg.NATS.Listen); err == nil {
-			hosts = append(hosts, h)
-		}
-	}
-	for _, u := range strings.Split(c.cfg.NATS.URL, ",") {
-		if pu, err := url.Parse(strings.TrimSpace(u)); err == nil && pu.Hostname() != "" {
-			hosts = append(hosts, pu.Hostname())
-		}
-	}
-	for _, h := range hosts {
-		if ip, err := netip.ParseAddr(h); err == nil {
-			add(ip)
-			continue
-		}
-		if h == "" {
-			continue
-		}
-		rctx, cancel := context.WithTimeout(ctx, 2*time.Second)
-		ips, err := net.DefaultResolver.LookupNetIP(rctx, "ip", h)
-		cancel()
-		if err != nil {
-			c.log.Warn("NATS host not resolved; its addresses are not known to be the control plane", "host", h, "err", err)
-		}
-		for _, ip := range ips {
-			add(ip)
-		}
-	}
-	return exemptList(out)
+	return netaddr.SortPrefixes(out)
 }
 
 // orDefault is v, or def when v is not set (a configuration made in code).

@@ -3,10 +3,15 @@
 package netaddr
 
 import (
+	"context"
 	"fmt"
+	"net"
 	"net/netip"
+	"net/url"
+	"slices"
 	"strings"
 	"sync"
+	"time"
 )
 
 // Canonical returns addr without an IPv4-in-IPv6 mapping, so that
@@ -114,4 +119,72 @@ func Never(addr netip.Addr) string {
 		return `"this network" (0.0.0.0/8)`
 	}
 	return ""
+}
+
+// SortPrefixes sorts ps by address, then prefix length, and drops
+// duplicates; it reuses ps.
+func SortPrefixes(ps []netip.Prefix) []netip.Prefix {
+	slices.SortFunc(ps, func(a, b netip.Prefix) int {
+		if c := a.Addr().Compare(b.Addr()); c != 0 {
+			return c
+		}
+		return a.Bits() - b.Bits()
+	})
+	return slices.Compact(ps)
+}
+
+// HostAddrs returns this machine's interface addresses that can identify
+// it to others: not loopback, not link-local.
+func HostAddrs() ([]netip.Addr, error) {
+	ifas, err := net.InterfaceAddrs()
+	if err != nil {
+		return nil, fmt.Errorf("interface addresses: %w", err)
+	}
+	var out []netip.Addr
+	for _, ifa := range ifas {
+		p, err := netip.ParsePrefix(ifa.String())
+		if err != nil {
+			continue
+		}
+		if ip := Canonical(p.Addr()); !ip.IsLoopback() && !ip.IsLinkLocalUnicast() {
+			out = append(out, ip)
+		}
+	}
+	return out, nil
+}
+
+// URLHosts returns the host of each URL of a comma-separated list (as
+// nats.url holds), skipping what does not parse.
+func URLHosts(urls string) []string {
+	var out []string
+	for _, u := range strings.Split(urls, ",") {
+		if pu, err := url.Parse(strings.TrimSpace(u)); err == nil && pu.Hostname() != "" {
+			out = append(out, pu.Hostname())
+		}
+	}
+	return out
+}
+
+// Resolve returns the addresses of hosts: a literal address as it is, a
+// name looked up for at most timeout. A name that does not resolve is
+// reported to unresolved and skipped.
+func Resolve(ctx context.Context, hosts []string, timeout time.Duration, unresolved func(host string, err error)) []netip.Addr {
+	var out []netip.Addr
+	for _, h := range hosts {
+		if ip, err := netip.ParseAddr(h); err == nil {
+			out = append(out, Canonical(ip))
+			continue
+		}
+		rctx, cancel := context.WithTimeout(ctx, timeout)
+		ips, err := net.DefaultResolver.LookupNetIP(rctx, "ip", h)
+		cancel()
+		if err != nil {
+			unresolved(h, err)
+			continue
+		}
+		for _, ip := range ips {
+			out = append(out, Canonical(ip))
+		}
+	}
+	return out
 }

@@ -1,8 +1,10 @@
 package netaddr
 
 import (
+	"context"
 	"net/netip"
 	"testing"
+	"time"
 
 	"github.com/stretchr/testify/require"
 )
@@ -36,4 +38,15 @@ func TestNever(t *testing.T) {
 			t.Errorf("Never(%s) = %q, want never=%v", tc.addr, Never(netip.MustParseAddr(tc.addr)), tc.want)
 		}
 	}
+}
+
+func TestURLHostsAndResolve(t *testing.T) {
+	hosts := URLHosts("nats://10.0.0.1:4222, tls://[::ffff:10.0.0.2]:4222,bad url%%,nats://n.invalid:4222")
+	require.Equal(t, []string{"10.0.0.1", "::ffff:10.0.0.2", "n.invalid"}, hosts)
+	var failed []string
+	got := Resolve(context.Background(), hosts, time.Second, func(h string, _ error) { failed = append(failed, h) })
+	require.Equal(t, []netip.Addr{netip.MustParseAddr("10.0.0.1"), netip.MustParseAddr("10.0.0.2")}, got)
+	require.Equal(t, []string{"n.invalid"}, failed)
+	require.Equal(t, []netip.Prefix{netip.MustParsePrefix("10.0.0.0/8"), netip.MustParsePrefix("10.0.0.1/32")},
+		SortPrefixes([]netip.Prefix{netip.MustParsePrefix("10.0.0.1/32"), netip.MustParsePrefix("10.0.0.0/8"), netip.MustParsePrefix("10.0.0.1/32")}))
 }
