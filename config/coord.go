@@ -132,8 +132,8 @@ func coordDefaults() map[string]any {
 		"nats.listen":              "127.0.0.1:4222",
 		"nats.store_dir":           "/var/lib/banfleet/nats",
 		"nats.retention":           "24h",
-		"nats.stream_max_mb":       1024,
-		"nats.stream_max_per_host": 100_000,
+		"nats.stream_max_mb":       DefaultStreamMaxMB,
+		"nats.stream_max_per_host": DefaultStreamMaxPerHost,
 		"defaults.bantime":         DefaultBanTime.String(),
 		"defaults.findtime":        DefaultFindTime.String(),
 		"defaults.maxretry":        DefaultMaxRetry,
@@ -261,6 +261,12 @@ const (
 	DefaultMaxRetry = 5
 	DefaultFindTime = 10 * time.Minute
 	DefaultBanTime  = 10 * time.Minute
+)
+
+// The offence stream's bounds when the configuration sets none.
+const (
+	DefaultStreamMaxMB      = 1024
+	DefaultStreamMaxPerHost = 100_000
 )
 
 // PasswordPlaceholder starts the passwords of the example configuration; a

@@ -72,7 +72,7 @@ type Engine struct {
 	hosts        map[string]uint16
 	hostName     []string
 	punished     map[window.Key]uint32
-	rate         map[rateKey]rateCount
+	rate         map[rateKey]uint32 // offences this second
 	rateSec      uint32
 }
 
@@ -80,8 +80,6 @@ type rateKey struct {
 	addr netip.Addr
 	host uint16
 }
-
-type rateCount struct{ n uint32 }
 
 // New returns an engine for cfg; by names the deciding coordinator in bans.
 func New(cfg *config.Coord, by string) *Engine {
@@ -96,7 +94,7 @@ func New(cfg *config.Coord, by string) *Engine {
 		hosts:    map[string]uint16{},
 		hostName: []string{""},
 		punished: map[window.Key]uint32{},
-		rate:     map[rateKey]rateCount{},
+		rate:     map[rateKey]uint32{},
 
 		unknownJails: map[uint16]int{},
 	}).internConfigured()
@@ -360,10 +358,8 @@ func (e *Engine) capped(addr netip.Addr, host uint16, now time.Time) bool {
 		e.rateSec = sec
 	}
 	k := rateKey{addr: addr, host: host}
-	c := e.rate[k]
-	c.n++
-	e.rate[k] = c
-	return c.n > uint32(limit)
+	e.rate[k]++
+	return e.rate[k] > uint32(limit)
 }
 
 // SetReports sets what each live host reports of its jails (Fail2Ban
@@ -469,9 +465,6 @@ func Consensus(defaults config.JailPolicy, limits config.Limits, retention time.
 		}
 		ign = netaddr.SortPrefixes(ign)
 		p.Ignore.Replace(ign)
-		for _, ip := range ign {
-			p.IgnoreIP = append(p.IgnoreIP, ip.String())
-		}
 		out[name] = p
 	}
 	return out

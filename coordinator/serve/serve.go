@@ -291,8 +291,8 @@ func (c *Coordinator) setupOnce(ctx context.Context) error {
 		Discard:     jetstream.DiscardOld,
 		// Bounded, and per subject (a shard of one host): one host's flood
 		// pushes out its own older offences, not the others'.
-		MaxBytes:          int64(orDefault(c.cfg.NATS.StreamMaxMB, 1024)) << 20,
-		MaxMsgsPerSubject: int64(orDefault(c.cfg.NATS.StreamMaxPerHost, 100_000) / subject.DefaultShards),
+		MaxBytes:          int64(orDefault(c.cfg.NATS.StreamMaxMB, config.DefaultStreamMaxMB)) << 20,
+		MaxMsgsPerSubject: int64(orDefault(c.cfg.NATS.StreamMaxPerHost, config.DefaultStreamMaxPerHost) / subject.DefaultShards),
 	})
 	if err != nil {
 		return fmt.Errorf("create stream %s: %w", subject.OffenceStream, err)

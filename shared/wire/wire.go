@@ -393,7 +393,7 @@ func Decode(data []byte, msg validator) error {
 	if _, err := dec.Token(); err != io.EOF {
 		return fmt.Errorf("%w: trailing data", ErrMalformed)
 	}
-	if versionOf(msg) != Version {
+	if v := versionField(msg); v == nil || *v != Version {
 		pv, ok := probeVersion(data)
 		switch {
 		case !ok:
@@ -405,28 +405,29 @@ func Decode(data []byte, msg validator) error {
 	return msg.Validate()
 }
 
-// versionOf returns the version field of a decoded message (-1 for a type
-// this package does not know: its version is then probed).
-func versionOf(msg validator) int {
+// versionField returns the version field of one of this package's
+// messages (nil for another type): one list of the messages for Encode and
+// Decode.
+func versionField(msg any) *int {
 	switch m := msg.(type) {
 	case *Offence:
-		return m.V
+		return &m.V
 	case *Ban:
-		return m.V
+		return &m.V
 	case *Heartbeat:
-		return m.V
+		return &m.V
 	case *FirewallState:
-		return m.V
+		return &m.V
 	case *Exempt:
-		return m.V
+		return &m.V
 	case *Health:
-		return m.V
+		return &m.V
 	case *Policy:
-		return m.V
+		return &m.V
 	case *CoordStats:
-		return m.V
+		return &m.V
 	}
-	return -1
+	return nil
 }
 
 // probeVersion reads the "v" field of a message.
@@ -442,23 +443,8 @@ func probeVersion(data []byte) (int, bool) {
 
 // Encode sets the version and marshals msg.
 func Encode(msg any) ([]byte, error) {
-	switch m := msg.(type) {
-	case *Offence:
-		m.V = Version
-	case *Ban:
-		m.V = Version
-	case *Heartbeat:
-		m.V = Version
-	case *FirewallState:
-		m.V = Version
-	case *Exempt:
-		m.V = Version
-	case *Health:
-		m.V = Version
-	case *Policy:
-		m.V = Version
-	case *CoordStats:
-		m.V = Version
+	if v := versionField(msg); v != nil {
+		*v = Version
 	}
 	return json.Marshal(msg)
 }
