@@ -297,15 +297,17 @@ func (e *Enforcer) liftControl() {
 	}
 	e.fwMu.Lock()
 	defer e.fwMu.Unlock()
-	list, err := e.o.Backend.List()
-	if err != nil {
-		return
-	}
+	// A walk, not List: no copy of the whole kernel for a few addresses.
+	// (A walk may meet an element twice: a duplicate delete would fail
+	// the transaction.)
 	var del []firewall.Entry
-	for _, en := range list {
-		if e.o.Control.Contains(en.Addr) {
-			del = append(del, firewall.Entry{Jail: en.Jail, Addr: en.Addr})
+	if err := e.o.Backend.Walk(func(en firewall.Entry) {
+		x := firewall.Entry{Jail: en.Jail, Addr: en.Addr}
+		if e.o.Control.Contains(en.Addr) && !slices.Contains(del, x) {
+			del = append(del, x)
 		}
+	}); err != nil {
+		return
 	}
 	if len(del) == 0 {
 		return

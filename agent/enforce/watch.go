@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"log/slog"
 	"slices"
+	"sync/atomic"
 	"time"
 
 	"github.com/nats-io/nats.go/jetstream"
@@ -79,20 +80,16 @@ func lastSeq(ctx context.Context, kv jetstream.KeyValue) (uint64, error) {
 }
 
 // noteLast raises the known last sequence of the bucket to seq.
-func (e *Enforcer) noteLast(seq uint64) {
-	for {
-		cur := e.last.Load()
-		if seq <= cur || e.last.CompareAndSwap(cur, seq) {
-			return
-		}
-	}
-}
+func (e *Enforcer) noteLast(seq uint64) { raise(&e.last, seq) }
 
 // noteApplied raises the applied revision to seq.
-func (e *Enforcer) noteApplied(seq uint64) {
+func (e *Enforcer) noteApplied(seq uint64) { raise(&e.applied, seq) }
+
+// raise sets v to seq unless it holds more already.
+func raise(v *atomic.Uint64, seq uint64) {
 	for {
-		cur := e.applied.Load()
-		if seq <= cur || e.applied.CompareAndSwap(cur, seq) {
+		cur := v.Load()
+		if seq <= cur || v.CompareAndSwap(cur, seq) {
 			return
 		}
 	}
@@ -350,7 +347,8 @@ func (e *Enforcer) reconcile(why string) {
 		if newly {
 			found++
 		}
-		if key := localKey(en.Jail, en.Addr); !hit {
+		if !hit && len(e.local) > 0 { // no key built per element when there are no local bans
+			key := localKey(en.Jail, en.Addr)
 			if _, ok := e.local[key]; ok {
 				hit = true
 				if !seenLocal[key] {
