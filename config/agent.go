@@ -211,12 +211,7 @@ func LoadAgent(src Source) (*Agent, *koanf.Koanf, error) {
 	return &c, k, nil
 }
 
-func (c *Agent) where() string {
-	if c.File == "" {
-		return "config"
-	}
-	return "config " + c.File
-}
+func (c *Agent) where() string { return where(c.File) }
 
 func (c *Agent) validate() error {
 	w := c.where()

@@ -163,12 +163,7 @@ func LoadCoord(src Source) (*Coord, *koanf.Koanf, error) {
 	return &c, k, nil
 }
 
-func (c *Coord) where() string {
-	if c.File == "" {
-		return "config"
-	}
-	return "config " + c.File
-}
+func (c *Coord) where() string { return where(c.File) }
 
 func (c *Coord) validate() error {
 	w := c.where()

@@ -31,3 +31,10 @@ func (e *NATSError) Error() string {
 	return msg
 }
 func (e *NATSError) Unwrap() error { return e.Err }
+
+// Unreachable reports whether err says NATS did not answer (-t exits 1),
+// as opposed to a wrong configuration (exit 2).
+func Unreachable(err error) bool {
+	var ne *NATSError
+	return errors.As(err, &ne) && ne.Unreachable
+}

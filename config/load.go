@@ -48,10 +48,7 @@ func (src Source) environ() []string {
 // to a struct with koanf tags) and returns the merged koanf instance.
 // Variables are read only under envPrefix.
 func load(src Source, envPrefix string, defaults map[string]any, out any, under ...koanf.Provider) (*koanf.Koanf, error) {
-	where := "config"
-	if src.File != "" {
-		where = "config " + src.File
-	}
+	where := where(src.File)
 	k := koanf.New(".")
 	if err := k.Load(confmap.Provider(defaults, "."), nil); err != nil {
 		return nil, fmt.Errorf("%s: defaults: %w", where, err)
@@ -186,4 +183,13 @@ const Hidden = "<hidden>"
 // fieldError is a validation error naming the field.
 func fieldError(where, field, format string, args ...any) error {
 	return fmt.Errorf("%s: %w: %s: %s", where, ErrInvalid, field, fmt.Sprintf(format, args...))
+}
+
+// where names a configuration in errors: "config FILE", or "config" for
+// one without a file.
+func where(file string) string {
+	if file == "" {
+		return "config"
+	}
+	return "config " + file
 }

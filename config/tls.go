@@ -39,12 +39,7 @@ func (t *ServerTLS) check(w, field string) error {
 	if err != nil {
 		return fieldError(w, field+".cert", "%v", err)
 	}
-	leaf := pair.Leaf
-	if leaf == nil {
-		if leaf, err = x509.ParseCertificate(pair.Certificate[0]); err != nil {
-			return fieldError(w, field+".cert", "%s: %v", t.Cert, err)
-		}
-	}
+	leaf := pair.Leaf // LoadX509KeyPair parses it (Go 1.23 on)
 	if err := validNow(leaf, time.Now()); err != nil {
 		return fieldError(w, field+".cert", "%s: %v", t.Cert, err)
 	}

@@ -84,15 +84,11 @@ written, the refused ones reported with their line number (exit code 2).`,
 			if !subject.ValidName(jail) {
 				return usageErr("--jail %q: only letters, digits, '-' and '_'", jail)
 			}
-			s, err := g.open(cmd.Context())
+			s, pol, err := g.openPolicy(cmd.Context())
 			if err != nil {
 				return err
 			}
 			defer s.close()
-			pol, err := fleetPolicy(s.ctx, s.js)
-			if err != nil {
-				return err
-			}
 			forced, err := checkBan(pol, addr, jail, dur, force, newJail)
 			if err != nil {
 				return err
@@ -351,15 +347,11 @@ func banFile(cmd *cobra.Command, g *globals, file string, tmpl wire.Ban, dur tim
 	if err != nil {
 		return usageErr("read %s: %v", name, err)
 	}
-	s, err := g.open(cmd.Context())
+	s, pol, err := g.openPolicy(cmd.Context())
 	if err != nil {
 		return err
 	}
 	defer s.close()
-	pol, err := fleetPolicy(s.ctx, s.js)
-	if err != nil {
-		return err
-	}
 	now := time.Now()
 	var list []*wire.Ban
 	for _, l := range lines {
@@ -409,13 +401,8 @@ func putBans(parent context.Context, js jetstream.JetStream, list []*wire.Ban, n
 				err = fmt.Errorf("encode ban %s: %w", b.Addr, eerr)
 				break
 			}
-			var opts []jetstream.PublishOpt
-			if !b.Expires.IsZero() {
-				// Whole seconds, rounded up: a ban never ends early.
-				ttl := max((b.Expires.Sub(now) + time.Second - 1).Truncate(time.Second), time.Second)
-				opts = append(opts, jetstream.WithMsgTTL(ttl))
-			}
-			f, perr := js.PublishAsync("$KV."+subject.BansBucket+"."+bans.Key(b), data, opts...)
+			subj, opts := bans.PutMsg(b, now)
+			f, perr := js.PublishAsync(subj, data, opts...)
 			if perr != nil {
 				err = fmt.Errorf("put ban %s in %s: %w", b.Addr, b.Jail, perr)
 				break
@@ -533,4 +520,19 @@ func who() string {
 	}
 	h, _ := os.Hostname()
 	return name + "@" + h
+}
+
+// openPolicy opens a session and reads the policy the coordinator
+// enforces (what coord ban checks its input against).
+func (g *globals) openPolicy(ctx context.Context) (*session, *wire.Policy, error) {
+	s, err := g.open(ctx)
+	if err != nil {
+		return nil, nil, err
+	}
+	pol, err := fleetPolicy(s.ctx, s.js)
+	if err != nil {
+		s.close()
+		return nil, nil, err
+	}
+	return s, pol, nil
 }

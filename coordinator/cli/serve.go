@@ -1,7 +1,6 @@
 package cli
 
 import (
-	"errors"
 	"fmt"
 	"io"
 	"log/slog"
@@ -70,8 +69,7 @@ func checkCoord(cfg *config.Coord, file string, stdout, stderr io.Writer) error 
 	}
 	if err != nil {
 		code := ExitUsage
-		var ne *config.NATSError
-		if errors.As(err, &ne) && ne.Unreachable {
+		if config.Unreachable(err) {
 			code = ExitFailure
 		}
 		return &ExitError{Code: code, Err: err}

@@ -94,12 +94,7 @@ func (s *Store) Put(ctx context.Context, b *wire.Ban, now time.Time) error {
 	if err != nil {
 		return fmt.Errorf("encode ban %s: %w", b.Addr, err)
 	}
-	var opts []jetstream.PublishOpt
-	if ttl := ttlOf(b, now); ttl > 0 {
-		opts = append(opts, jetstream.WithMsgTTL(ttl))
-	}
-	// KV Put cannot set a TTL: publish to the key's subject instead.
-	subj := "$KV." + subject.BansBucket + "." + Key(b)
+	subj, opts := PutMsg(b, now)
 	if _, err := s.js.Publish(ctx, subj, data, opts...); err != nil {
 		return fmt.Errorf("put ban %s in %s: %w", b.Addr, b.Jail, err)
 	}
@@ -113,6 +108,17 @@ func Key(b *wire.Ban) string {
 		return subject.HostBanKey(b.Jail, b.Addr, b.Only)
 	}
 	return subject.BanKey(b.Jail, b.Addr)
+}
+
+// PutMsg is where and how a ban is written so that its key lasts the ban
+// time: KV Put cannot set a TTL, so the ban is published to its key's
+// subject with the TTL as the message's.
+func PutMsg(b *wire.Ban, now time.Time) (string, []jetstream.PublishOpt) {
+	var opts []jetstream.PublishOpt
+	if ttl := ttlOf(b, now); ttl > 0 {
+		opts = append(opts, jetstream.WithMsgTTL(ttl))
+	}
+	return "$KV." + subject.BansBucket + "." + Key(b), opts
 }
 
 // Delete removes the ban of addr in jail; ErrNotFound if there is none.

@@ -3,7 +3,6 @@ package main
 
 import (
 	"context"
-	"errors"
 	"flag"
 	"fmt"
 	"os"
@@ -79,8 +78,7 @@ func run() int {
 		}
 		if err != nil {
 			fmt.Fprintln(os.Stderr, "banfleet-agent:", err)
-			var ne *config.NATSError
-			if errors.As(err, &ne) && ne.Unreachable {
+			if config.Unreachable(err) {
 				return 1
 			}
 			return 2
