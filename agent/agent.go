@@ -127,14 +127,13 @@ func (a *Agent) Run(ctx context.Context) error {
 
 	a.pub = publish.New(nil, publish.Options{Host: a.cfg.Host, Logger: a.log, Registry: a.reg})
 	var specs []firewall.JailSpec
+	jailIgnore := map[string]*netaddr.Set{}
 	for _, name := range a.cfg.JailNames() {
-		if j := a.cfg.Jails[name]; j.On() {
+		j := a.cfg.Jails[name]
+		jailIgnore[name] = j.Ignore
+		if j.On() {
 			specs = append(specs, firewall.JailSpec{Name: name, Ports: j.Ports, Proto: j.Protocol})
 		}
-	}
-	jailIgnore := map[string]*netaddr.Set{}
-	for name, j := range a.cfg.Jails {
-		jailIgnore[name] = j.Ignore
 	}
 	a.enf = enforce.New(enforce.Options{Backend: fw, Jails: specs, Own: a.own, Control: a.natsAddrs, JailIgnore: jailIgnore, Host: a.cfg.Host,
 		Reconcile: a.cfg.Reconcile, Logger: a.log, Registry: a.reg, Resync: a.resync,
@@ -316,14 +315,19 @@ func (a *Agent) runAlone(ctx context.Context) error {
 	if a.off == nil {
 		return nil
 	}
-	t := time.NewTicker(aloneEvery)
+	return every(ctx, aloneEvery, func() { a.banDue(a.now()) })
+}
+
+// every runs f every d until ctx ends.
+func every(ctx context.Context, d time.Duration, f func()) error {
+	t := time.NewTicker(d)
 	defer t.Stop()
 	for {
 		select {
 		case <-ctx.Done():
 			return nil
 		case <-t.C:
-			a.banDue(a.now())
+			f()
 		}
 	}
 }
@@ -452,6 +456,7 @@ func (a *Agent) heartbeat(ctx context.Context, js jetstream.JetStream) error {
 	t := time.NewTicker(a.cfg.Heartbeat)
 	defer t.Stop()
 	var once sync.Once
+	jails := a.jailPolicies() // from the configuration: the same every time
 	for {
 		select {
 		case <-a.beat: // this one is sent now
@@ -462,7 +467,7 @@ func (a *Agent) heartbeat(ctx context.Context, js jetstream.JetStream) error {
 			own = own[:wire.MaxHeartbeatAddrs] // the agent itself still refuses bans of all of them
 		}
 		hb := wire.Heartbeat{Host: a.cfg.Host, Version: a.version, Started: a.started, Seen: time.Now(),
-			BansApplied: a.enf.Desired(), Backend: a.cfg.Firewall.Backend, Addrs: own, Jails: a.jailPolicies()}
+			BansApplied: a.enf.Desired(), Backend: a.cfg.Firewall.Backend, Addrs: own, Jails: jails}
 		data, err := wire.Encode(&hb)
 		if err == nil {
 			pctx, cancel := context.WithTimeout(ctx, 2*time.Second)
@@ -535,16 +540,9 @@ func (a *Agent) jailPolicies() map[string]wire.JailPolicy {
 // its own firewall must get back to the fleet (the bans watch itself may
 // not notice a lost connection).
 func (a *Agent) unlockControl(ctx context.Context, nc *nats.Conn) error {
-	t := time.NewTicker(5 * time.Second)
-	defer t.Stop()
-	for {
-		select {
-		case <-ctx.Done():
-			return nil
-		case <-t.C:
-			if nc.Status() != nats.CONNECTED {
-				a.enf.LiftControl()
-			}
+	return every(ctx, 5*time.Second, func() {
+		if nc.Status() != nats.CONNECTED {
+			a.enf.LiftControl()
 		}
-	}
+	})
 }

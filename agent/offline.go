@@ -11,15 +11,9 @@ import (
 	"github.com/banfleet/banfleet/shared/wire"
 )
 
-// Fail2Ban's defaults, for jails that set no threshold of their own.
-const (
-	defaultMaxRetry = config.DefaultMaxRetry
-	defaultFindTime = config.DefaultFindTime
-	defaultBanTime  = config.DefaultBanTime
-	// permanentLocal is how long a local ban of a permanent jail lasts: the
-	// fleet makes it permanent once it sees the offences.
-	permanentLocal = 24 * time.Hour
-)
+// permanentLocal is how long a local ban of a permanent jail lasts: the
+// fleet makes it permanent once it sees the offences.
+const permanentLocal = 24 * time.Hour
 
 // localJail is one jail's policy for local decisions.
 type localJail struct {
@@ -65,14 +59,14 @@ func newOffline(cfg *config.Agent, started time.Time) *offline {
 			policy:  window.Policy{MaxRetry: j.MaxRetry, FindTime: j.FindTime},
 			banTime: j.BanTime}
 		if lj.policy.MaxRetry <= 0 {
-			lj.policy.MaxRetry = defaultMaxRetry
+			lj.policy.MaxRetry = config.DefaultMaxRetry
 		}
 		if lj.policy.FindTime <= 0 {
-			lj.policy.FindTime = defaultFindTime
+			lj.policy.FindTime = config.DefaultFindTime
 		}
 		switch {
 		case lj.banTime == 0:
-			lj.banTime = defaultBanTime
+			lj.banTime = config.DefaultBanTime
 		case lj.banTime < 0:
 			lj.banTime = permanentLocal
 		}

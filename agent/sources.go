@@ -419,7 +419,8 @@ func (a *Agent) handler(jail string, flt filter.AtFilter) lineHandler {
 			return
 		}
 		// Fail2Ban's ignoreip and ignoreself: not a failure on this host.
-		if addr := netaddr.Canonical(fail.Addr); ignoreIP.Contains(addr) || a.own.Contains(addr) {
+		addr := netaddr.Canonical(fail.Addr)
+		if ignoreIP.Contains(addr) || a.own.Contains(addr) {
 			ignored.Inc()
 			return
 		}
@@ -431,7 +432,7 @@ func (a *Agent) handler(jail string, flt filter.AtFilter) lineHandler {
 			ID:   jail + "/" + src.place() + "-" + hashBytes(line),
 			Host: a.cfg.Host,
 			Jail: jail,
-			Addr: netaddr.Canonical(fail.Addr),
+			Addr: addr,
 			Time: fail.Time,
 			Line: wire.CutLine(line),
 			User: wire.CutUser(fail.User),
