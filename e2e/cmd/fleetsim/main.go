@@ -93,7 +93,7 @@ func run(nAgents, nBans, nOffences int, coordBin string) error {
 	}
 	defer admin.Close()
 	ajs, _ := jetstream.New(admin)
-	if err := waitFor(30*time.Second, func() error {
+	if err := lab.WaitFor(30*time.Second, func() error {
 		_, err := ajs.KeyValue(context.Background(), subject.AgentsBucket)
 		return err
 	}); err != nil {
@@ -131,7 +131,7 @@ func run(nAgents, nBans, nOffences int, coordBin string) error {
 			a.close()
 		}
 	}()
-	if err := waitFor(60*time.Second, func() error {
+	if err := lab.WaitFor(60*time.Second, func() error {
 		v, err := s.metric("banfleet_coord_agents")
 		if err == nil && int(v) != nAgents {
 			err = fmt.Errorf("coordinator knows %v agents", v)
@@ -177,14 +177,11 @@ func run(nAgents, nBans, nOffences int, coordBin string) error {
 	}
 	t0 := time.Now()
 	if err := publishAll(fleet, nOffences, func(a *agent, i int) (string, []byte) {
-		addr := netip.AddrFrom4([4]byte{100, 64 + byte(i>>16)&63, byte(i >> 8), byte(i)})
-		o := wire.Offence{ID: fmt.Sprintf("%s-t%d", a.host, i), Host: a.host, Jail: "sshd", Addr: addr, Time: time.Now(), Line: "Failed password for root from " + addr.String() + " port 22 ssh2"}
-		data, _ := wire.Encode(&o)
-		return subject.Offence(subject.Shard(addr, subject.DefaultShards), a.host), data
+		return offenceMsg(a.host, fmt.Sprintf("%s-t%d", a.host, i), netip.AddrFrom4([4]byte{100, 64 + byte(i>>16)&63, byte(i >> 8), byte(i)}))
 	}); err != nil {
 		return err
 	}
-	if err := waitFor(120*time.Second, func() error {
+	if err := lab.WaitFor(120*time.Second, func() error {
 		v, err := s.metric("banfleet_coord_offences_total")
 		if err == nil && v-before < float64(nOffences) {
 			err = fmt.Errorf("%v of %d judged", v-before, nOffences)
@@ -213,11 +210,9 @@ func run(nAgents, nBans, nOffences int, coordBin string) error {
 	fmt.Printf("throughput, %d offences: coordinator %.0f offences/s judged, raw JetStream %.0f msgs/s stored: %.0f %%\n",
 		nOffences, coordRate, rawRate, 100*coordRate/rawRate)
 
-	windows, _ := s.metric("banfleet_coord_tracked_windows")
 	rssAfter, _ := rss(s.coord.Process.Pid)
 	fmt.Printf("coordinator memory (VmRSS): idle %.1f MiB, with %d agents %.1f MiB, after %d tracked addresses %.1f MiB (%.0f bytes per address, the embedded NATS server's share included)\n",
 		mib(rssIdle), nAgents, mib(rssFleet), nOffences, mib(rssAfter), float64(rssAfter-rssFleet)/float64(nOffences))
-	_ = windows
 	return nil
 }
 
@@ -227,7 +222,7 @@ func mib(b int64) float64 { return float64(b) / (1 << 20) }
 // at most 4096 outstanding per publisher.
 func publishAll(pubs []*agent, n int, msg func(*agent, int) (string, []byte)) error {
 	var wg sync.WaitGroup
-	var failed atomic.Value
+	var failed atomic.Pointer[error] // the first failure
 	per := (n + len(pubs) - 1) / len(pubs)
 	sem := make(chan struct{}, 16)
 	for p, a := range pubs {
@@ -243,20 +238,21 @@ func publishAll(pubs []*agent, n int, msg func(*agent, int) (string, []byte)) er
 			for i := lo; i < hi; i++ {
 				subj, data := msg(a, i)
 				if _, err := a.js.PublishAsync(subj, data); err != nil {
-					failed.Store(err)
+					failed.CompareAndSwap(nil, &err)
 					return
 				}
 			}
 			select {
 			case <-a.js.PublishAsyncComplete():
 			case <-time.After(60 * time.Second):
-				failed.Store(errors.New("publish acks: timeout"))
+				err := errors.New("publish acks: timeout")
+				failed.CompareAndSwap(nil, &err)
 			}
 		}()
 	}
 	wg.Wait()
-	if err, ok := failed.Load().(error); ok {
-		return err
+	if err := failed.Load(); err != nil {
+		return *err
 	}
 	return nil
 }
@@ -288,7 +284,7 @@ func (s *sim) connect(user string) (*nats.Conn, error) {
 		opts = append(opts, nats.CustomInboxPrefix(subject.AgentInbox(user)))
 	}
 	var nc *nats.Conn
-	err := waitFor(30*time.Second, func() error {
+	err := lab.WaitFor(30*time.Second, func() error {
 		var err error
 		nc, err = nats.Connect(s.url, opts...)
 		return err
@@ -344,7 +340,7 @@ func (s *sim) newAgent(host string) (*agent, error) {
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
 	var kv, bans jetstream.KeyValue
-	if err := waitFor(30*time.Second, func() error {
+	if err := lab.WaitFor(30*time.Second, func() error {
 		var err error
 		if kv, err = js.KeyValue(ctx, subject.AgentsBucket); err == nil {
 			bans, err = js.KeyValue(ctx, subject.BansBucket)
@@ -404,12 +400,18 @@ func (a *agent) wait(key string, deadline time.Time) error {
 }
 
 func (a *agent) offence(addr netip.Addr, k int) error {
-	o := wire.Offence{ID: fmt.Sprintf("%s-p%d", a.host, k), Host: a.host, Jail: "sshd", Addr: addr, Time: time.Now(), Line: "Failed password for root from " + addr.String() + " port 22 ssh2"}
-	data, _ := wire.Encode(&o)
+	subj, data := offenceMsg(a.host, fmt.Sprintf("%s-p%d", a.host, k), addr)
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
-	_, err := a.js.Publish(ctx, subject.Offence(subject.Shard(addr, subject.DefaultShards), a.host), data)
+	_, err := a.js.Publish(ctx, subj, data)
 	return err
+}
+
+// offenceMsg is the subject and message of an sshd offence of host for addr.
+func offenceMsg(host, id string, addr netip.Addr) (string, []byte) {
+	o := wire.Offence{ID: id, Host: host, Jail: "sshd", Addr: addr, Time: time.Now(), Line: "Failed password for root from " + addr.String() + " port 22 ssh2"}
+	data, _ := wire.Encode(&o)
+	return subject.Offence(subject.Shard(addr, subject.DefaultShards), host), data
 }
 
 func (a *agent) close() {
@@ -434,17 +436,6 @@ func rss(pid int) (int64, error) {
 		}
 	}
 	return 0, errors.New("no VmRSS")
-}
-
-func waitFor(d time.Duration, f func() error) error {
-	deadline := time.Now().Add(d)
-	for {
-		err := f()
-		if err == nil || time.Now().After(deadline) {
-			return err
-		}
-		time.Sleep(50 * time.Millisecond)
-	}
 }
 
 func freeAddr() string {
