@@ -45,7 +45,13 @@ func (tr *Tree) fixture(name string, inputs []string, generate func(tr *Tree, di
 	}
 	cache := filepath.Join(top, ".cache", "f2bfixtures")
 	dir := filepath.Join(cache, name)
-	if b, err := os.ReadFile(filepath.Join(dir, stampFile)); err == nil && string(b) == key {
+	// fresh: the cached fixture was made from these very inputs (checked
+	// again after generating: another test may have made it meanwhile).
+	fresh := func() bool {
+		b, err := os.ReadFile(filepath.Join(dir, stampFile))
+		return err == nil && string(b) == key
+	}
+	if fresh() {
 		return dir, nil
 	}
 	if err := os.MkdirAll(cache, 0o755); err != nil {
@@ -65,16 +71,14 @@ func (tr *Tree) fixture(name string, inputs []string, generate func(tr *Tree, di
 	if err := os.Chmod(tmp, 0o755); err != nil {
 		return "", err
 	}
-	// another test may have made it meanwhile
-	if b, err := os.ReadFile(filepath.Join(dir, stampFile)); err == nil && string(b) == key {
+	if fresh() {
 		return dir, nil
 	}
 	if err := os.RemoveAll(dir); err != nil {
 		return "", err
 	}
 	if err := os.Rename(tmp, dir); err != nil {
-		// another test process may have made it at the same time
-		if b, rerr := os.ReadFile(filepath.Join(dir, stampFile)); rerr == nil && string(b) == key {
+		if fresh() { // another test process made it at the same time
 			return dir, nil
 		}
 		return "", err
