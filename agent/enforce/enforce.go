@@ -380,9 +380,6 @@ func (e *Enforcer) declareExtraJail(jail string, ports []uint16) {
 	x.declared = true
 }
 
-// apply applies live changes.
-func (e *Enforcer) apply(batch []change) { e.applyChanges(batch, false) }
-
 // applyChanges applies batch in one transaction, marking the bans with the
 // current load and walk generations (a ban written during a walk is not
 // missing from the kernel, one written during a load is in the bucket). A

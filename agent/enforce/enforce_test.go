@@ -257,9 +257,9 @@ func TestLocalBanLiftedWhileAway(t *testing.T) {
 
 	// The same rule for removals delivered live (late, after an outage).
 	key := subject.BanKey("sshd", netip.MustParseAddr("203.0.113.5"))
-	e.apply([]change{{key: key, at: now.Add(-time.Minute)}})
+	e.applyChanges([]change{{key: key, at: now.Add(-time.Minute)}}, false)
 	require.Equal(t, []string{"sshd/203.0.113.5"}, held(t, fw), "an older removal keeps the local ban")
-	e.apply([]change{{key: key, at: now.Add(time.Second)}})
+	e.applyChanges([]change{{key: key, at: now.Add(time.Second)}}, false)
 	require.Empty(t, held(t, fw), "a newer one ends it")
 	require.Zero(t, e.Local())
 }
