@@ -59,6 +59,7 @@ type Agent struct {
 	// signalled without blocking.
 	reconnected, beat, resync chan struct{}
 	everConnected             atomic.Bool
+	ran                       atomic.Bool
 	// beforeFollow, set by tests, runs before each follower starts (a
 	// slow start).
 	beforeFollow func()
@@ -69,9 +70,23 @@ type Agent struct {
 	tooLong                            prometheus.CounterFunc
 }
 
-// New prepares an agent; Run starts it.
-func New(cfg *config.Agent, log *slog.Logger, reg *prometheus.Registry, version string) *Agent {
-	a := &Agent{cfg: cfg, log: log, reg: reg, version: version, own: &netaddr.Set{}, now: time.Now,
+// New builds an agent from its configuration: the firewall is opened, the
+// saved state read, the enforcer and the log sources made and the metrics
+// registered. Any of it can fail, with the error naming what. Run runs the
+// agent; Close releases the firewall when Run is never called.
+func New(ctx context.Context, cfg *config.Agent, log *slog.Logger, reg *prometheus.Registry, version string) (*Agent, error) {
+	a := newAgent(cfg, log, reg, version)
+	if err := a.build(ctx); err != nil {
+		a.Close()
+		return nil, err
+	}
+	return a, nil
+}
+
+// newAgent makes an agent's fields and counters, nothing more (tests of
+// its inner logic start from here).
+func newAgent(cfg *config.Agent, log *slog.Logger, reg *prometheus.Registry, version string) *Agent {
+	a := &Agent{cfg: cfg, log: log, reg: reg, version: version, own: &netaddr.Set{}, now: time.Now, started: time.Now(),
 		reconnected: make(chan struct{}, 1), beat: make(chan struct{}, 1), resync: make(chan struct{}, 1)}
 	a.lines = prometheus.NewCounterVec(prometheus.CounterOpts{Name: "banfleet_agent_lines_total", Help: "Log lines read, by jail."}, []string{"jail"})
 	a.failures = prometheus.NewCounterVec(prometheus.CounterOpts{Name: "banfleet_agent_failures_total", Help: "Lines that matched a failure, by jail."}, []string{"jail"})
@@ -82,9 +97,17 @@ func New(cfg *config.Agent, log *slog.Logger, reg *prometheus.Registry, version 
 	return a
 }
 
-// Run runs the agent until ctx ends.
-func (a *Agent) Run(ctx context.Context) error {
-	a.started = time.Now()
+// Close releases what New opened (the firewall). Run closes it itself when
+// it returns.
+func (a *Agent) Close() {
+	if a.fw != nil {
+		_ = a.fw.Close()
+		a.fw = nil
+	}
+}
+
+// build makes what Run runs, in the order it depends on.
+func (a *Agent) build(ctx context.Context) error {
 	// The NATS servers are never banned here, whatever the bucket says: a
 	// ban would cut this host off from the fleet.
 	a.natsAddrs = a.resolveNATS(ctx)
@@ -101,7 +124,6 @@ func (a *Agent) Run(ctx context.Context) error {
 		return err
 	}
 	a.fw = fw
-	defer fw.Close()
 	a.refreshOwn()
 
 	if err := os.MkdirAll(a.cfg.StateDir, 0o750); err != nil {
@@ -149,13 +171,22 @@ func (a *Agent) Run(ctx context.Context) error {
 			}
 			return 0
 		}))
-	srcs := newSources(a, state, cursors)
-	a.srcs = srcs
+	a.srcs = newSources(a, state, cursors)
+	return nil
+}
+
+// Run runs the agent until ctx ends, then closes its firewall. An agent
+// runs once.
+func (a *Agent) Run(ctx context.Context) error {
+	if !a.ran.CompareAndSwap(false, true) {
+		return errors.New("agent: Run called twice")
+	}
+	defer a.Close()
+	srcs := a.srcs
 	// A NATS server's element left in the firewall (a ban from before it
 	// was known as one, a rule made by hand) would keep this host from ever
 	// reaching the fleet: it goes before the first connection.
 	a.enf.LiftControl()
-
 	// The logs are followed before the agent waits on NATS: a first start
 	// begins at the end of each file, so a line written while it connects
 	// would otherwise never be read. Until the connection is made, offences
@@ -227,7 +258,7 @@ func (a *Agent) Run(ctx context.Context) error {
 	if a.exempt != nil {
 		g.Go(func() error { return a.exempt.run(gctx, nc, js, a.reconnected) })
 	}
-	a.log.Info("agent running", "host", a.cfg.Host, "nats", a.cfg.NATS.URL, "firewall", a.cfg.Firewall.Backend, "jails", len(specs))
+	a.log.Info("agent running", "host", a.cfg.Host, "nats", a.cfg.NATS.URL, "firewall", a.cfg.Firewall.Backend, "jails", len(a.cfg.JailNames()))
 	err = g.Wait()
 	a.log.Info("agent stopped")
 	return err

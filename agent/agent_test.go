@@ -41,7 +41,8 @@ func TestAgentToCoordinator(t *testing.T) {
 		acfg := &config.Agent{Host: h, NATS: config.AgentNATS{URL: ns.URL}, StateDir: filepath.Join(dir, h),
 			Firewall: config.Firewall{Backend: "none", Table: "banfleet"}, Heartbeat: 200 * time.Millisecond, Reconcile: time.Minute,
 			Jails: map[string]config.AgentJail{"sshd": {Filter: "sshd", LogPath: []string{logs[h]}, Ports: []uint16{22}, Protocol: "tcp"}}}
-		go func() { done <- agent.New(acfg, log, prometheus.NewRegistry(), "test").Run(ctx) }()
+		ag := mustNew(t, acfg, log, prometheus.NewRegistry(), "test")
+		go func() { done <- ag.Run(ctx) }()
 	}
 	t.Cleanup(func() {
 		cancel()
@@ -125,7 +126,7 @@ func TestHeartbeatMeansReading(t *testing.T) {
 		Firewall: config.Firewall{Backend: "none", Table: "banfleet"}, Heartbeat: 100 * time.Millisecond, Reconcile: time.Minute,
 		Jails: map[string]config.AgentJail{"sshd": {Filter: "sshd", LogPath: []string{logPath}, Ports: []uint16{22}, Protocol: "tcp"}}}
 	reg := prometheus.NewRegistry()
-	ag := agent.New(acfg, log, reg, "test")
+	ag := mustNew(t, acfg, log, reg, "test")
 	agent.SetBeforeFollow(ag, func() { time.Sleep(500 * time.Millisecond) })
 	go func() { done <- ag.Run(ctx) }()
 	t.Cleanup(func() {

@@ -20,7 +20,6 @@ import (
 	"github.com/stretchr/testify/require"
 	"golang.org/x/crypto/bcrypt"
 
-	"github.com/banfleet/banfleet/agent"
 	"github.com/banfleet/banfleet/config"
 	"github.com/banfleet/banfleet/coordinator/serve"
 	"github.com/banfleet/banfleet/internal/testutil/testpki"
@@ -97,7 +96,8 @@ func TestPerHostNATSUsers(t *testing.T) {
 	var st *bans.Store
 	require.Eventually(t, func() bool { st, err = bans.Open(ctx, js, false, 0); return err == nil }, 15*time.Second, 50*time.Millisecond)
 
-	go func() { done <- agent.New(acfg, log, areg, "test").Run(ctx) }()
+	ag := mustNew(t, acfg, log, areg, "test")
+	go func() { done <- ag.Run(ctx) }()
 	// The agent's heartbeat arrives (it may write its own key), which it
 	// sends once it follows its log.
 	// (The coordinator creates the agents bucket after the bans bucket.)

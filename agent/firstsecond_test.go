@@ -40,7 +40,7 @@ func TestOfflineFromFirstSecond(t *testing.T) {
 		}}
 	log := slog.New(slog.DiscardHandler)
 	fw := firewall.NewNone(log)
-	a := New(cfg, log, prometheus.NewRegistry(), "test")
+	a := newAgent(cfg, log, prometheus.NewRegistry(), "test")
 	a.now = clk.now
 	a.off = newOffline(cfg, clk.now())
 	a.off.connected()

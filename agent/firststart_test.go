@@ -17,7 +17,6 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/stretchr/testify/require"
 
-	"github.com/banfleet/banfleet/agent"
 	"github.com/banfleet/banfleet/config"
 	"github.com/banfleet/banfleet/coordinator/natsd"
 	"github.com/banfleet/banfleet/shared/subject"
@@ -83,7 +82,8 @@ func TestFirstStartReadsWhileConnecting(t *testing.T) {
 	reg := prometheus.NewRegistry()
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
-	go func() { done <- agent.New(cfg, slog.New(slog.DiscardHandler), reg, "test").Run(ctx) }()
+	ag := mustNew(t, cfg, slog.New(slog.DiscardHandler), reg, "test")
+	go func() { done <- ag.Run(ctx) }()
 	defer func() {
 		cancel()
 		select {

@@ -2,6 +2,7 @@ package agent_test
 
 import (
 	"context"
+	"log/slog"
 	"net"
 	"testing"
 	"time"
@@ -10,6 +11,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/stretchr/testify/require"
 
+	"github.com/banfleet/banfleet/agent"
 	"github.com/banfleet/banfleet/config"
 	"github.com/banfleet/banfleet/shared/netaddr"
 	"github.com/banfleet/banfleet/shared/subject"
@@ -69,4 +71,12 @@ func waitGauge(t *testing.T, reg prometheus.Gatherer, name string, want float64)
 		}
 		return false
 	}, 15*time.Second, 10*time.Millisecond, "%s = %v", name, want)
+}
+
+// mustNew builds an agent (agent.New), failing the test if it cannot.
+func mustNew(t *testing.T, cfg *config.Agent, log *slog.Logger, reg *prometheus.Registry, version string) *agent.Agent {
+	t.Helper()
+	a, err := agent.New(t.Context(), cfg, log, reg, version)
+	require.NoError(t, err)
+	return a
 }

@@ -15,7 +15,6 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/stretchr/testify/require"
 
-	"github.com/banfleet/banfleet/agent"
 	"github.com/banfleet/banfleet/config"
 	"github.com/banfleet/banfleet/coordinator/serve"
 	"github.com/banfleet/banfleet/internal/testutil/f2bref"
@@ -91,7 +90,8 @@ func testJournalJail(t *testing.T, remote, top, jail string) {
 	ccfg := coordConfig(config.CoordNATS{URL: ns.URL}, 3, time.Hour)
 	done := make(chan error, 2)
 	go func() { done <- serve.New(ccfg, log, prometheus.NewRegistry()).Run(ctx) }()
-	go func() { done <- agent.New(acfg, log, prometheus.NewRegistry(), "test").Run(ctx) }()
+	ag := mustNew(t, acfg, log, prometheus.NewRegistry(), "test")
+	go func() { done <- ag.Run(ctx) }()
 	t.Cleanup(func() {
 		cancel()
 		for range 2 {

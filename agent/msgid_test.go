@@ -12,7 +12,6 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/stretchr/testify/require"
 
-	"github.com/banfleet/banfleet/agent"
 	"github.com/banfleet/banfleet/config"
 	"github.com/banfleet/banfleet/coordinator/serve"
 	"github.com/banfleet/banfleet/internal/testutil/natstest"
@@ -38,7 +37,8 @@ func TestTwoJailsOneLine(t *testing.T) {
 	done := make(chan error, 2)
 	log := slog.New(slog.DiscardHandler)
 	go func() { done <- serve.New(ccfg, log, creg).Run(ctx) }()
-	go func() { done <- agent.New(acfg, log, areg, "test").Run(ctx) }()
+	ag := mustNew(t, acfg, log, areg, "test")
+	go func() { done <- ag.Run(ctx) }()
 	t.Cleanup(func() {
 		cancel()
 		for range 2 {

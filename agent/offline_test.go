@@ -107,7 +107,7 @@ func TestDecideAloneExemptions(t *testing.T) {
 		Jails:   map[string]config.AgentJail{"sshd": {Ports: []uint16{22}, MaxRetry: 2, Ignore: jailIgnore}}}
 	log := slog.New(slog.DiscardHandler)
 	fw := firewall.NewNone(log)
-	a := New(cfg, log, prometheus.NewRegistry(), "test")
+	a := newAgent(cfg, log, prometheus.NewRegistry(), "test")
 	a.off = newOffline(cfg, started)
 	a.natsAddrs = a.resolveNATS(context.Background())
 	a.pub = publish.New(nil, publish.Options{Host: "h1", Logger: log})

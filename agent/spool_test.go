@@ -15,7 +15,6 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/stretchr/testify/require"
 
-	"github.com/banfleet/banfleet/agent"
 	"github.com/banfleet/banfleet/config"
 	"github.com/banfleet/banfleet/coordinator/natsd"
 	"github.com/banfleet/banfleet/shared/subject"
@@ -37,7 +36,8 @@ func TestOffenceSurvivesOutageAndRestart(t *testing.T) {
 	run := func(reg *prometheus.Registry) (stop func()) {
 		ctx, cancel := context.WithCancel(context.Background())
 		done := make(chan error, 1)
-		go func() { done <- agent.New(cfg, slog.New(slog.DiscardHandler), reg, "test").Run(ctx) }()
+		ag := mustNew(t, cfg, slog.New(slog.DiscardHandler), reg, "test")
+		go func() { done <- ag.Run(ctx) }()
 		return func() {
 			cancel()
 			select {

@@ -95,7 +95,12 @@ func run() int {
 	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
-	if err := agent.New(cfg, log, obs.NewRegistry(), obs.Version(version)).Run(ctx); err != nil {
+	a, err := agent.New(ctx, cfg, log, obs.NewRegistry(), obs.Version(version))
+	if err != nil {
+		log.Error("agent cannot start", "err", err)
+		return 1
+	}
+	if err := a.Run(ctx); err != nil {
 		log.Error("agent failed", "err", err)
 		return 1
 	}
