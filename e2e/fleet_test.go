@@ -429,7 +429,7 @@ func TestAgentBansAloneWhileNATSAway(t *testing.T) {
 	require.NoError(t, l.TCPConnect(lab.Client, hostAddrs[lab.H3]+":22", 2*time.Second), "the client reaches h3 again")
 }
 
-// Issue 3: an agent pointed at a Fail2Ban configuration (fail2ban: DIR) runs
+// An agent pointed at a Fail2Ban configuration (fail2ban: DIR) runs
 // the jails enabled there — Debian's enables sshd — with filter.d/sshd.conf
 // through banfleet's engine; the spread attack is banned as before.
 func TestFail2BanConfiguredJail(t *testing.T) {

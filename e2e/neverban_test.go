@@ -23,7 +23,7 @@ import (
 	"github.com/banfleet/banfleet/shared/wire"
 )
 
-// Issue 6: the coordinator's address (the control plane) is never banned:
+// The coordinator's address (the control plane) is never banned:
 // not by hand (with or without --force), not by failures from its machine,
 // and a ban of it planted in the bucket is enforced by no agent and lifted
 // by the coordinator. coord ban refuses what it should not take.
@@ -89,7 +89,7 @@ func TestControlPlaneNeverBanned(t *testing.T) {
 	require.NoError(t, lab.WaitFor(3*time.Second, func() error { return bannedEverywhere(l, "sshd", attacker, lab.HostNames()...) }))
 }
 
-// Issue 6: a Fail2Ban jail.local's ignoreip (a CIDR and a single address,
+// A Fail2Ban jail.local's ignoreip (a CIDR and a single address,
 // in [DEFAULT], as the guides write it) holds fleet-wide: the attacker's
 // /28 and the client's address fail on every host and are banned nowhere.
 func TestJailLocalIgnoreIP(t *testing.T) {
@@ -154,7 +154,7 @@ func TestJailLocalIgnoreIP(t *testing.T) {
 	require.Equal(t, 2, code, "coord ban refuses an address in the jail's ignoreip: %s", out2)
 }
 
-// Issue 6: one host's login flooding offences (distinct addresses, as fast
+// One host's login flooding offences (distinct addresses, as fast
 // as it can) does not delay the ban of a real spread attack on the other
 // hosts: each host's offences are judged apart.
 func TestFloodDoesNotDelaySpreadAttack(t *testing.T) {
@@ -215,7 +215,7 @@ func natsAs(t *testing.T, l *lab.Lab, ns, host string) *nats.Conn {
 	return nc
 }
 
-// Issue 6: the coord CLI's environment (BANFLEET_NATS_*, as an admin's
+// The coord CLI's environment (BANFLEET_NATS_*, as an admin's
 // shell exports it) does not reconfigure the daemons: started from such a
 // shell, coord serve still runs its embedded NATS (not a client of the URL)
 // and the agents still log in as their hosts (not with the admin's
