@@ -3,14 +3,18 @@ package cli
 import (
 	"bytes"
 	"context"
+	"encoding/json"
 	"errors"
+	"io"
 	"net/netip"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
+	"testing/iotest"
 	"time"
 
+	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 	"github.com/stretchr/testify/require"
 
@@ -106,7 +110,7 @@ func TestWithHosts(t *testing.T) {
 	require.ErrorContains(t, err, "fleet host web-9")
 }
 
-func TestParseBanFile(t *testing.T) {
+func TestReadBanFile(t *testing.T) {
 	in := `# bans from the incident
 192.0.2.1
 192.0.2.2   sshd   # a comment
@@ -115,20 +119,40 @@ func TestParseBanFile(t *testing.T) {
 not-an-address
 192.0.2.3 sshd 2x
 192.0.2.4 sshd 1h extra
-`
-	ok, refused, err := parseBanFile(strings.NewReader(in), "manual", time.Hour)
+` + strings.Repeat("x", maxBulkLine+10) + `
+192.0.2.5	nginx` // a last line without a newline
+	var ok []parsedLine
+	var refused []refusedLine
+	err := readBanFile(strings.NewReader(in), "manual", time.Hour, func(p parsedLine) error {
+		ok = append(ok, p)
+		return nil
+	}, func(r refusedLine) { refused = append(refused, r) })
 	require.NoError(t, err)
 	require.Equal(t, []parsedLine{
 		{line: 2, text: "192.0.2.1", addr: netip.MustParseAddr("192.0.2.1"), jail: "manual", dur: time.Hour},
 		{line: 3, text: "192.0.2.2 sshd", addr: netip.MustParseAddr("192.0.2.2"), jail: "sshd", dur: time.Hour},
 		{line: 4, text: "2001:db8::2 nginx 2h", addr: netip.MustParseAddr("2001:db8::2"), jail: "nginx", dur: 2 * time.Hour},
+		{line: 10, text: "192.0.2.5 nginx", addr: netip.MustParseAddr("192.0.2.5"), jail: "nginx", dur: time.Hour},
 	}, ok)
-	require.Len(t, refused, 3)
-	for i, line := range []int{6, 7, 8} {
+	require.Len(t, refused, 4)
+	for i, line := range []int{6, 7, 8, 9} {
 		require.Equal(t, line, refused[i].Line)
 	}
 	require.Contains(t, refused[1].Error, `duration "2x"`)
 	require.Contains(t, refused[2].Error, "at most 3")
+	require.Equal(t, refusedLine{Line: 9, Error: "longer than 4096 bytes"}, refused[3])
+
+	// An error of the caller stops the reading.
+	stop := errors.New("stop")
+	n := 0
+	err = readBanFile(strings.NewReader("192.0.2.1\n192.0.2.2\n"), "manual", time.Hour, func(parsedLine) error { n++; return stop }, nil)
+	require.ErrorIs(t, err, stop)
+	require.Equal(t, 1, n)
+
+	// A read error names the line it happened on.
+	err = readBanFile(io.MultiReader(strings.NewReader("192.0.2.1\n"), iotest.ErrReader(errors.New("disk gone"))), "manual", time.Hour,
+		func(parsedLine) error { return nil }, nil)
+	require.ErrorContains(t, err, "line 2: disk gone")
 }
 
 // fleetServer is a NATS server with what coord serve would have made: the
@@ -249,13 +273,118 @@ func TestBanFile(t *testing.T) {
 
 	// Standard input, many lines, JSON.
 	var in strings.Builder
-	for i := range 1200 {
+	for i := range 5000 { // more than banWindow: the window turns over
 		in.WriteString(netip.AddrFrom4([4]byte{198, 18, byte(i >> 8), byte(i)}).String() + " nginx\n")
 	}
 	code, out, errOut = run(t, ns, in.String(), "ban", "-f", "-", "-o", "json")
 	require.Equal(t, ExitOK, code, errOut)
-	require.Contains(t, out, `"banned": 1200`)
+	require.Contains(t, out, `"banned": 5000`)
+	require.Contains(t, out, `"refused": []`)
 	list, _, err := st.List(natstest.Ctx(t, 30*time.Second))
 	require.NoError(t, err)
-	require.Len(t, list, 1202)
+	require.Len(t, list, 5002)
+
+	// JSON lists the refused lines, in the file's order.
+	code, out, _ = run(t, ns, "127.0.0.1\n192.0.2.9\nnope\n", "ban", "-f", "-", "-o", "json")
+	require.Equal(t, ExitUsage, code)
+	var res struct {
+		Banned  int           `json:"banned"`
+		Refused []refusedLine `json:"refused"`
+	}
+	require.NoError(t, json.Unmarshal([]byte(out), &res), out)
+	require.Equal(t, 1, res.Banned)
+	require.Equal(t, []int{1, 3}, []int{res.Refused[0].Line, res.Refused[1].Line})
+	require.Contains(t, res.Refused[1].Error, `address "nope"`)
+
+	code, _, errOut = run(t, ns, "", "ban", "-f", filepath.Join(t.TempDir(), "none.txt"))
+	require.Equal(t, ExitUsage, code)
+	require.Contains(t, errOut, "none.txt: no such file")
+}
+
+// TestUnbanFile: unban -f lifts every ban of each address of the file
+// (every jail, or the line's jail; the fleet's and one host's alone; an
+// agent's own, made while NATS was away, by a purge marker), in several
+// passes over the bucket when the file has more addresses than a chunk.
+func TestUnbanFile(t *testing.T) {
+	ns, st := fleetServer(t, testPolicy())
+	ctx := natstest.Ctx(t, time.Minute)
+	addr := netip.MustParseAddr
+	now := time.Now()
+	for _, b := range []wire.Ban{
+		{Addr: addr("192.0.2.1"), Jail: "manual"},
+		{Addr: addr("192.0.2.1"), Jail: "sshd"},
+		{Addr: addr("192.0.2.2"), Jail: "sshd"},
+		{Addr: addr("192.0.2.3"), Jail: "sshd", Only: "web-9"},
+		{Addr: addr("192.0.2.4"), Jail: "nginx"},
+		{Addr: addr("2001:db8::4"), Jail: "nginx"},
+	} {
+		b.Created, b.Expires = now, now.Add(time.Hour)
+		require.NoError(t, st.Put(ctx, &b, now))
+	}
+	// web-9 holds a ban of its own, made while NATS was away.
+	sub, err := ns.NC.Subscribe(subject.AgentRequest("web-9", "firewall"), func(m *nats.Msg) {
+		data, _ := wire.Encode(&wire.FirewallState{Host: "web-9", Backend: "none",
+			Entries: []wire.FirewallEntry{{Jail: "sshd", Addr: addr("192.0.2.5"), Local: true}}})
+		_ = m.Respond(data)
+	})
+	require.NoError(t, err)
+	t.Cleanup(func() { _ = sub.Unsubscribe() })
+	watch, err := st.KV().Watch(ctx, subject.BanKey("sshd", addr("192.0.2.5")), jetstream.UpdatesOnly())
+	require.NoError(t, err)
+	defer watch.Stop()
+
+	old := unbanChunk
+	unbanChunk = 2
+	t.Cleanup(func() { unbanChunk = old })
+	file := filepath.Join(t.TempDir(), "unban.txt")
+	require.NoError(t, os.WriteFile(file, []byte("192.0.2.1\n192.0.2.2 nginx\n192.0.2.3 sshd 1h # as ban -f wrote it\nbad\n192.0.2.9\n192.0.2.5\n2001:db8:0::4 nginx\n192.0.2.6 a.b\n"), 0o600))
+	code, out, errOut := run(t, ns, "", "unban", "-f", file)
+	require.Equal(t, ExitUsage, code, errOut)
+	require.Contains(t, out, "lifted the local ban of 192.0.2.5 in sshd on web-9")
+	require.Contains(t, out, "unbanned 5 bans for 4 lines of "+file+"; 2 lines named no ban; 2 lines refused")
+	require.Contains(t, errOut, file+`:4: bad: address "bad"`)
+	require.Contains(t, errOut, file+`:8: 192.0.2.6 a.b: jail "a.b": only letters`)
+	list, _, err := st.List(ctx)
+	require.NoError(t, err)
+	var left []string
+	for _, b := range list {
+		left = append(left, bans.Key(&b))
+	}
+	require.ElementsMatch(t, []string{subject.BanKey("sshd", addr("192.0.2.2")), subject.BanKey("nginx", addr("192.0.2.4"))}, left)
+	select {
+	case e := <-watch.Updates():
+		require.Equal(t, jetstream.KeyValuePurge, e.Operation(), "the local ban is lifted by a purge marker")
+	case <-ctx.Done():
+		t.Fatal("no purge marker for the local ban")
+	}
+
+	// Nothing of the file banned: exit code 3; JSON.
+	code, out, _ = run(t, ns, "192.0.2.77\n", "unban", "-f", "-", "-o", "json")
+	require.Equal(t, ExitNotFound, code)
+	require.Contains(t, out, `"not_banned": 1`)
+	code, _, errOut = run(t, ns, "", "unban", "-f", file, "192.0.2.2")
+	require.Equal(t, ExitUsage, code)
+	require.Contains(t, errOut, "not both")
+}
+
+// TestBanWriterFails: bans no stream stores (no bans bucket) are not
+// counted as written, and the writer reports the first failure after
+// waiting for every ban it published.
+func TestBanWriterFails(t *testing.T) {
+	ns := natstest.Start(t)
+	w := newBanWriter(natstest.Ctx(t, time.Minute), ns.JS, 2*time.Second)
+	now := time.Now()
+	var err error
+	for i := range banWindow + 10 {
+		b := wire.Ban{Addr: netip.AddrFrom4([4]byte{192, 0, 2, byte(i)}), Jail: "manual", Created: now, Expires: now.Add(time.Hour)}
+		if err = w.put(&b, now); err != nil {
+			break
+		}
+	}
+	require.Error(t, err, "a window's worth of bans without acknowledgement")
+	ferr := w.flush()
+	require.ErrorIs(t, ferr, err)
+	require.ErrorContains(t, ferr, "put ban 192.0.2.0 in manual")
+	require.Zero(t, w.written)
+	require.Zero(t, w.n)
 }
