@@ -5,13 +5,13 @@ import (
 	"net/url"
 	"os"
 	"path/filepath"
-	"slices"
 	"sort"
 	"strings"
 	"time"
 
 	"github.com/knadh/koanf/v2"
 
+	"github.com/banfleet/banfleet/agent/filter"
 	"github.com/banfleet/banfleet/config/fail2ban"
 
 	"github.com/banfleet/banfleet/shared/netaddr"
@@ -103,9 +103,10 @@ type Firewall struct {
 type AgentJail struct {
 	// Enabled turns the jail on (default true).
 	Enabled *bool `koanf:"enabled"`
-	// Filter is the filter: a built-in name (sshd), or, with fail2ban set,
-	// a filter.d spec such as "sshd[mode=aggressive]". Default: the jail's
-	// name.
+	// Filter is the filter spec, such as "sshd" or "sshd[mode=aggressive]":
+	// with fail2ban set, the filter.d filter of that name, else (or when
+	// filter.d has none) banfleet's built-in filter of that name (sshd).
+	// Default: the jail's name.
 	Filter string `koanf:"filter"`
 	// Backend is where the log comes from: auto, polling, pyinotify (log
 	// files) or systemd (the journal; logpath is then not used).
@@ -143,6 +144,10 @@ type AgentJail struct {
 	JournalMatch [][]string `koanf:"journalmatch"`
 	UseDNS       string     `koanf:"usedns"`
 
+	// FilterFiles are the files the filter was read from (not a key);
+	// a built-in filter's are named "builtin:filter.d/<name>.conf".
+	FilterFiles []string `koanf:"-"`
+
 	// Ports is Port resolved (not a key).
 	Ports []uint16 `koanf:"-"`
 	// Ignore is IgnoreIP's addresses and CIDRs, IgnoreNames the host
@@ -159,9 +164,16 @@ func (j AgentJail) FromJournal() bool { return j.Journal || strings.HasPrefix(j.
 func (j *AgentJail) SetFilter(def *fail2ban.FilterDef) {
 	j.PrefRegex, j.FailRegex, j.IgnoreRegex = def.PrefRegex, def.FailRegex, def.IgnoreRegex
 	j.MaxLines, j.DatePattern, j.UseDNS = def.MaxLines, def.DatePattern, def.UseDNS
+	j.FilterFiles = def.Files
 	if len(j.JournalMatch) == 0 {
 		j.JournalMatch = def.JournalMatch
 	}
+}
+
+// BuiltinFilter reports whether the jail's filter is one of banfleet's
+// built-in filters (rather than a filter.d file or the jail's own regexes).
+func (j AgentJail) BuiltinFilter() bool {
+	return len(j.FilterFiles) > 0 && strings.HasPrefix(j.FilterFiles[0], fail2ban.BuiltinPrefix)
 }
 
 // Regex reports whether the jail's filter is given as Fail2Ban regexes
@@ -198,7 +210,7 @@ func LoadAgent(src Source) (*Agent, *koanf.Koanf, error) {
 	var c Agent
 	var under []koanf.Provider
 	if dir := peekString(src, AgentEnvPrefix, "fail2ban"); dir != "" {
-		under = append(under, fail2ban.NewProvider(dir, fail2ban.WithKeys(fail2banKeys...)))
+		under = append(under, fail2ban.NewProvider(dir, fail2ban.WithKeys(fail2banKeys...), fail2ban.WithBuiltinFilters(filter.BuiltinConf())))
 	}
 	k, err := load(src, AgentEnvPrefix, agentDefaults(), &c, under...)
 	if err != nil {
@@ -287,22 +299,11 @@ func (c *Agent) validate() error {
 			// Regexes given (by hand, or by the Fail2Ban jail as read for its
 			// own backend). A journal jail re-reads its filter below, so that
 			// a backend switched to systemd here gets the journal form.
-		case c.Fail2Ban != "":
-			backend := "auto"
-			if j.FromJournal() {
-				backend = "systemd"
-			}
-			def, err := fail2ban.LoadFilter(c.Fail2Ban, j.Filter, map[string]string{"backend": backend})
-			if err != nil {
+		default:
+			// A filter.d filter (with fail2ban set) or a built-in one.
+			if err := j.ResolveFilter(c.Fail2Ban); err != nil {
 				return fieldError(w, f+".filter", "%v", err)
 			}
-			j.SetFilter(def)
-			if !j.Regex() {
-				return fieldError(w, f+".filter", "%q has no failregex", j.Filter)
-			}
-		case !slices.Contains(BuiltinFilters, j.Filter):
-			return fieldError(w, f+".filter", "%q is not a built-in filter (built in: %s); set fail2ban: to read filter.d",
-				j.Filter, strings.Join(BuiltinFilters, ", "))
 		}
 		var nets []string
 		for _, e := range j.IgnoreIP {
@@ -387,8 +388,3 @@ func isHostName(s string) bool {
 	}
 	return true
 }
-
-// BuiltinFilters are the names of the filters built into the agent (its
-// filter package checks that they are the ones it has): the configuration
-// names them without linking detection code into coord.
-var BuiltinFilters = []string{"sshd"}

@@ -5,6 +5,9 @@ import "errors"
 // ErrInvalid marks a configuration that was read but is not valid.
 var ErrInvalid = errors.New("invalid configuration")
 
+// ErrFilterMode: a built-in filter was asked for a mode it does not have.
+var ErrFilterMode = errors.New("unknown filter mode")
+
 // NATSError is why a connection to NATS failed, in words (see DiagnoseNATS).
 type NATSError struct {
 	// Reason is short and stable, fit for a log key and for noticing that

@@ -3,7 +3,6 @@ package filter
 import (
 	"fmt"
 	"net/netip"
-	"sort"
 	"time"
 )
 
@@ -25,8 +24,8 @@ const (
 	// carries injected text that makes the address ambiguous. Failure
 	// carries what is known (Rule, Time, User, and Addr when it is sound).
 	Ignored
-	// BadLine: the line has no parseable syslog timestamp or tag. Count it;
-	// never treat it as fatal.
+	// BadLine: the line cannot be read (a filter that requires a date found
+	// none). Count it; never treat it as fatal.
 	BadLine
 )
 
@@ -51,13 +50,12 @@ type Failure struct {
 	// client-controlled text). IPv4-mapped IPv6 addresses are unmapped.
 	// Always valid when the verdict is Failed.
 	Addr netip.Addr
-	// Time is the line's own timestamp (see ParseSyslogPrefix).
+	// Time is the line's own timestamp (or the journal entry's).
 	Time time.Time
 	// User is the user name the rule captured, if any.
 	User string
 	// Rule is the index of the matching failregex in the filter's
-	// Fail2Ban failregex list for the selected mode, so that a built-in
-	// filter and the same filter loaded from filter.d report the same index.
+	// Fail2Ban failregex list for the selected mode.
 	Rule int
 }
 
@@ -65,9 +63,8 @@ type Failure struct {
 //
 // A Filter may keep state between lines (Fail2Ban's multi-line filters
 // do: f2b.Matcher), so one Filter serves one log source and is not safe for
-// concurrent use; build one per source. The built-in filters happen to be
-// stateless. Match must not block, must not retain line, and must not
-// allocate when it returns NoMatch or BadLine.
+// concurrent use; build one per source. Match must not block, must not
+// retain line, and must not allocate when it returns NoMatch or BadLine.
 type Filter interface {
 	// Name is the filter's name, e.g. "sshd".
 	Name() string
@@ -83,43 +80,4 @@ type Filter interface {
 type AtFilter interface {
 	Filter
 	MatchAt(line []byte, t time.Time) (Failure, Verdict)
-}
-
-// Options configure a built-in filter.
-type Options struct {
-	// Mode is the filter mode, as in Fail2Ban's `filter = sshd[mode=…]`.
-	// Empty means "normal", the only mode implemented so far; any other
-	// value is an error wrapping ErrUnsupportedMode.
-	Mode string
-	// Location is the time zone of timestamps that carry no UTC offset
-	// (classic syslog). Nil means time.Local.
-	Location *time.Location
-}
-
-var builtins = map[string]func(Options) (AtFilter, error){
-	"sshd": newSSHD,
-}
-
-// Builtin returns the built-in filter called name. An unknown name yields an
-// error wrapping ErrUnknownFilter.
-func Builtin(name string, opts Options) (AtFilter, error) {
-	mk, ok := builtins[name]
-	if !ok {
-		return nil, fmt.Errorf("built-in filter %q (have %v): %w", name, BuiltinNames(), ErrUnknownFilter)
-	}
-	f, err := mk(opts)
-	if err != nil {
-		return nil, fmt.Errorf("built-in filter %s: %w", name, err)
-	}
-	return f, nil
-}
-
-// BuiltinNames lists the built-in filters, sorted.
-func BuiltinNames() []string {
-	names := make([]string, 0, len(builtins))
-	for n := range builtins {
-		names = append(names, n)
-	}
-	sort.Strings(names)
-	return names
 }

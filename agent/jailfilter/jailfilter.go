@@ -1,6 +1,6 @@
 // Package jailfilter builds the filter a jail runs: Fail2Ban regexes (from
-// filter.d or the jail) through the failregex engine with the date
-// detector, or a built-in filter. The agent, banfleet-agent regex and the
+// filter.d, the jail, or a built-in filter such as banfleet's sshd.conf)
+// through the failregex engine with the date detector. The agent, banfleet-agent regex and the
 // benchmarks all build filters here, so they measure what runs.
 package jailfilter
 
@@ -35,22 +35,42 @@ func Definition(name string, j config.AgentJail) f2b.Definition {
 	}
 }
 
-// New compiles a jail's filter once: Fail2Ban regexes through the failregex
-// engine, otherwise a built-in filter. The engine runs with its address
-// guard: a line whose failregex could also have taken another address from
-// it (text the client controls, such as a user name, holding " from <addr>")
-// names nobody, where Fail2Ban would credit the injected address.
+// New compiles a jail's filter once and returns a factory of per-source
+// matchers. The filter is the jail's Fail2Ban regexes (from filter.d or the
+// jail) or, when it has none yet, the filter its Filter spec names, read
+// as config.LoadFilter reads it without a Fail2Ban directory: a built-in
+// filter (agent/filter's filter.d, such as banfleet's own sshd.conf). Every
+// filter runs on the failregex engine with its address guard: a line whose
+// failregex could also have taken another address from it (text the
+// client controls, such as a user name, holding " from <addr>") names
+// nobody, where Fail2Ban would credit the injected address.
 func New(name string, j config.AgentJail) (Factory, error) {
-	if j.Regex() {
-		c, err := f2b.Compile(Definition(name, j), f2b.Options{Dates: DateFinder, AddressGuard: true})
-		if err != nil {
-			return nil, err // names the filter and the regex
+	if !j.Regex() {
+		if err := j.ResolveFilter(""); err != nil {
+			return nil, fmt.Errorf("jail %s: filter: %w", name, err)
 		}
-		return func() filter.AtFilter { return c.New() }, nil
 	}
-	flt, err := filter.Builtin(j.Filter, filter.Options{Mode: "normal"})
+	c, err := f2b.Compile(Definition(name, j), f2b.Options{Dates: DateFinder, AddressGuard: true})
 	if err != nil {
-		return nil, fmt.Errorf("jail %s: %w", name, err)
+		return nil, err // names the filter and the regex
 	}
-	return func() filter.AtFilter { return flt }, nil
+	if j.BuiltinFilter() {
+		return func() filter.AtFilter { return dated{c.New()} }, nil
+	}
+	return func() filter.AtFilter { return c.New() }, nil
+}
+
+// dated runs a built-in filter. The built-in filters read syslog lines,
+// which always carry a date: a line in which none is found (or whose date
+// is no valid time) is BadLine, which the agent counts as unparsed, where
+// Fail2Ban would match it with the previous line's date or now.
+type dated struct{ *f2b.Matcher }
+
+func (d dated) Match(line []byte, now time.Time) (filter.Failure, filter.Verdict) {
+	before := d.Stats().NoDate
+	fail, v := d.Matcher.Match(line, now)
+	if d.Stats().NoDate != before || (v == filter.Failed || v == filter.Ignored) && fail.Time.IsZero() {
+		return filter.Failure{}, filter.BadLine
+	}
+	return fail, v
 }

@@ -9,23 +9,25 @@
 // fail2ban-regex's rules, reproduced here: a line is read up to '\n' and
 // stripped of trailing '\r' and '\n'; a blank line or one starting with
 // '#' is skipped (not counted, never offered to the filter); a last line
-// without '\n' is not read. A line is "ignored" when an ignoreregex
-// dropped it or the rule that matched it is not a failure by itself
-// (NOFAIL, MLFGAINED); "matched" when a failregex matched it otherwise
-// (also without an address yet); "missed" else. In a multi-line filter the
-// earlier lines a match took out of the buffer move from missed to
-// matched. A failure whose host is a name, not an address, is missed:
-// banfleet never resolves names, and fail2ban-regex --usedns no (or
-// offline) finds no address in it. Every line's date is looked for, and
-// counted by template. Options may follow the positional arguments.
+// without '\n' is not read. Every failregex and every ignoreregex is tried
+// on every line (Fail2Ban's checkAllRegex; --no-check-all stops at the
+// first failregex that decides a line, as the daemon does, which is what
+// --json reports). A line is "ignored" when an ignoreregex matched or a
+// rule that is not a failure by itself did (NOFAIL, MLFGAINED); "matched"
+// when a failregex matched it otherwise (also without an address yet);
+// "missed" else. In a multi-line filter the earlier lines a match took out
+// of the buffer move from missed to matched. A failure whose host is a
+// name, not an address, is missed: banfleet never resolves names, and
+// fail2ban-regex --usedns no (or offline) finds no address in it. Every
+// line's date is looked for, and counted by template. Options may follow
+// the positional arguments.
 //
-// Two differences remain. A line longer than MaxLine is skipped: counted
-// as missed and reported, not fatal. And the engine stops at the first
-// failregex that decides a line (the daemon's mode), while
-// fail2ban-regex's summary tries every failregex on every line
-// (checkAllRegex): a line a failure rule and a later NOFAIL rule both
-// match (sshd's "Failed publickey for invalid user") is matched here,
-// ignored there, and only the first rule's hit is counted here.
+// Two differences remain. A line longer than MaxLine is skipped, counted
+// as missed (its date counted from its first LongHead bytes) and reported,
+// not offered to the filter. And in a multi-line filter (maxlines > 1)
+// only the first failregex that decides a line is counted: Fail2Ban's
+// checkAllRegex goes on with the lines the match left in the buffer (no
+// sample log of Fail2Ban's shows a difference).
 package regexcmd
 
 import (
@@ -52,8 +54,12 @@ import (
 )
 
 // MaxLine is the longest line (without its newline) offered to the
-// filter; a longer one is skipped and counted as missed.
-const MaxLine = 16 << 20
+// filter; a longer one is skipped and counted as missed, and its date
+// looked for in its first LongHead bytes.
+const (
+	MaxLine  = 16 << 20
+	LongHead = 64 << 10
+)
 
 // Record is one failure in --json output.
 type Record struct {
@@ -82,6 +88,8 @@ type options struct {
 	journal     bool
 	printMissed bool
 	guard       bool
+	noCheckAll  bool
+	useDNS      string
 }
 
 // Run runs the command with args (after "regex") and returns the exit code:
@@ -98,6 +106,8 @@ func Run(args []string, stdout, stderr io.Writer) int {
 	fs.BoolVar(&o.journal, "journal", false, "lines are journal lines (HOST IDENT[PID]: MSG) without a date")
 	fs.BoolVar(&o.printMissed, "print-all-missed", false, "print the lines no failregex matched")
 	fs.BoolVar(&o.guard, "guard", false, "apply the agent's address guard: lines that could name another address credit nobody")
+	fs.BoolVar(&o.noCheckAll, "no-check-all", false, "summary: stop at the first failregex that decides a line, as the daemon does (default: try every failregex, as fail2ban-regex does)")
+	fs.StringVar(&o.useDNS, "usedns", "", "<HOST> as with usedns = yes, warn, no (addresses only) or raw (default: the filter's); banfleet never resolves host names")
 	fs.Usage = func() {
 		fmt.Fprintln(stderr, "usage: banfleet-agent regex [options] LOG FILTER [IGNOREREGEX] [options]")
 		fmt.Fprintln(stderr, "  LOG     a log file, or one log line")
@@ -209,18 +219,22 @@ func definition(o options, arg, ignore string) (f2b.Definition, string, error) {
 	}
 	name, _, optErr := fail2ban.ExtractOptions(spec)
 	isName := optErr == nil && name != "" && !strings.ContainsAny(name, `^$\()<> `)
-	if file != "" || (isName && fileExists(filepath.Join(o.confDir, "filter.d", name+".conf"))) {
+	if file != "" || (isName && (fileExists(filepath.Join(o.confDir, "filter.d", name+".conf")) || filter.IsBuiltin(name))) {
 		var jailOpts map[string]string
 		if o.journal {
 			jailOpts = map[string]string{"backend": backend}
 		}
-		d, err := fail2ban.LoadFilter(o.confDir, spec, jailOpts)
+		// the configuration directory's filter, else banfleet's built-in one
+		d, err := fail2ban.LoadFilterOr(o.confDir, filter.BuiltinConf(), spec, jailOpts)
 		if err != nil {
 			return f2b.Definition{}, "", err
 		}
 		j := config.AgentJail{Backend: backend}
 		j.SetFilter(d)
 		def := jailfilter.Definition(name, j)
+		if o.useDNS != "" {
+			def.UseDNS = o.useDNS
+		}
 		if o.datePattern != "" {
 			def.DatePattern = o.datePattern
 		}
@@ -232,7 +246,7 @@ func definition(o options, arg, ignore string) (f2b.Definition, string, error) {
 	if isName && !strings.ContainsAny(arg, ".*+?") {
 		return f2b.Definition{}, "", fmt.Errorf("filter %q: no %s", arg, filepath.Join(o.confDir, "filter.d", name+".conf"))
 	}
-	def := jailfilter.Definition("regex", config.AgentJail{Backend: backend, FailRegex: []string{arg}, DatePattern: o.datePattern})
+	def := jailfilter.Definition("regex", config.AgentJail{Backend: backend, FailRegex: []string{arg}, DatePattern: o.datePattern, UseDNS: o.useDNS})
 	if ignore != "" {
 		def.IgnoreRegex = []string{ignore}
 	}
@@ -258,6 +272,10 @@ func run(c *f2b.Compiled, maxLines int, in io.Reader, o options, dates *dateCoun
 	sum := &Summary{FailHits: make([]int, nFail), IgnoreHits: make([]int, nIgnore), DateHits: map[string]int{}}
 	lr := lineReader{r: bufio.NewReaderSize(in, 64<<10)}
 	var jw jsonWriter
+	// The summary counts as fail2ban-regex's does, every failregex and
+	// ignoreregex tried on every line (unless --no-check-all); --json
+	// reports the daemon's decisions.
+	v := f2b.LineView{CheckAll: !o.jsonOut && !o.noCheckAll}
 	now := time.Now()
 	offered := 0 // lines offered to the filter (for the multi-line buffer)
 	for {
@@ -272,6 +290,9 @@ func run(c *f2b.Compiled, maxLines int, in io.Reader, o options, dates *dateCoun
 			sum.Lines++
 			sum.Missed++
 			sum.TooLong++
+			if !o.journal {
+				dates.count(raw, now) // fail2ban-regex counts its date
+			}
 			continue
 		}
 		line := trimCRLF(raw)
@@ -279,71 +300,56 @@ func run(c *f2b.Compiled, maxLines int, in io.Reader, o options, dates *dateCoun
 			continue // fail2ban-regex skips comments and blank lines
 		}
 		sum.Lines++
-		var r f2b.Result
 		if o.journal {
-			r = m.ProcessAt(line, now)
+			m.ProcessViewAt(&v, line, now)
 		} else {
 			dates.begin(line)
-			r = m.Process(line, now)
+			m.ProcessView(&v, line, now)
 			dates.end(line, now)
 		}
 		offered++
-		if r.NoDate && !o.journal {
+		if v.NoDate && !o.journal {
 			sum.NoDate++
 		}
+		// fail2ban-regex: a line is ignored when an ignoreregex matched or
+		// a NOFAIL rule did, matched when a failregex found a failure
+		// (also one without an address yet), missed else. A host name
+		// finds no address (banfleet never resolves one, fail2ban-regex
+		// --usedns no neither): its match is dropped, uncounted.
+		ignored, matched := len(v.Ignores) > 0, false
+		for _, h := range v.Hits {
+			if h.HostName {
+				continue
+			}
+			sum.FailHits[h.Rule]++
+			matched = true
+			ignored = ignored || h.NoFail
+		}
+		for _, i := range v.Ignores {
+			sum.IgnoreHits[i]++
+		}
 		switch {
-		case r.IgnoreRegex >= 0:
+		case ignored:
 			sum.Ignored++
-			if r.IgnoreRegex < len(sum.IgnoreHits) {
-				sum.IgnoreHits[r.IgnoreRegex]++
-			}
-		case r.Rule >= 0 && r.NoFail:
-			sum.Ignored++
-			if r.Rule < len(sum.FailHits) {
-				sum.FailHits[r.Rule]++
-			}
-		case r.Rule >= 0 && isHostName(&r):
-			// A host name: banfleet never resolves it; fail2ban-regex
-			// resolves it (--usedns no or offline: to nothing) and counts
-			// the line missed, and the rule's hit uncounted, when it names
-			// no address.
-			sum.Missed++
-			printMissed(out, o, line)
-		case r.Rule >= 0:
+		case matched:
 			sum.Matched++
-			if r.Rule < len(sum.FailHits) {
-				sum.FailHits[r.Rule]++
-			}
 		default:
 			sum.Missed++
 			printMissed(out, o, line)
 		}
 		// Multi-line: the earlier lines of the buffer a match consumed
 		// count as matched (fail2ban-regex moves them from missed).
-		if maxLines > 1 && r.Rule >= 0 && r.Attempts > 1 {
-			if _, mlfid := r.Groups["mlfid"]; !mlfid {
-				k := min(r.Attempts-1, maxLines-1, offered-1)
-				sum.Matched += k
-				sum.Missed -= k
-			}
+		if maxLines > 1 && v.Rule >= 0 && v.Attempts > 1 && !v.MLFID {
+			k := min(v.Attempts-1, maxLines-1, offered-1)
+			sum.Matched += k
+			sum.Missed -= k
 		}
-		if o.jsonOut && r.IgnoreRegex < 0 && r.Verdict == filter.Failed && !r.NoFail && !r.Pending {
-			jw.record(out, lr.n, &r)
+		if o.jsonOut && v.Ignore < 0 && v.Verdict == filter.Failed && !v.NoFail && !v.Pending {
+			jw.record(out, lr.n, &v)
 		}
 	}
 	sum.DateHits = dates.hits
 	return sum, nil
-}
-
-// isHostName reports a failure whose host is a name (the dns group) that
-// is not an address.
-func isHostName(r *f2b.Result) bool {
-	if r.Host == "" || r.Addr.IsValid() {
-		return false
-	}
-	_, ip4 := r.Groups["ip4"]
-	_, ip6 := r.Groups["ip6"]
-	return !ip4 && !ip6
 }
 
 func printMissed(out *bufio.Writer, o options, line []byte) {
@@ -372,7 +378,8 @@ type lineReader struct {
 }
 
 // next returns the next line with its line end; the slice is valid until
-// the next call. tooLong reports a line over MaxLine (then line is nil).
+// the next call. tooLong reports a line over MaxLine: then line is its
+// first LongHead bytes.
 func (lr *lineReader) next() (line []byte, tooLong bool, err error) {
 	b, err := lr.r.ReadSlice('\n')
 	if err == nil {
@@ -392,7 +399,7 @@ func (lr *lineReader) next() (line []byte, tooLong bool, err error) {
 		if !tooLong {
 			if len(lr.long)+len(b) > MaxLine+1 {
 				tooLong = true
-				lr.long = lr.long[:0]
+				lr.long = lr.long[:min(len(lr.long), LongHead)]
 			} else {
 				lr.long = append(lr.long, b...)
 			}
@@ -412,44 +419,38 @@ func (lr *lineReader) next() (line []byte, tooLong bool, err error) {
 	if cap(lr.long) > 1<<20 {
 		defer func() { lr.long = nil }()
 	}
-	if tooLong {
-		return nil, true, nil
-	}
-	return lr.long, false, nil
+	return lr.long, tooLong, nil
 }
 
 // jsonWriter writes Records as encoding/json would (HTML-safe escaping,
 // sorted fields), without reflection or allocations per record.
 type jsonWriter struct {
-	buf  []byte
-	keys []string
+	buf    []byte
+	fields []f2b.Field
 }
 
-func (w *jsonWriter) record(out *bufio.Writer, line int, r *f2b.Result) {
+func (w *jsonWriter) record(out *bufio.Writer, line int, v *f2b.LineView) {
 	b := append(w.buf[:0], `{"line":`...)
 	b = strconv.AppendInt(b, int64(line), 10)
 	b = append(b, `,"host":`...)
-	b = r.Addr.AppendTo(append(b, '"'))
+	b = v.Addr.AppendTo(append(b, '"'))
 	b = append(b, `","time":`...)
-	b = appendFloat(b, float64(r.Time.UnixNano())/1e9)
+	b = appendFloat(b, float64(v.Time.UnixNano())/1e9)
 	b = append(b, `,"user":`...)
-	b = appendString(b, r.User)
+	b = appendString(b, v.User)
 	b = append(b, `,"failregex":`...)
-	b = strconv.AppendInt(b, int64(r.Rule), 10)
-	if len(r.Groups) > 0 {
-		w.keys = w.keys[:0]
-		for k := range r.Groups {
-			w.keys = append(w.keys, k)
-		}
-		slices.Sort(w.keys)
+	b = strconv.AppendInt(b, int64(v.Rule), 10)
+	if len(v.Groups) > 0 {
+		w.fields = append(w.fields[:0], v.Groups...)
+		slices.SortFunc(w.fields, func(a, b f2b.Field) int { return strings.Compare(a.Name, b.Name) })
 		b = append(b, `,"fields":{`...)
-		for i, k := range w.keys {
+		for i, f := range w.fields {
 			if i > 0 {
 				b = append(b, ',')
 			}
-			b = appendString(b, k)
+			b = appendString(b, f.Name)
 			b = append(b, ':')
-			b = appendString(b, r.Groups[k])
+			b = appendString(b, f.Value)
 		}
 		b = append(b, '}')
 	}
@@ -608,6 +609,12 @@ func (c *dateCounter) finder(pattern string, loc *time.Location) (f2b.DateFinder
 	}
 	c.f = &countingFinder{d: d, hits: c.hits}
 	return c.f, nil
+}
+
+// count looks for the date of a line the engine does not see.
+func (c *dateCounter) count(line []byte, now time.Time) {
+	c.begin(line)
+	c.end(line, now)
 }
 
 // begin is called before the engine processes line.

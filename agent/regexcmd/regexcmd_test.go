@@ -78,7 +78,7 @@ func writeLog(t *testing.T, content string) string {
 const badLogin = `bad login for user (?P<user>\S*) from <HOST>$`
 
 // A line over MaxLine is skipped and counted as missed; the lines after it
-// are still read.
+// are still read. fail2ban-regex reads it and misses it: the same numbers.
 func TestOverLongLine(t *testing.T) {
 	long := "Nov 26 06:35:47 h1 x: " + strings.Repeat("A", 20<<20)
 	log := writeLog(t, "Nov 26 06:35:46 h1 x: bad login for user a from 198.51.100.4\n"+
@@ -88,6 +88,7 @@ func TestOverLongLine(t *testing.T) {
 	require.Equal(t, 0, Run([]string{log, badLogin}, &out, &errb), errb.String())
 	require.Contains(t, out.String(), "Lines: 3 lines, 0 ignored, 2 matched, 1 missed")
 	require.Contains(t, errb.String(), "skipped 1 line(s)")
+	sameAsFail2BanRegex(t, log, badLogin)
 
 	out.Reset()
 	require.Equal(t, 0, Run([]string{"--json", log, badLogin}, &out, &errb), errb.String())
@@ -101,9 +102,8 @@ func TestCommentsAndBlankLines(t *testing.T) {
 		"Nov 26 06:35:46 h1 x: bad login for user a from 198.51.100.4\r\n"+
 		" # not a comment\n"+
 		"Nov 26 06:35:48 h1 x: bad login for user b from 198.51.100.5")
-	var out, errb bytes.Buffer
-	require.Equal(t, 0, Run([]string{log, badLogin}, &out, &errb), errb.String())
-	require.Contains(t, out.String(), "Lines: 2 lines, 0 ignored, 1 matched, 1 missed")
+	out := sameAsFail2BanRegex(t, log, badLogin)
+	require.Contains(t, out, "Lines: 2 lines, 0 ignored, 1 matched, 1 missed")
 }
 
 // Options may follow the positional arguments, as fail2ban-regex allows;
@@ -121,6 +121,10 @@ func TestOptionsAfterPositionals(t *testing.T) {
 		require.Equal(t, 3, strings.Count(out.String(), "\n"), "%q", args)
 		require.Contains(t, out.String(), `"host":"203.0.113.9"`)
 	}
+	// fail2ban-regex takes options anywhere too: the same summary.
+	sameAsFail2BanRegex(t, log, "sshd", "-c", tr.ConfDir, "--usedns", "no")
+	sameAsFail2BanRegex(t, "--usedns", "no", log, "-c", tr.ConfDir, "sshd")
+
 	var out, errb bytes.Buffer
 	require.Equal(t, 2, Run([]string{log, "sshd", "-c"}, &out, &errb))
 	require.Equal(t, 2, Run([]string{log, "sshd", "x", "y", "-c", tr.ConfDir}, &out, &errb))

@@ -3,6 +3,7 @@ package fail2ban
 import (
 	"errors"
 	"fmt"
+	"io/fs"
 	"maps"
 	"slices"
 	"strconv"
@@ -125,9 +126,24 @@ func readFilter(l *loader, confDir, name string, args *section) (*filterReader, 
 		file = absPath(file)
 	}
 	base := pyJoin(strings.TrimRight(confDir, "/"), pyJoin("filter.d", file))
-	st, files, err := l.read(base)
-	if err != nil {
-		return nil, fmt.Errorf("filter %s: %w", name, err)
+	var st *store
+	var files []string
+	var err error
+	if confDir != "" || l.builtin == nil {
+		if st, files, err = l.read(base); err != nil {
+			return nil, fmt.Errorf("filter %s: %w", name, err)
+		}
+	}
+	if st == nil && l.builtin != nil && !strings.Contains(file, "/") {
+		// not in confDir: the built-in filter of that name, if any
+		bl := newLoader()
+		bl.fsys = l.builtin
+		if st, files, err = bl.read(pyJoin("filter.d", file)); err != nil {
+			return nil, fmt.Errorf("built-in filter %s: %w", name, err)
+		}
+		for i, f := range files {
+			files[i] = BuiltinPrefix + f
+		}
 	}
 	if st == nil {
 		return nil, fmt.Errorf("filter %s: %w: no %s.conf or .local", name, ErrNotFound, base)
@@ -374,11 +390,31 @@ func pyInt(s string) (int, error) {
 // journalmatch replace (failregex, ignoreregex, journalmatch: add to) the
 // filter's. jailOpts values are used as they are (no interpolation).
 func LoadFilter(confDir, spec string, jailOpts map[string]string) (*FilterDef, error) {
+	return loadFilter(newLoader(), confDir, spec, jailOpts)
+}
+
+// BuiltinPrefix starts the names FilterDef.Files gives the files of a
+// built-in filter (LoadFilterOr).
+const BuiltinPrefix = "builtin:"
+
+// LoadFilterOr is LoadFilter with a fallback: a filter confDir has no file
+// of (no filter.d/<name>.conf, .local …) is read from builtin, a
+// configuration directory holding filter.d (such as an embed.FS), with no
+// other files (a built-in filter stands alone: includes are read from
+// builtin too). confDir "" reads from builtin alone. FilterDef.Files then
+// names the files "builtin:filter.d/<name>.conf".
+func LoadFilterOr(confDir string, builtin fs.FS, spec string, jailOpts map[string]string) (*FilterDef, error) {
+	l := newLoader()
+	l.builtin = builtin
+	return loadFilter(l, confDir, spec, jailOpts)
+}
+
+func loadFilter(l *loader, confDir, spec string, jailOpts map[string]string) (*FilterDef, error) {
 	name, args, err := extractOptions(spec)
 	if err != nil {
 		return nil, err
 	}
-	fr, err := readFilter(newLoader(), confDir, name, args)
+	fr, err := readFilter(l, confDir, name, args)
 	if err != nil {
 		return nil, err
 	}

@@ -245,7 +245,7 @@ func TestGoldenJails(t *testing.T) {
 	}
 	for _, set := range sets {
 		t.Run(set.name, func(t *testing.T) {
-			jails, err := loadJails(set.confDir, true)
+			jails, err := loadJails(set.confDir, nil, true)
 			byName := map[string]Jail{}
 			for _, j := range jails {
 				byName[j.Name] = j

@@ -3,6 +3,7 @@ package fail2ban
 import (
 	"errors"
 	"fmt"
+	"io/fs"
 	"strconv"
 	"strings"
 	"time"
@@ -133,14 +134,21 @@ var (
 // error joining one error per broken jail, each naming the jail and, where
 // it can, the file, line and key.
 func LoadJails(confDir string) ([]Jail, error) {
-	return loadJails(confDir, false)
+	return loadJails(confDir, nil, false)
+}
+
+// LoadJailsOr is LoadJails with builtin as the fallback for filters
+// confDir does not have (see LoadFilterOr).
+func LoadJailsOr(confDir string, builtin fs.FS) ([]Jail, error) {
+	return loadJails(confDir, builtin, false)
 }
 
 // loadJails is LoadJails; force reads disabled jails too (as
 // JailsReader(force_enable=True)).
-func loadJails(confDir string, force bool) ([]Jail, error) {
+func loadJails(confDir string, builtin fs.FS, force bool) ([]Jail, error) {
 	confDir = strings.TrimRight(confDir, "/")
 	l := newLoader()
+	l.builtin = builtin
 	st, _, err := l.read(pyJoin(confDir, "jail"))
 	if err != nil {
 		return nil, err

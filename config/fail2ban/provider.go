@@ -3,6 +3,7 @@ package fail2ban
 import (
 	"errors"
 	"fmt"
+	"io/fs"
 	"slices"
 
 	"github.com/knadh/koanf/v2"
@@ -49,6 +50,7 @@ type Provider struct {
 	prefix  string
 	keys    []string
 	onError func(error)
+	builtin fs.FS
 }
 
 var _ koanf.Provider = (*Provider)(nil)
@@ -71,6 +73,12 @@ func WithJailErrors(report func(error)) ProviderOption {
 	return func(p *Provider) { p.onError = report }
 }
 
+// WithBuiltinFilters reads the filters confDir has no file of from
+// builtin, a configuration directory holding filter.d (see LoadFilterOr).
+func WithBuiltinFilters(builtin fs.FS) ProviderOption {
+	return func(p *Provider) { p.builtin = builtin }
+}
+
 // NewProvider returns a Provider reading confDir (e.g. "/etc/fail2ban").
 func NewProvider(confDir string, opts ...ProviderOption) *Provider {
 	p := &Provider{confDir: confDir, prefix: "jails"}
@@ -85,7 +93,7 @@ func (p *Provider) ReadBytes() ([]byte, error) { return nil, ErrNoBytes }
 
 // Read loads the jails and returns them as a nested map.
 func (p *Provider) Read() (map[string]any, error) {
-	jails, err := LoadJails(p.confDir)
+	jails, err := LoadJailsOr(p.confDir, p.builtin)
 	if err != nil {
 		var je *JailError
 		if p.onError == nil || !errors.As(err, &je) {

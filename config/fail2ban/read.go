@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"io/fs"
 	"os"
+	"path"
 	"path/filepath"
 	"slices"
 	"strings"
@@ -18,9 +19,39 @@ const maxIncludeFiles = 10000
 // between readers the same way.
 type loader struct {
 	parsed map[string]*iniFile // nil value: the file cannot be read
+	// fsys, when set, holds the files instead of the operating system
+	// (paths are then relative to its root).
+	fsys fs.FS
+	// builtin, when set, is a configuration directory (holding filter.d)
+	// that filters missing from the one being read are taken from.
+	builtin fs.FS
 }
 
 func newLoader() *loader { return &loader{parsed: map[string]*iniFile{}} }
+
+// fsPath turns a loader path into an fs.FS name.
+func fsPath(p string) string { return path.Clean(strings.TrimPrefix(p, "/")) }
+
+func (l *loader) readFile(p string) ([]byte, error) {
+	if l.fsys != nil {
+		return fs.ReadFile(l.fsys, fsPath(p))
+	}
+	return os.ReadFile(p)
+}
+
+func (l *loader) stat(p string) (fs.FileInfo, error) {
+	if l.fsys != nil {
+		return fs.Stat(l.fsys, fsPath(p))
+	}
+	return os.Stat(p)
+}
+
+func (l *loader) readDir(p string) ([]fs.DirEntry, error) {
+	if l.fsys != nil {
+		return fs.ReadDir(l.fsys, fsPath(p))
+	}
+	return os.ReadDir(p)
+}
 
 // parse returns the parsed file, or nil if it does not exist or is not a
 // regular file (configparser's read skips those silently).
@@ -28,10 +59,10 @@ func (l *loader) parse(path string) (*iniFile, error) {
 	if f, ok := l.parsed[path]; ok {
 		return f, nil
 	}
-	data, err := os.ReadFile(path)
+	data, err := l.readFile(path)
 	if err != nil {
 		var pe *fs.PathError
-		if errors.Is(err, fs.ErrNotExist) || isDirErr(path) || (errors.As(err, &pe) && pe.Op == "read") {
+		if errors.Is(err, fs.ErrNotExist) || l.isDir(path) || (errors.As(err, &pe) && pe.Op == "read") {
 			l.parsed[path] = nil
 			return nil, nil
 		}
@@ -45,24 +76,24 @@ func (l *loader) parse(path string) (*iniFile, error) {
 	return f, nil
 }
 
-func isDirErr(path string) bool {
-	fi, err := os.Stat(path)
+func (l *loader) isDir(path string) bool {
+	fi, err := l.stat(path)
 	return err == nil && fi.IsDir()
 }
 
 // configFiles lists the files of configuration basename the way
 // ConfigReaderUnshared.read does: X.conf, X.d/*.conf, X.local, X.d/*.local,
 // those that exist.
-func configFiles(basename string) []string {
+func (l *loader) configFiles(basename string) []string {
 	var files []string
 	add := func(p string) {
-		if _, err := os.Stat(p); err == nil {
+		if _, err := l.stat(p); err == nil {
 			files = append(files, p)
 		}
 	}
 	globDir := func(ext string) {
 		dir := basename + ".d"
-		ents, err := os.ReadDir(dir)
+		ents, err := l.readDir(dir)
 		if err != nil {
 			return
 		}
@@ -89,7 +120,7 @@ func configFiles(basename string) []string {
 // with their [INCLUDES], merged in order. It returns nil when none of the
 // files exists.
 func (l *loader) read(basename string) (*store, []string, error) {
-	files := configFiles(basename)
+	files := l.configFiles(basename)
 	if len(files) == 0 {
 		return nil, nil, nil
 	}
@@ -122,7 +153,7 @@ func (l *loader) read(basename string) (*store, []string, error) {
 // recursively, each include followed by its .local.
 func (l *loader) includes(filenames, seen []string, n *int) ([]string, error) {
 	var out []string
-	for _, f := range expandWithLocal(filenames) {
+	for _, f := range l.expandWithLocal(filenames) {
 		list, err := l.includesOf(f, seen, n)
 		if err != nil {
 			return nil, err
@@ -132,13 +163,13 @@ func (l *loader) includes(filenames, seen []string, n *int) ([]string, error) {
 	return out, nil
 }
 
-func expandWithLocal(filenames []string) []string {
+func (l *loader) expandWithLocal(filenames []string) []string {
 	var out []string
 	for _, f := range filenames {
 		out = append(out, f)
 		local := pySplitextRoot(f) + ".local"
 		if !slices.Contains(filenames, local) {
-			if fi, err := os.Stat(local); err == nil && fi.Mode().IsRegular() {
+			if fi, err := l.stat(local); err == nil && fi.Mode().IsRegular() {
 				out = append(out, local)
 			}
 		}

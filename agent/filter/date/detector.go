@@ -10,7 +10,7 @@ import (
 	"time"
 	"unicode/utf8"
 
-	"github.com/banfleet/banfleet/agent/filter/date/internal/pyre"
+	"github.com/banfleet/banfleet/agent/filter/internal/pyre"
 )
 
 // Options configure a Detector.

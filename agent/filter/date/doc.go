@@ -43,13 +43,14 @@
 //
 // Fail2Ban's patterns use Python's re: lookbehinds for the word boundary,
 // backreferences ((?P=_sep) in six default templates), conditionals
-// (EPOCH), and Unicode \d \w \s \b. Package internal/pyre is a backtracking
-// engine with Python 3.11's syntax and matching rules (leftmost match, first
-// alternative first, Unicode classes, IGNORECASE as Python folds case,
-// search with pos and endpos). It runs user patterns as written, and it is
-// the reference the hand-written matchers are tested against. A search
-// gives up after pyre.DefaultMaxSteps steps (no match) where Python would
-// run on.
+// (EPOCH), and Unicode \d \w \s \b. They run on agent/filter/internal/pyre,
+// the Python-regex front end detection shares with package f2b (one parser,
+// one set of Unicode and case tables, one backtracking engine): Python
+// 3.11's syntax and matching rules (leftmost match, first alternative
+// first, Unicode classes, IGNORECASE as Python lowers case, search with pos
+// and endpos). It runs user patterns as written, and it is the reference
+// the hand-written matchers are tested against. A search gives up after
+// pyre.DefaultMaxSteps steps (no match) where Python would run on.
 //
 // # Fast paths
 //

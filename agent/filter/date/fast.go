@@ -4,7 +4,7 @@ import (
 	"bytes"
 	"unicode/utf8"
 
-	"github.com/banfleet/banfleet/agent/filter/date/internal/pyre"
+	"github.com/banfleet/banfleet/agent/filter/internal/pyre"
 )
 
 // Hand-written matchers for Fail2Ban's default templates: BSD syslog
@@ -327,7 +327,15 @@ func firstBytes(els []element, cents *[1000]bool) (f [256]bool) {
 // characters here but never reach a decision (see fastState.at).
 var isWordByte = func() (t [256]bool) {
 	for c := 0; c < 256; c++ {
-		t[c] = c >= 0x80 || c >= '0' && c <= '9' || c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c == '_'
+		t[c] = c >= 0x80 || pyre.IsWord(rune(c))
+	}
+	return
+}()
+
+// spaceByte is Python's \s for ASCII (pyre's table).
+var spaceByte = func() (t [256]bool) {
+	for c := 0; c < 0x80; c++ {
+		t[c] = pyre.IsSpace(rune(c))
 	}
 	return
 }()
@@ -336,11 +344,11 @@ var isWordByte = func() (t [256]bool) {
 // in Python: a Unicode digit (for \d) or a character that IGNORECASE
 // equates with an ASCII letter.
 func mayStartNonASCII(r rune) bool {
-	return pyre.IsDigit(r) || r == 0x17f || r == 0x212a || r == 0x130 || r == 0x131
+	return pyre.IsDigit(r) || pyre.FoldsToASCII(r)
 }
 
 // isSpaceByte is Python's \s for ASCII.
-func isSpaceByte(c byte) bool { return c == ' ' || c >= '\t' && c <= '\r' || c >= 0x1c && c <= 0x1f }
+func isSpaceByte(c byte) bool { return spaceByte[c] }
 
 // fastState is the scratch space of one search.
 type fastState struct {

@@ -8,7 +8,7 @@ import (
 	"unicode"
 	"unicode/utf8"
 
-	"github.com/banfleet/banfleet/agent/filter/date/internal/pyre"
+	"github.com/banfleet/banfleet/agent/filter/internal/pyre"
 )
 
 // Fail2Ban's strptime directives (fail2ban/server/strptime.py on top of
@@ -401,7 +401,7 @@ func digitValue(r rune) int {
 	if r >= '0' && r <= '9' {
 		return int(r - '0')
 	}
-	if r < utf8.RuneSelf || !unicode.IsDigit(r) {
+	if r < utf8.RuneSelf || !pyre.IsDigit(r) {
 		return -1
 	}
 	for _, rg := range unicode.Nd.R16 {

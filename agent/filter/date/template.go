@@ -6,7 +6,7 @@ import (
 	"strings"
 	"sync"
 
-	"github.com/banfleet/banfleet/agent/filter/date/internal/pyre"
+	"github.com/banfleet/banfleet/agent/filter/internal/pyre"
 )
 
 // Template flags (DateTemplate.LINE_BEGIN ...).

@@ -1,6 +1,8 @@
 package f2b
 
 import (
+	"github.com/banfleet/banfleet/agent/filter/internal/pyre"
+
 	"fmt"
 	"strings"
 	"time"
@@ -46,9 +48,11 @@ type Options struct {
 	// date detection: lines are matched whole and take the time given to
 	// Match (or Fail2Ban's last-date rule).
 	Dates func(pattern string, loc *time.Location) (DateFinder, error)
-	// MatchTimeout bounds one regexp2 search (regexes RE2 cannot run); a
-	// search that runs out is counted and treated as no match. Default 100ms.
-	MatchTimeout time.Duration
+	// MaxSteps bounds one search of the backtracking engine (regexes RE2
+	// cannot run with Python's meaning, by construct or on multi-line
+	// buffers); a search that needs more is counted in Stats.GaveUp and
+	// treated as no match. Default pyre.DefaultMaxSteps (1<<20).
+	MaxSteps int
 	// AddressGuard refuses addresses a client could have planted: when
 	// set, a failure's address must be the only one the filter's rules
 	// could have taken from the buffer (addresses compared by value:
@@ -101,8 +105,8 @@ type Compiled struct {
 // Compile checks and compiles every regex of def once.
 func Compile(def Definition, o Options) (*Compiled, error) {
 	c := &Compiled{def: def, opts: o}
-	if c.opts.MatchTimeout <= 0 {
-		c.opts.MatchTimeout = 100 * time.Millisecond
+	if c.opts.MaxSteps <= 0 {
+		c.opts.MaxSteps = pyre.DefaultMaxSteps
 	}
 	if c.opts.Location == nil {
 		c.opts.Location = time.Local
@@ -124,10 +128,10 @@ func Compile(def Definition, o Options) (*Compiled, error) {
 		return nil, fmt.Errorf("filter %s: %w", def.Name, ErrNoFailRegex)
 	}
 	multiBuf := c.maxLines > 1
-	to := c.opts.MatchTimeout
+	steps := c.opts.MaxSteps
 	var err error
 	if strings.TrimSpace(def.PrefRegex) != "" {
-		c.pref, err = compileRegex("prefregex", 0, def.PrefRegex, c.useDNS, false, multiBuf, to)
+		c.pref, err = compileRegex("prefregex", 0, def.PrefRegex, c.useDNS, false, multiBuf, steps)
 		if err != nil {
 			return nil, fmt.Errorf("filter %s: %w", def.Name, &RegexError{Kind: "prefregex", Regex: def.PrefRegex, Err: err})
 		}
@@ -139,7 +143,7 @@ func Compile(def Definition, o Options) (*Compiled, error) {
 		}
 	}
 	for i, s := range def.FailRegex {
-		r, err := compileRegex("failregex", i, s, c.useDNS, multiBuf, multiBuf, to)
+		r, err := compileRegex("failregex", i, s, c.useDNS, multiBuf, multiBuf, steps)
 		if err == nil && !r.hasFailureID() && (c.pref == nil || !c.pref.hasFailureID()) {
 			err = ErrNoFailureID
 		}
@@ -150,7 +154,7 @@ func Compile(def Definition, o Options) (*Compiled, error) {
 		c.failGuard = append(c.failGuard, newGuardInfo(r))
 	}
 	for i, s := range def.IgnoreRegex {
-		r, err := compileRegex("ignoreregex", i, s, c.useDNS, false, multiBuf, to)
+		r, err := compileRegex("ignoreregex", i, s, c.useDNS, false, multiBuf, steps)
 		if err != nil {
 			return nil, fmt.Errorf("filter %s: %w", def.Name, &RegexError{Kind: "ignoreregex", Index: i, Regex: s, Err: err})
 		}
@@ -159,7 +163,7 @@ func Compile(def Definition, o Options) (*Compiled, error) {
 	c.ignoreFirst = len(c.ignore) > 0 && len(c.ignore) < len(c.fail)-2
 	for b := 0; b < 256; b++ {
 		for i, r := range c.fail {
-			if !r.pf.anchored || r.pf.anyFirst || r.pf.first.has(byte(b)) {
+			if !r.pf.Anchored || r.pf.AnyFirst || r.pf.First.Has(byte(b)) {
 				c.dispatch[b] = append(c.dispatch[b], int16(i))
 			}
 		}
@@ -204,16 +208,15 @@ type RegexInfo struct {
 	Kind   string // "prefregex", "failregex", "ignoreregex"
 	Index  int
 	Python string   // the regex as Fail2Ban compiles it (tags expanded)
-	Engine string   // EngineRE2 or EngineRegexp2
+	Engine string   // EngineRE2 or EngineBacktrack
 	RE2    []string // the RE2 programs (several when split), if any
-	Net    string   // the regexp2 form
 }
 
 // Regexes describes how each regex is run.
 func (c *Compiled) Regexes() []RegexInfo {
 	var out []RegexInfo
 	add := func(r *regex) {
-		in := RegexInfo{Kind: r.kind, Index: r.index, Python: r.src, Engine: EngineRegexp2, Net: r.netSrc}
+		in := RegexInfo{Kind: r.kind, Index: r.index, Python: r.src, Engine: EngineBacktrack}
 		if r.progs != nil {
 			in.Engine = EngineRE2
 			for _, p := range r.progs {

@@ -53,8 +53,8 @@
 //
 // # Regular expressions
 //
-// Fail2Ban's regexes are Python's. This package parses them (pyparse.go) and
-// writes them out again:
+// Fail2Ban's regexes are Python's. agent/filter/internal/pyre (shared with
+// the date detector) parses them into one tree and runs them two ways:
 //
 //   - For Go's RE2 wherever RE2 can express them exactly. Python's Unicode
 //     \s \S \d \D \w \W are written as explicit classes, case-insensitive
@@ -68,11 +68,12 @@
 //     order), "(?:(?!X).)*" loops whose end the continuation forces, \b and
 //     \B whose neighbours are known or that end the regex. sshd's rules all
 //     run on RE2 this way; rules too big for Go's fast backtracker are split
-//     into several programs where that is exact (split.go).
-//   - Otherwise for regexp2 in its default mode (lookarounds, backreferences
-//     …) with the same Python classes, named groups for every group and
-//     Options.MatchTimeout: a search that runs out is counted in
-//     Stats.Timeouts and treated as no match, never a hang.
+//     into several programs where that is exact (pyre's split.go).
+//   - Otherwise on pyre's backtracking engine, which runs the original tree
+//     with Python's semantics (lookarounds, backreferences, conditionals,
+//     atomic groups, possessive quantifiers) and the same Unicode and case
+//     tables. Options.MaxSteps bounds a search: one that needs more is
+//     counted in Stats.GaveUp and treated as no match, never a hang.
 //
 // RE2 programs run on exec.go's runner: the same linear-time backtracking
 // algorithm and memory as Go's regexp (so the same match, and no
@@ -80,9 +81,11 @@
 // character-class loops. The tests replay every regex search Fail2Ban made
 // in its own sample tests (recorded at test time from the reference tree by
 // testdata/gen_records.py, cached under .cache/f2bfixtures) and compare the
-// match and every named group; compare the rewritten RE2 forms with regexp2 on
-// generated lines; compare the runner with Go's regexp; compare Unicode
-// classes and non-ASCII lines with Python (when /usr/bin/python3 exists).
+// match and every named group; compare the rewritten RE2 forms with the
+// backtracking engine on generated lines; compare the runner with Go's
+// regexp; compare non-ASCII lines with Python (when /usr/bin/python3
+// exists). pyre's own tests compare its parser and engine with searches
+// recorded from Python's re, and its Unicode classes with Python's.
 //
 // Lines that are not valid UTF-8 are matched with Go's rule (each invalid
 // byte reads as U+FFFD); Fail2Ban decodes them with Python's "replace",

@@ -1,6 +1,8 @@
 package f2b
 
 import (
+	"github.com/banfleet/banfleet/agent/filter/internal/pyre"
+
 	"errors"
 	"fmt"
 )
@@ -36,3 +38,7 @@ func (e *RegexError) Error() string {
 }
 
 func (e *RegexError) Unwrap() error { return e.Err }
+
+// SyntaxError is a regex Python's re module would reject (or that this
+// package cannot read), with the byte offset of the problem.
+type SyntaxError = pyre.SyntaxError

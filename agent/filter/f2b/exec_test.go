@@ -1,11 +1,12 @@
 package f2b
 
 import (
+	"github.com/banfleet/banfleet/agent/filter/internal/pyre"
+
 	"math/rand/v2"
 	"regexp"
 	"slices"
 	"testing"
-	"time"
 
 	"github.com/stretchr/testify/require"
 )
@@ -67,7 +68,7 @@ func TestExecMatchesRegexp(t *testing.T) {
 	progs, runs := 0, 0
 	var st searchState
 	for src, bufs := range byRe {
-		rx, err := compileRegex("failregex", 0, src, "yes", ml[src], ml[src], time.Second)
+		rx, err := compileRegex("failregex", 0, src, "yes", ml[src], ml[src], pyre.DefaultMaxSteps)
 		require.NoError(t, err)
 		for _, p := range rx.progs {
 			progs++

@@ -322,7 +322,7 @@ func (m *Matcher) searchGuard(r *regex, b []byte) ([]int, bool) {
 	sp, ok, err := r.search(&m.st, b, m.gspans)
 	m.gspans = sp
 	if err != nil {
-		m.stats.Timeouts++
+		m.stats.GaveUp++
 		return sp, false
 	}
 	return sp, ok

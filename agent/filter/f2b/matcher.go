@@ -61,11 +61,11 @@ type fgroup struct {
 
 // Stats counts what a Matcher saw.
 type Stats struct {
-	Lines    uint64 // lines offered
-	Failed   uint64 // verdict Failed
-	Ignored  uint64 // verdict Ignored
-	NoDate   uint64 // lines without a date (they took the last date or now)
-	Timeouts uint64 // regexp2 searches that ran out of time (counted as no match)
+	Lines   uint64 // lines offered
+	Failed  uint64 // verdict Failed
+	Ignored uint64 // verdict Ignored
+	NoDate  uint64 // lines without a date (they took the last date or now)
+	GaveUp  uint64 // backtracking searches abandoned after Options.MaxSteps (counted as no match)
 }
 
 var _ filter.Filter = (*Matcher)(nil)
@@ -338,7 +338,7 @@ func (m *Matcher) run(line []byte, now, at time.Time, atSet bool) (o outcome) {
 		spans, ok, err := r.search(&m.st, fbuf, m.spans)
 		m.spans = spans
 		if err != nil {
-			m.stats.Timeouts++
+			m.stats.GaveUp++
 		}
 		if !ok {
 			continue
@@ -359,12 +359,12 @@ func (m *Matcher) run(line []byte, now, at time.Time, atSet bool) (o outcome) {
 	return o
 }
 
-// searchOK runs r and reports whether it matched (a timeout counts as no).
+// searchOK runs r and reports whether it matched (a search given up counts as no).
 func (m *Matcher) searchOK(r *regex, buf []byte, spans *[]int) bool {
 	s, ok, err := r.search(&m.st, buf, *spans)
 	*spans = s
 	if err != nil {
-		m.stats.Timeouts++
+		m.stats.GaveUp++
 	}
 	return ok
 }

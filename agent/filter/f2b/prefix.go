@@ -1,6 +1,8 @@
 package f2b
 
 import (
+	"github.com/banfleet/banfleet/agent/filter/internal/pyre"
+
 	"strings"
 	"unicode/utf8"
 )
@@ -65,8 +67,8 @@ func recognisePrefix(r *regex) *prefixParser {
 	if pp.mlfid != 1 || pp.content != 2 || r.ngroups != 2 {
 		return nil
 	}
-	pp.daemons = finiteStrings(d)
-	pp.prefs = finiteStrings(pref)
+	pp.daemons = pyre.FiniteStrings(d)
+	pp.prefs = pyre.FiniteStrings(pref)
 	if pp.prefs == nil && pref == "" {
 		pp.prefs = []string{""}
 	}
@@ -78,81 +80,11 @@ func recognisePrefix(r *regex) *prefixParser {
 			return nil
 		}
 		r, _ := utf8.DecodeRuneInString(dm)
-		if isPySpace(r) || r == '[' || r == '(' || r == ':' || r >= utf8.RuneSelf {
+		if pyre.IsSpace(r) || r == '[' || r == '(' || r == ':' || r >= utf8.RuneSelf {
 			return nil
 		}
 	}
 	return pp
-}
-
-// finiteStrings returns, in backtracking order, the strings a regex
-// without groups or classes matches, or nil.
-func finiteStrings(src string) []string {
-	if src == "" {
-		return []string{""}
-	}
-	py, err := parsePy(src, 0)
-	if err != nil || py.groups > 0 {
-		return nil
-	}
-	return expandFinite(py.root, 64)
-}
-
-func expandFinite(n *node, limit int) []string {
-	switch n.kind {
-	case nEmpty:
-		return []string{""}
-	case nLit:
-		if n.flags&flagI != 0 {
-			return nil
-		}
-		return []string{string(n.runes)}
-	case nConcat:
-		out := []string{""}
-		for _, s := range n.subs {
-			opts := expandFinite(s, limit)
-			if opts == nil {
-				return nil
-			}
-			var next []string
-			for _, a := range out {
-				for _, b := range opts {
-					next = append(next, a+b)
-				}
-			}
-			if len(next) > limit {
-				return nil
-			}
-			out = next
-		}
-		return out
-	case nAlt:
-		var out []string
-		for _, s := range n.subs {
-			opts := expandFinite(s, limit)
-			if opts == nil {
-				return nil
-			}
-			out = append(out, opts...)
-		}
-		if len(out) > limit {
-			return nil
-		}
-		return out
-	case nRepeat:
-		if n.min != 0 || n.max != 1 || n.possessive {
-			return nil
-		}
-		opts := expandFinite(n.subs[0], limit)
-		if opts == nil {
-			return nil
-		}
-		if n.greedy {
-			return append(opts, "")
-		}
-		return append([]string{""}, opts...)
-	}
-	return nil
 }
 
 // parse results
@@ -198,7 +130,7 @@ func spaceAt(b []byte, i int) (bool, int) {
 		return asciiSpace[c], 1
 	}
 	r, n := utf8.DecodeRune(b[i:])
-	return isPySpace(r), n
+	return pyre.IsSpace(r), n
 }
 
 // skipSpace skips \s* from i.
@@ -212,7 +144,7 @@ func skipSpace(b []byte, i int) int {
 			continue
 		}
 		r, n := utf8.DecodeRune(b[i:])
-		if !isPySpace(r) {
+		if !pyre.IsSpace(r) {
 			return i
 		}
 		i += n
@@ -231,7 +163,7 @@ func skipNonSpace(b []byte, i int) int {
 			continue
 		}
 		r, n := utf8.DecodeRune(b[i:])
-		if isPySpace(r) {
+		if pyre.IsSpace(r) {
 			return i
 		}
 		i += n

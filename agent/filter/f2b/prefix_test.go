@@ -1,6 +1,8 @@
 package f2b
 
 import (
+	"github.com/banfleet/banfleet/agent/filter/internal/pyre"
+
 	"math/rand/v2"
 	"slices"
 	"strings"
@@ -109,12 +111,12 @@ func TestPrefixParserSSHD(t *testing.T) {
 }
 
 func TestFiniteStrings(t *testing.T) {
-	require.Equal(t, []string{"error: PAM: ", "error: ", "fatal: PAM: ", "fatal: ", ""}, finiteStrings(`(?:(?:error|fatal): (?:PAM: )?)?`))
-	require.Equal(t, []string{"sshd-session", "sshd"}, finiteStrings(`sshd(?:-session)?`))
-	require.Equal(t, []string{"sshd", "sshd-session"}, finiteStrings(`sshd(?:-session)??`))
-	require.Nil(t, finiteStrings(`\S+`))
-	require.Nil(t, finiteStrings(`(?P<x>a)`))
-	require.True(t, slices.Equal([]string{""}, finiteStrings("")))
+	require.Equal(t, []string{"error: PAM: ", "error: ", "fatal: PAM: ", "fatal: ", ""}, pyre.FiniteStrings(`(?:(?:error|fatal): (?:PAM: )?)?`))
+	require.Equal(t, []string{"sshd-session", "sshd"}, pyre.FiniteStrings(`sshd(?:-session)?`))
+	require.Equal(t, []string{"sshd", "sshd-session"}, pyre.FiniteStrings(`sshd(?:-session)??`))
+	require.Nil(t, pyre.FiniteStrings(`\S+`))
+	require.Nil(t, pyre.FiniteStrings(`(?P<x>a)`))
+	require.True(t, slices.Equal([]string{""}, pyre.FiniteStrings("")))
 }
 
 func TestPrefixParserNotUsedForMultiline(t *testing.T) {

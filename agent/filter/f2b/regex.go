@@ -5,19 +5,17 @@ import (
 	"errors"
 	"fmt"
 	"regexp"
-	"regexp/syntax"
 	"slices"
 	"strings"
-	"time"
 	"unicode/utf8"
 
-	"github.com/dlclark/regexp2/v2"
+	"github.com/banfleet/banfleet/agent/filter/internal/pyre"
 )
 
 // engine names, as reported by (*Compiled).Regexes.
 const (
-	EngineRE2     = "re2"
-	EngineRegexp2 = "regexp2"
+	EngineRE2       = "re2"
+	EngineBacktrack = "backtrack" // the Python-regex backtracking engine
 )
 
 // regex is one compiled Fail2Ban regex (prefregex, failregex or
@@ -41,11 +39,12 @@ type regex struct {
 	// matches wins).
 	anchored bool
 
-	net     *regexp2.Regexp // regexp2 (.NET syntax); always compiled
-	netSrc  string
-	timeout time.Duration
+	// the backtracking engine (Python's semantics for everything);
+	// always compiled
+	bt       *pyre.Regexp
+	maxSteps int
 
-	pf prefilter // for the whole regex
+	pf pyre.Prefilter // for the whole regex
 }
 
 type altPair struct{ k, n string }
@@ -56,7 +55,7 @@ type re2Prog struct {
 	x    *xprog // the same program on the faster runner (exec.go)
 	src  string
 	gidx [][]int // Python group number -> RE2 subexpression indices
-	pf   prefilter
+	pf   pyre.Prefilter
 	// trail is the subexpression holding the character a final \b was
 	// rewritten to consume (0: none); the whole match ends where it starts.
 	trail int
@@ -64,7 +63,7 @@ type re2Prog struct {
 
 // compileRegex builds a regex from the string config/fail2ban yields.
 // multiBuf says the regex will see buffers holding several lines.
-func compileRegex(kind string, idx int, raw, useDNS string, multiline, multiBuf bool, timeout time.Duration) (*regex, error) {
+func compileRegex(kind string, idx int, raw, useDNS string, multiline, multiBuf bool, maxSteps int) (*regex, error) {
 	if !utf8.ValidString(raw) {
 		return nil, &SyntaxError{Msg: "not valid UTF-8"}
 	}
@@ -73,17 +72,13 @@ func compileRegex(kind string, idx int, raw, useDNS string, multiline, multiBuf 
 		return nil, ErrEmptyRegex
 	}
 	src = globalToLocalFlags(src)
-	var fl uint8
-	if multiline {
-		fl = flagM
-	}
-	py, err := parsePy(src, fl)
+	py, err := pyre.Parse(src, multiline)
 	if err != nil {
 		return nil, err
 	}
-	r := &regex{kind: kind, index: idx, src: src, multiline: multiline, ngroups: py.groups, names: py.gnames, timeout: timeout}
-	for g := 1; g <= py.groups; g++ {
-		name := py.gnames[g]
+	r := &regex{kind: kind, index: idx, src: src, multiline: multiline, ngroups: py.Groups, names: py.GroupNames, maxSteps: maxSteps}
+	for g := 1; g <= py.Groups; g++ {
+		name := py.GroupNames[g]
 		if kind, target, ok := complexName(name); ok {
 			if kind == "alt" {
 				r.alts = append(r.alts, altPair{name, target})
@@ -95,55 +90,47 @@ func compileRegex(kind string, idx int, raw, useDNS string, multiline, multiBuf 
 	sortPairs(r.alts)
 	sortPairs(r.tuples)
 	for i := 0; ; i++ {
-		g, ok := py.names[fmt.Sprintf("skiplines%d", i)]
+		g, ok := py.Names[fmt.Sprintf("skiplines%d", i)]
 		if !ok {
 			break
 		}
 		r.skiplines = append(r.skiplines, g)
 	}
 
-	// regexp2: the original tree in .NET syntax.
-	r.netSrc = emitNet(py.root)
-	r.net, err = regexp2.Compile(r.netSrc, regexp2.None)
+	// the backtracking engine: the original tree
+	r.bt, err = py.Program()
 	if err != nil {
-		return nil, fmt.Errorf("regexp2: %w", err)
+		return nil, err
 	}
-	r.net.MatchTimeout = timeout
 
-	// RE2: the tree after exact rewrites.
-	t := clone(py.root)
-	t = simplifyAssertions(t)
-	t = eliminateConditionals(t)
-	rewriteTempered(t, nil)
-	t = simplifyAssertions(t)
-	t = trailingBoundary(t)
-	r.anchored = anchoredAtStart(t)
-	r.pf = buildPrefilter(t, r.anchored)
-	// On one-line buffers Python's "$" is RE2's (?m:$) wherever it stands;
-	// a filter with maxlines > 1 needs programs exact on several lines.
-	r.progs, r.multiOK = compileParts(t, py, multiBuf), multiBuf
+	// RE2: the tree after exact rewrites. On one-line buffers Python's "$"
+	// is RE2's (?m:$) wherever it stands; a filter with maxlines > 1 needs
+	// programs exact on several lines.
+	plan := py.RE2(multiBuf)
+	r.anchored = plan.Anchored
+	r.pf = plan.Filter
+	r.progs, r.multiOK = compileParts(plan, py.Groups), multiBuf
 	// the split programs need not check again what the whole regex's
 	// prefilter checked before them
 	if len(r.progs) > 1 {
 		for _, p := range r.progs {
-			p.pf.req = slices.DeleteFunc(p.pf.req, func(l []byte) bool {
-				return slices.ContainsFunc(r.pf.req, func(x []byte) bool { return bytes.Contains(x, l) }) ||
-					bytes.HasPrefix(r.pf.prefix, l)
+			p.pf.Req = slices.DeleteFunc(p.pf.Req, func(l []byte) bool {
+				return slices.ContainsFunc(r.pf.Req, func(x []byte) bool { return bytes.Contains(x, l) }) ||
+					bytes.HasPrefix(r.pf.Prefix, l)
 			})
-			if bytes.Equal(p.pf.prefix, r.pf.prefix) {
-				p.pf.prefix = nil
+			if bytes.Equal(p.pf.Prefix, r.pf.Prefix) {
+				p.pf.Prefix = nil
 			}
 		}
 	}
 	return r, nil
 }
 
-// compileParts compiles t (split into several programs when that is exact
-// and keeps each program small enough for Go's backtracker), or returns nil.
-func compileParts(t *node, py *pyRegex, multiBuf bool) []*re2Prog {
+// compileParts compiles the RE2 programs of plan, or returns nil.
+func compileParts(plan pyre.RE2Plan, groups int) []*re2Prog {
 	var progs []*re2Prog
-	for _, p := range splitTop(t, multiBuf) {
-		prog, err := compileRE2(p, py, multiBuf)
+	for _, p := range plan.Parts {
+		prog, err := compileRE2(p, groups)
 		if err != nil {
 			return nil
 		}
@@ -161,11 +148,8 @@ func sortPairs(p []altPair) {
 	})
 }
 
-func compileRE2(t *node, py *pyRegex, multiBuf bool) (*re2Prog, error) {
-	s, err := emitRE2(t, multiBuf)
-	if err != nil {
-		return nil, err
-	}
+func compileRE2(part pyre.RE2Part, groups int) (*re2Prog, error) {
+	s := part.Src
 	re, err := regexp.Compile(s)
 	if err != nil {
 		return nil, fmt.Errorf("re2: %w", err)
@@ -174,81 +158,40 @@ func compileRE2(t *node, py *pyRegex, multiBuf bool) (*re2Prog, error) {
 	if err != nil {
 		return nil, fmt.Errorf("re2: %w", err)
 	}
-	p := &re2Prog{re: re, x: x, src: s, gidx: make([][]int, py.groups+1)}
+	p := &re2Prog{re: re, x: x, src: s, gidx: make([][]int, groups+1), pf: part.Filter}
 	p.gidx[0] = []int{0}
 	for i, n := range re.SubexpNames() {
-		if n == trailName {
+		if n == pyre.TrailName {
 			p.trail = i
 			continue
 		}
 		if len(n) > 1 && n[0] == 'g' {
 			var g int
 			fmt.Sscanf(n[1:], "%d", &g)
-			if g > 0 && g <= py.groups {
+			if g > 0 && g <= groups {
 				p.gidx[g] = append(p.gidx[g], i)
 			}
 		}
 	}
-	p.pf = buildPrefilter(t, anchoredAtStart(t))
 	return p, nil
 }
 
-// progSize returns the number of instructions of an RE2 program.
-func progSize(s string) int {
-	re, err := syntax.Parse(s, syntax.Perl)
-	if err != nil {
-		return 0
-	}
-	p, err := syntax.Compile(re.Simplify())
-	if err != nil {
-		return 0
-	}
-	return len(p.Inst)
-}
-
-// anchoredAtStart reports whether every match of t starts at offset 0.
-func anchoredAtStart(t *node) bool {
-	for {
-		switch t.kind {
-		case nBegin:
-			return t.flags&flagM == 0
-		case nBeginStr:
-			return true
-		case nConcat:
-			if len(t.subs) == 0 {
-				return false
-			}
-			t = t.subs[0]
-			continue
-		case nGroup:
-			t = t.subs[0]
-			continue
-		case nAlt:
-			for _, s := range t.subs {
-				if !anchoredAtStart(s) {
-					return false
-				}
-			}
-			return true
-		}
-		return false
-	}
-}
-
-// errTimeout is returned by search when regexp2 gave up.
-var errTimeout = errors.New("regexp2 match timeout")
+// errGaveUp is returned by search when the backtracking engine gave up
+// after Options.MaxSteps steps.
+var errGaveUp = errors.New("backtracking search abandoned after its step limit")
 
 // searchState is the reusable memory of searches (one per Matcher).
 type searchState struct {
 	x    xstate
+	bt   pyre.Machine
 	best []int
 }
 
 // search runs the regex on buf (which ends with '\n') and fills spans with
 // Python's group spans: spans[2g], spans[2g+1] for group g (0 = whole
-// match), -1 when the group did not take part. It does not allocate unless
-// the regex runs on regexp2 or on Go's NFA (inputs too long for the
-// backtracker).
+// match), -1 when the group did not take part. It does not allocate once
+// st has grown, unless the regex runs on Go's NFA (inputs too long for the
+// RE2 backtracker).
 func (r *regex) search(st *searchState, buf []byte, spans []int) ([]int, bool, error) {
 	n := 2 * (r.ngroups + 1)
 	if cap(spans) < n {
@@ -257,14 +200,14 @@ func (r *regex) search(st *searchState, buf []byte, spans []int) ([]int, bool, e
 	spans = spans[:n]
 	// the prefilter comes from the exactly rewritten tree: valid for both
 	// engines
-	if !r.pf.pass(buf) {
+	if !r.pf.Pass(buf) {
 		return spans, false, nil
 	}
 	if r.progs != nil && (r.multiOK || singleLine(buf)) {
 		ok := r.searchRE2(st, buf, spans)
 		return spans, ok, nil
 	}
-	ok, err := r.searchNet(buf, spans)
+	ok, err := r.searchBT(st, buf, spans)
 	return spans, ok, err
 }
 
@@ -285,7 +228,7 @@ func (r *regex) searchRE2(st *searchState, buf []byte, spans []int) bool {
 	bestStart := -1
 	var bestProg *re2Prog
 	for _, p := range r.progs {
-		if len(r.progs) > 1 && !p.pf.pass(buf) {
+		if len(r.progs) > 1 && !p.pf.Pass(buf) {
 			continue
 		}
 		loc := p.run(st, buf)
@@ -319,26 +262,18 @@ func (r *regex) searchRE2(st *searchState, buf []byte, spans []int) bool {
 	return true
 }
 
-func (r *regex) searchNet(buf []byte, spans []int) (bool, error) {
-	m, err := r.net.FindStringMatch(string(buf))
-	if err != nil {
-		return false, errTimeout
-	}
-	if m == nil {
+// searchBT runs the backtracking engine.
+func (r *regex) searchBT(st *searchState, buf []byte, spans []int) (bool, error) {
+	m := &st.bt
+	m.MaxSteps = r.maxSteps
+	if !r.bt.Search(m, buf, 0, len(buf)) {
+		if m.Aborted() {
+			return false, errGaveUp
+		}
 		return false, nil
 	}
-	for i := range spans {
-		spans[i] = -1
-	}
-	idx, l := m.ByteRange()
-	spans[0], spans[1] = idx, idx+l
-	for g := 1; g <= r.ngroups; g++ {
-		grp := m.GroupByName(groupName(g))
-		if grp == nil || len(grp.Captures) == 0 {
-			continue
-		}
-		idx, l := grp.ByteRange()
-		spans[2*g], spans[2*g+1] = idx, idx+l
+	for g := 0; g <= r.ngroups; g++ {
+		spans[2*g], spans[2*g+1] = m.Group(g)
 	}
 	return true, nil
 }

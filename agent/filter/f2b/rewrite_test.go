@@ -5,13 +5,12 @@ import (
 	"math/rand/v2"
 	"strings"
 	"testing"
-	"time"
 
 	"github.com/stretchr/testify/require"
 )
 
 // compareEngines runs rx on each buffer with RE2 (after the rewrites) and
-// with regexp2 (the original regex) and requires the same match and groups.
+// with the backtracking engine (the original regex) and requires the same match and groups.
 func compareEngines(t *testing.T, rx *regex, bufs []string) (matches int) {
 	t.Helper()
 	require.NotNil(t, rx.progs, "expected %q to run on RE2", rx.src)
@@ -21,7 +20,8 @@ func compareEngines(t *testing.T, rx *regex, bufs []string) (matches int) {
 		got, ok, err := rx.search(&st, buf, nil)
 		require.NoError(t, err)
 		want := make([]int, 2*(rx.ngroups+1))
-		wok, err := rx.searchNet(buf, want)
+		var bt searchState
+		wok, err := rx.searchBT(&bt, buf, want)
 		require.NoError(t, err)
 		require.Equal(t, wok, ok, "%q on %q", rx.src, b)
 		if !ok {
@@ -80,7 +80,7 @@ func TestRewrittenSSHDRulesMatchRegexp2(t *testing.T) {
 			if !strings.Contains(fr, "(?(") {
 				continue
 			}
-			rx, err := compileRegex("failregex", i, fr, "warn", false, false, time.Second)
+			rx, err := compileRegex("failregex", i, fr, "warn", false, false, 0)
 			require.NoError(t, err)
 			n := compareEngines(t, rx, lines)
 			t.Logf("%s failregex[%d] (%d RE2 programs): %d lines, %d matches, identical", mode, i, len(rx.progs), len(lines), n)
@@ -103,15 +103,15 @@ func TestConditionalElimination(t *testing.T) {
 		`^(?P<a>a)?(?(a)b|c)`,
 		`^(?P<a>a)?x(?(a)b|c)$`,
 		`(?P<a>a)??b(?(a)c|x)`,
-		`^(?:(?P<a>a)|b)+?(?(a)c)`, // inside a loop: left to regexp2
+		`^(?:(?P<a>a)|b)+?(?(a)c)`, // inside a loop: left to the backtracking engine
 		`^(?P<a>a|(?P<b>b))(?(b)c|x)(?(a):)`,
 		`(?P<o>(?P<i>a)|b)(?(i)x|c)`,
 		`^(?P<u>(?P<c>\S+)|(?:(?! x).)*?) x(?(c): |(?:(?! x).)*$)`,
 	} {
-		rx, err := compileRegex("failregex", 0, re, "no", false, false, time.Second)
+		rx, err := compileRegex("failregex", 0, re, "no", false, false, 0)
 		require.NoError(t, err, re)
 		if rx.progs == nil {
-			t.Logf("%s: regexp2", re)
+			t.Logf("%s: backtracking engine", re)
 			continue
 		}
 		n := compareEngines(t, rx, bufs)
@@ -137,19 +137,19 @@ func TestTemperedDot(t *testing.T) {
 		`(?P<u>(?:(?!ab).)*)$`,
 		`^(?P<u>(?:(?!aba).)*?)aba`,
 	} {
-		rx, err := compileRegex("failregex", 0, re, "no", false, false, time.Second)
+		rx, err := compileRegex("failregex", 0, re, "no", false, false, 0)
 		require.NoError(t, err, re)
 		n := compareEngines(t, rx, bufs)
 		t.Logf("%s: %d matches identical", re, n)
 	}
-	// a loop whose end the continuation does not force stays on regexp2
-	rx, err := compileRegex("failregex", 0, `^(?P<u>(?:(?! from ).)*) x`, "no", false, false, time.Second)
+	// a loop whose end the continuation does not force stays on the backtracking engine
+	rx, err := compileRegex("failregex", 0, `^(?P<u>(?:(?! from ).)*) x`, "no", false, false, 0)
 	require.NoError(t, err)
 	require.Nil(t, rx.progs)
 }
 
 func TestLookbehindIPv6(t *testing.T) {
-	rx, err := compileRegex("failregex", 0, `from <HOST> port`, "yes", false, false, time.Second)
+	rx, err := compileRegex("failregex", 0, `from <HOST> port`, "yes", false, false, 0)
 	require.NoError(t, err)
 	require.NotNil(t, rx.progs)
 	require.NotContains(t, rx.progs[0].src, "(?<=")
@@ -165,16 +165,16 @@ func TestWordBoundaryDecided(t *testing.T) {
 		` \bfoo`:       true,  // space before, word after: always a boundary
 		`foo\b `:       true,  // word before, space after
 		`foo\bbar`:     true,  // never: becomes an empty set
-		`\bfoo`:        false, // unknown left side: regexp2
+		`\bfoo`:        false, // unknown left side: backtracking
 		`(?a:x\b)`:     true,  // ASCII \b is RE2's
 		`failed\b`:     true,  // at the end: the next character is consumed
 		`x \b`:         true,  // non-word before, at the end
 		`failed\B`:     true,
-		`(?:a|\.)\b`:   false, // word or not before: regexp2
+		`(?:a|\.)\b`:   false, // word or not before: backtracking
 		`a\B b`:        true,
 		`(?:x|y)\b\.z`: true,
 	} {
-		rx, err := compileRegex("failregex", 0, "(?P<fid>x)?"+re, "no", false, false, time.Second)
+		rx, err := compileRegex("failregex", 0, "(?P<fid>x)?"+re, "no", false, false, 0)
 		require.NoError(t, err, re)
 		require.Equal(t, re2, rx.progs != nil, re)
 		if rx.progs != nil {

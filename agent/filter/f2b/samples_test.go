@@ -154,7 +154,7 @@ func TestSamplesAgainstFail2Ban(t *testing.T) {
 			slow = append(slow, sf.Def.Name)
 		}
 	}
-	t.Logf("stock filters (default options): %d of %d run every regex on RE2; regexes by engine %v; with regexp2: %v", fullRE2, filters, engines, slow)
+	t.Logf("stock filters (default options): %d of %d run every regex on RE2; regexes by engine %v; on the backtracking engine: %v", fullRE2, filters, engines, slow)
 	for i, f := range failures {
 		if i == 30 {
 			t.Errorf("... and %d more", len(failures)-30)

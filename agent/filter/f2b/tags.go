@@ -1,6 +1,8 @@
 package f2b
 
 import (
+	"github.com/banfleet/banfleet/agent/filter/internal/pyre"
+
 	"strconv"
 	"strings"
 	"unicode/utf8"
@@ -109,7 +111,7 @@ func scanTag(s string, i int) (int, bool) {
 	k := j
 	for k < len(s) {
 		r, n := utf8.DecodeRuneInString(s[k:])
-		if r != '-' && !isPyWord(r) {
+		if r != '-' && !pyre.IsWord(r) {
 			break
 		}
 		k += n

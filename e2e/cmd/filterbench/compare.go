@@ -74,6 +74,10 @@ type accuracy struct {
 }
 
 type comparison struct {
+	// Truth: the log came with ground truth (generated); without it
+	// (-log) the accuracies are not scored and every difference is
+	// classReal.
+	Truth    bool     `json:"ground_truth"`
 	Banfleet accuracy `json:"banfleet"`
 	Fail2Ban accuracy `json:"fail2ban"`
 	// Both counts (line, address) pairs found by both; Same says the two
@@ -88,13 +92,17 @@ type comparison struct {
 // compare diffs the two sets of failures, classifies the differences with
 // the ground truth, and scores both filters.
 func compare(logPath string, truths []authlog.Truth, bf, f2b []authlog.Hit, f filter.Filter, now time.Time) (*comparison, error) {
-	c := &comparison{ByClass: map[string]int{}, ByKind: map[string]map[string]int{}}
+	c := &comparison{Truth: truths != nil, ByClass: map[string]int{}, ByKind: map[string]map[string]int{}}
 	truth := make(map[int]*authlog.Truth, len(truths))
 	for i := range truths {
 		truth[truths[i].Line] = &truths[i]
 	}
-	c.Banfleet = score(truths, truth, bf)
-	c.Fail2Ban = score(truths, truth, f2b)
+	if c.Truth {
+		c.Banfleet = score(truths, truth, bf)
+		c.Fail2Ban = score(truths, truth, f2b)
+	} else {
+		c.Banfleet.Failures, c.Fail2Ban.Failures = len(bf), len(f2b)
+	}
 
 	bfAt := hitsByLine(bf)
 	f2bAt := hitsByLine(f2b)

@@ -2,11 +2,13 @@
 // the same realistic auth.log, and checks that both find the same failures.
 //
 //	go run ./e2e/cmd/filterbench [-lines 1000000] [-seed 1] [-format iso|classic]
-//	                             [-fail2ban[=false]] [-out DIR] [-runs 5] [-json]
-//	                             [-fail2ban-usedns no]
+//	                             [-log FILE] [-fail2ban[=false]] [-out DIR] [-runs 5]
+//	                             [-json] [-fail2ban-usedns no]
 //
 // It generates the log with internal/testutil/authlog (into DIR, or a temporary
-// directory removed afterwards), then:
+// directory removed afterwards), or takes any log file given with -log (a
+// real auth.log, Fail2Ban's sample logs: then there is no ground truth, and
+// the comparison only lists where the two disagree), then:
 //
 //   - banfleet: runs the Go filter (newFilter) over the file in this
 //     process with GOMAXPROCS=1, reading it as the agent's tail.Follower
@@ -43,7 +45,6 @@ import (
 	"os/signal"
 	"strconv"
 	"syscall"
-	"time"
 
 	"github.com/banfleet/banfleet/agent/filter"
 	"github.com/banfleet/banfleet/agent/jailfilter"
@@ -53,21 +54,25 @@ import (
 	"github.com/banfleet/banfleet/internal/testutil/f2bref"
 )
 
-// newFilter returns the filter under test. To benchmark the filter.d
-// engine instead of the built-in sshd filter, change this one function.
+// newFilter returns the filter under test: Fail2Ban's stock
+// filter.d/sshd.conf ("engine") or banfleet's built-in sshd filter
+// ("builtin"), read and run by the failregex engine as the agent does for
+// a jail.
 func newFilter(kind, confDir string) (filter.Filter, error) {
+	var def *fail2ban.FilterDef
+	var err error
 	if kind == "builtin" {
-		return filter.Builtin("sshd", filter.Options{Location: time.UTC})
-	}
-	if confDir == "" {
-		tr, err := f2bref.Find()
-		if err != nil {
-			return nil, err
+		def, err = bfconfig.LoadFilter("", "sshd", "auto")
+	} else {
+		if confDir == "" {
+			tr, err := f2bref.Find()
+			if err != nil {
+				return nil, err
+			}
+			confDir = tr.ConfDir
 		}
-		confDir = tr.ConfDir
+		def, err = fail2ban.LoadFilter(confDir, "sshd", map[string]string{"backend": "auto"})
 	}
-	// The stock filter.d/sshd.conf, read and run as the agent does for a Fail2Ban jail.
-	def, err := fail2ban.LoadFilter(confDir, "sshd", map[string]string{"backend": "auto"})
 	if err != nil {
 		return nil, err
 	}
@@ -110,6 +115,7 @@ type config struct {
 	UseDNS   string         `json:"fail2ban_usedns"`
 	Filter   string         `json:"filter"`
 	ConfDir  string         `json:"-"`
+	Log      string         `json:"log,omitempty"`
 }
 
 func parseFlags(args []string, stderr io.Writer) (config, error) {
@@ -125,6 +131,7 @@ func parseFlags(args []string, stderr io.Writer) (config, error) {
 	fs.BoolVar(&cfg.JSON, "json", false, "print the report as JSON")
 	fs.StringVar(&cfg.Filter, "filter", "engine", "banfleet filter: engine (filter.d/sshd.conf through the failregex engine, as the agent runs a Fail2Ban jail) or builtin (the built-in sshd filter)")
 	fs.StringVar(&cfg.ConfDir, "conf", "", "Fail2Ban configuration directory for -filter engine (default: the reference tree)")
+	fs.StringVar(&cfg.Log, "log", "", "measure on this log file instead of a generated one (no ground truth; -lines, -seed and -format do not apply)")
 	fs.StringVar(&cfg.UseDNS, "fail2ban-usedns", "no", "fail2ban-regex --usedns; banfleet reads <HOST> as addresses only, like \"no\" (with another value Fail2Ban may report host names, which stops the comparison)")
 	if err := fs.Parse(args); err != nil {
 		return cfg, err
@@ -137,6 +144,15 @@ func parseFlags(args []string, stderr io.Writer) (config, error) {
 		return cfg, fmt.Errorf("-format: %w", err)
 	}
 	cfg.Format = f
+	if cfg.Log != "" {
+		fi, err := os.Stat(cfg.Log)
+		if err != nil {
+			return cfg, fmt.Errorf("-log: %w", err)
+		}
+		if !fi.Mode().IsRegular() {
+			return cfg, fmt.Errorf("-log %s: not a regular file", cfg.Log)
+		}
+	}
 	if cfg.Lines <= 0 {
 		return cfg, fmt.Errorf("-lines %d: must be positive", cfg.Lines)
 	}

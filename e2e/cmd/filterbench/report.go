@@ -22,6 +22,7 @@ type report struct {
 }
 
 type logInfo struct {
+	File        string         `json:"file,omitempty"` // -log: a given file, not generated
 	Lines       int            `json:"lines"`
 	Bytes       int64          `json:"bytes"`
 	Format      string         `json:"format"`
@@ -36,6 +37,9 @@ type logInfo struct {
 }
 
 func newLogInfo(cfg config, s authlog.Stats, bf *banfleetResult) logInfo {
+	if cfg.Log != "" {
+		return logInfo{File: cfg.Log, Lines: bf.Lines, Bytes: bf.Bytes, Format: "file"}
+	}
 	li := logInfo{
 		Lines: s.Lines, Bytes: bf.Bytes, Format: cfg.Format.String(), Seed: cfg.Seed,
 		Failures: s.ByClass[authlog.Failure], Companions: s.ByClass[authlog.Companion], Noise: s.ByClass[authlog.Noise],
@@ -102,8 +106,12 @@ func (r *report) text(w io.Writer) error {
 	var b strings.Builder
 	bf, l := r.Banfleet, r.Log
 	fmt.Fprintf(&b, "banfleet filterbench: %s filter vs fail2ban-regex, filter.d/sshd.conf (mode normal)\n", bf.Filter)
-	fmt.Fprintf(&b, "log      %s lines, %s, %s timestamps, seed %d: %s failure lines, %s companion lines, %s noise lines, %s lines with injected addresses; %s attacking connections from %s addresses\n",
-		num(l.Lines), mib(l.Bytes), l.Format, l.Seed, num(l.Failures), num(l.Companions), num(l.Noise), num(l.Injections), num(l.Connections), num(l.SourceAddrs))
+	if l.File != "" {
+		fmt.Fprintf(&b, "log      %s: %s lines, %s (not generated: no ground truth)\n", l.File, num(l.Lines), mib(l.Bytes))
+	} else {
+		fmt.Fprintf(&b, "log      %s lines, %s, %s timestamps, seed %d: %s failure lines, %s companion lines, %s noise lines, %s lines with injected addresses; %s attacking connections from %s addresses\n",
+			num(l.Lines), mib(l.Bytes), l.Format, l.Seed, num(l.Failures), num(l.Companions), num(l.Noise), num(l.Injections), num(l.Connections), num(l.SourceAddrs))
+	}
 	fmt.Fprintf(&b, "machine  %s, %d cores (load %s at start), %s\n\n", r.Machine.CPU, r.Machine.Cores, r.Machine.Load, r.Machine.Go)
 
 	tw := tabwriter.NewWriter(&b, 0, 0, 2, ' ', tabwriter.AlignRight)
@@ -142,6 +150,11 @@ func (r *report) text(w io.Writer) error {
 		}
 		fmt.Fprintf(&b, "failures (line, address): banfleet %s, fail2ban %s, in both %s: %s\n",
 			num(c.Banfleet.Failures), num(c.Fail2Ban.Failures), num(c.Both), verdict)
+		if !c.Truth {
+			b.WriteString(examples(c.Diffs, false))
+			_, err := io.WriteString(w, b.String())
+			return err
+		}
 		tw := tabwriter.NewWriter(&b, 0, 0, 2, ' ', tabwriter.AlignRight)
 		fmt.Fprintln(tw, "vs ground truth\tfailures\treal source\tinjected\tother addr\tnot attack\tmissed\tmissed hostless\t")
 		for _, s := range []struct {
@@ -160,7 +173,7 @@ func (r *report) text(w io.Writer) error {
 					fmt.Fprintf(&b, "  %-9s %7s  %s\n", "", "", kinds)
 				}
 			}
-			b.WriteString(examples(c.Diffs))
+			b.WriteString(examples(c.Diffs, true))
 		}
 	}
 	_, err := io.WriteString(w, b.String())
@@ -168,8 +181,9 @@ func (r *report) text(w io.Writer) error {
 }
 
 // examples lists every real disagreement (up to 20) and one line of each
-// kind of the other classes.
-func examples(diffs []lineDiff) string {
+// kind of the other classes; without ground truth (truth false), only the
+// two filters' addresses.
+func examples(diffs []lineDiff, truth bool) string {
 	var b strings.Builder
 	shown := map[string]int{}
 	seen := map[string]bool{}
@@ -186,11 +200,18 @@ func examples(diffs []lineDiff) string {
 				fmt.Fprintf(&b, "%s:\n", cl)
 			}
 			shown[cl]++
-			fmt.Fprintf(&b, "  line %d (%s): fail2ban %s, banfleet %s (%s", d.Line, orDash(string(d.Kind)), addr(d.Fail2Ban), addr(d.Banfleet), d.Verdict)
+			fmt.Fprintf(&b, "  line %d", d.Line)
+			if truth {
+				fmt.Fprintf(&b, " (%s)", orDash(string(d.Kind)))
+			}
+			fmt.Fprintf(&b, ": fail2ban %s, banfleet %s (%s", addr(d.Fail2Ban), addr(d.Banfleet), d.Verdict)
 			if d.Rule >= 0 {
 				fmt.Fprintf(&b, ", rule %d", d.Rule)
 			}
-			fmt.Fprintf(&b, "), real source %s", addr(d.True))
+			b.WriteString(")")
+			if truth {
+				fmt.Fprintf(&b, ", real source %s", addr(d.True))
+			}
 			if d.Injected.IsValid() {
 				fmt.Fprintf(&b, ", injected %s", d.Injected)
 			}

@@ -11,13 +11,14 @@ import (
 	"path/filepath"
 	"runtime"
 	"strings"
+	"time"
 
 	"github.com/banfleet/banfleet/internal/testutil/authlog"
 	"github.com/banfleet/banfleet/internal/testutil/f2bref"
 )
 
-// Run generates the log, measures both filters, compares them and prints
-// the report.
+// Run generates the log (or takes cfg.Log), measures both filters,
+// compares them and prints the report.
 func Run(ctx context.Context, cfg config, stdout, stderr io.Writer) error {
 	say := func(format string, a ...any) { fmt.Fprintf(stderr, "filterbench: "+format+"\n", a...) }
 	host := machine()
@@ -35,18 +36,25 @@ func Run(ctx context.Context, cfg config, stdout, stderr io.Writer) error {
 	}
 	logPath := filepath.Join(dir, "auth.log")
 	truthPath := filepath.Join(dir, "truth.jsonl")
-
-	say("generating %d lines (%s, seed %d) into %s", cfg.Lines, cfg.Format, cfg.Seed, logPath)
-	stats, err := generate(logPath, truthPath, cfg)
-	if err != nil {
-		return err
+	var stats authlog.Stats
+	now := time.Now() // year inference of classic timestamps
+	if cfg.Log != "" {
+		logPath, truthPath = cfg.Log, ""
+		say("log %s (no ground truth)", logPath)
+	} else {
+		say("generating %d lines (%s, seed %d) into %s", cfg.Lines, cfg.Format, cfg.Seed, logPath)
+		var err error
+		stats, err = generate(logPath, truthPath, cfg)
+		if err != nil {
+			return err
+		}
+		now = stats.End
 	}
 
 	f, err := newFilter(cfg.Filter, cfg.ConfDir)
 	if err != nil {
 		return fmt.Errorf("filter under test: %w", err)
 	}
-	now := stats.End // year inference of classic timestamps
 	say("banfleet: filter %q, GOMAXPROCS=1, 1 warm-up + %d passes", f.Name(), cfg.Runs)
 	bf, err := runBanfleet(logPath, f, now, cfg.Runs)
 	if err != nil {
@@ -82,9 +90,12 @@ func Run(ctx context.Context, cfg config, stdout, stderr io.Writer) error {
 		Banfleet: bf,
 	}
 	if f2b != nil {
-		truths, err := readTruth(truthPath)
-		if err != nil {
-			return err
+		var truths []authlog.Truth
+		if truthPath != "" {
+			truths, err = readTruth(truthPath)
+			if err != nil {
+				return err
+			}
 		}
 		cmp, err := compare(logPath, truths, bf.Hits, f2b.Hits, f, now)
 		if err != nil {

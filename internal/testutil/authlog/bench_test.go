@@ -4,16 +4,21 @@ import (
 	"bytes"
 	"runtime"
 	"testing"
-	"time"
 
 	"github.com/banfleet/banfleet/agent/filter"
+	"github.com/banfleet/banfleet/agent/jailfilter"
+	"github.com/banfleet/banfleet/config"
 	"github.com/banfleet/banfleet/internal/testutil/authlog"
 )
 
-// benchFilter is the filter BenchmarkSSHDFilter measures; switch it to the
-// filter.d engine here.
+// benchFilter is the filter BenchmarkSSHDFilter measures: the built-in
+// sshd filter as the agent runs it.
 func benchFilter() (filter.Filter, error) {
-	return filter.Builtin("sshd", filter.Options{Location: time.UTC})
+	mk, err := jailfilter.New("sshd", config.AgentJail{Filter: "sshd"})
+	if err != nil {
+		return nil, err
+	}
+	return mk(), nil
 }
 
 // BenchmarkSSHDFilter runs the sshd filter over a generated 100,000-line

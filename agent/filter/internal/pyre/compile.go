@@ -1,9 +1,11 @@
 package pyre
 
 import (
-	"unicode"
 	"unicode/utf8"
 )
+
+// The backtracking engine's program: compiled from the parsed tree (the
+// same tree the RE2 writer reads), run by exec.go.
 
 type opcode uint8
 
@@ -27,6 +29,18 @@ const (
 	opCond            // n: group; x: if set, y: if not
 	opRegSet          // n: loop register
 	opRegCheck        // n: loop register; x: exit when the iteration was empty
+	opFail            // never matches
+)
+
+type assertKind uint8
+
+const (
+	aBOL      assertKind = iota // ^
+	aEOL                        // $
+	aBOT                        // \A
+	aEOT                        // \Z
+	aWordB                      // \b
+	aNotWordB                   // \B
 )
 
 const (
@@ -49,6 +63,40 @@ type inst struct {
 	rs    []rune
 }
 
+// charClass is the exact set of characters a class (or a case-insensitive
+// literal) matches, after Python's case folding and negation; ASCII
+// membership is a bitmap.
+type charClass struct {
+	ascii [2]uint64
+	set   rangeSet
+}
+
+func newCharClass(s rangeSet) *charClass {
+	c := &charClass{set: s}
+	for _, r := range s {
+		for x := r.lo; x <= r.hi && x < 0x80; x++ {
+			c.ascii[x>>6] |= 1 << (uint(x) & 63)
+		}
+	}
+	return c
+}
+
+func (c *charClass) member(r rune) bool {
+	if r >= 0 && r < 0x80 {
+		return c.ascii[r>>6]&(1<<(uint(r)&63)) != 0
+	}
+	return c.set.contains(r)
+}
+
+// nodeSet returns the characters a class Node matches (with its flags).
+func nodeSet(n *Node) rangeSet {
+	ascii := n.flags&flagA != 0
+	if n.flags&flagI != 0 {
+		return pyFoldClass(n.cls, ascii)
+	}
+	return n.cls.set(ascii)
+}
+
 // maxProg bounds the size of a compiled program (counted repeats are
 // expanded).
 const maxProg = 200000
@@ -56,20 +104,19 @@ const maxProg = 200000
 type compiler struct {
 	prog   []inst
 	regs   int
-	widths map[int][2]int // group widths in code points, for lookbehind
 	err    error
-	p      *parser
+	widths map[int][2]int // group widths in code points, for lookbehind
 }
 
 func (c *compiler) emit(i inst) int {
 	c.prog = append(c.prog, i)
 	if len(c.prog) > maxProg && c.err == nil {
-		c.err = &Error{Msg: "pattern too large", Pattern: c.p.pattern}
+		c.err = &SyntaxError{Msg: "pattern too large"}
 	}
 	return len(c.prog) - 1
 }
 
-func flagBits(flags int) uint8 {
+func flagBits(flags uint8) uint8 {
 	var b uint8
 	if flags&flagI != 0 {
 		b |= fFold
@@ -83,47 +130,73 @@ func flagBits(flags int) uint8 {
 	return b
 }
 
-func (c *compiler) compile(n *node) {
+func (c *compiler) lit(r rune, flags uint8) {
+	if flags&flagI != 0 {
+		s := pyFoldRune(r, flags&flagA != 0)
+		if !(len(s) == 1 && s[0].lo == s[0].hi) {
+			var rs []rune
+			for _, x := range s {
+				for v := x.lo; v <= x.hi; v++ {
+					if r < utf8.RuneSelf && v < utf8.RuneSelf {
+						continue
+					}
+					if v != r {
+						rs = append(rs, v)
+					}
+				}
+			}
+			if r < utf8.RuneSelf && asciiLetter(r) {
+				c.emit(inst{op: opByteFold, b: byte(r | 0x20), rs: rs})
+				return
+			}
+			c.emit(inst{op: opRuneFold, r: r, rs: rs})
+			return
+		}
+	}
+	if r < utf8.RuneSelf {
+		c.emit(inst{op: opByte, b: byte(r)})
+		return
+	}
+	c.emit(inst{op: opRune, r: r})
+}
+
+func (c *compiler) assert(k assertKind, flags uint8) {
+	c.emit(inst{op: opAssert, akind: k, flag: flagBits(flags)})
+}
+
+func (c *compiler) compile(n *Node) {
 	if c.err != nil {
 		return
 	}
 	switch n.kind {
 	case nEmpty:
+	case nNever:
+		c.emit(inst{op: opFail})
 	case nLit:
-		fold := n.flags&flagI != 0
-		r := n.r
-		if r < utf8.RuneSelf {
-			if fold && isASCIILetter(r) {
-				var rs []rune
-				for _, v := range foldVariants(r) {
-					if v >= utf8.RuneSelf {
-						rs = append(rs, v)
-					}
-				}
-				c.emit(inst{op: opByteFold, b: byte(unicode.ToLower(r)), rs: rs})
-				return
-			}
-			c.emit(inst{op: opByte, b: byte(r)})
-			return
+		for _, r := range n.runes {
+			c.lit(r, n.flags)
 		}
-		if fold {
-			if vs := foldVariants(r); len(vs) > 0 {
-				c.emit(inst{op: opRuneFold, r: r, rs: vs})
-				return
-			}
-		}
-		c.emit(inst{op: opRune, r: r})
 	case nClass:
-		cls := *n.cls
-		cls.finish(n.flags)
-		c.emit(inst{op: opClass, cls: &cls})
+		c.emit(inst{op: opClass, cls: newCharClass(nodeSet(n))})
 	case nAny:
 		if n.flags&flagS != 0 {
 			c.emit(inst{op: opAnyNL})
 		} else {
 			c.emit(inst{op: opAny})
 		}
-	case nCat:
+	case nBegin:
+		c.assert(aBOL, n.flags)
+	case nEnd:
+		c.assert(aEOL, n.flags)
+	case nBeginStr:
+		c.assert(aBOT, n.flags)
+	case nEndStr:
+		c.assert(aEOT, n.flags)
+	case nWordB:
+		c.assert(aWordB, n.flags)
+	case nNotWordB:
+		c.assert(aNotWordB, n.flags)
+	case nConcat, nTrail:
 		for _, s := range n.subs {
 			c.compile(s)
 		}
@@ -152,8 +225,6 @@ func (c *compiler) compile(n *node) {
 		c.emit(inst{op: opSave, n: int32(2*n.group + 1)})
 	case nBackref:
 		c.emit(inst{op: opBackref, n: int32(n.group), flag: flagBits(n.flags)})
-	case nAssert:
-		c.emit(inst{op: opAssert, akind: n.akind, flag: flagBits(n.flags)})
 	case nLook:
 		fl := flagBits(n.flags)
 		if n.neg {
@@ -162,9 +233,9 @@ func (c *compiler) compile(n *node) {
 		width := 0
 		if n.behind {
 			fl |= fBehind
-			lo, hi := c.width(n.subs[0])
+			lo, hi := width2(n.subs[0], c.widths)
 			if lo != hi || hi < 0 {
-				c.err = &Error{Msg: "look-behind requires fixed-width pattern", Pattern: c.p.pattern}
+				c.err = &SyntaxError{Msg: "look-behind requires fixed-width pattern"}
 				return
 			}
 			width = lo
@@ -184,9 +255,9 @@ func (c *compiler) compile(n *node) {
 		c.compile(n.subs[1])
 		c.prog[j].x = int32(len(c.prog))
 	case nRepeat:
-		if n.poss {
+		if n.possessive {
 			greedy := *n
-			greedy.poss = false
+			greedy.possessive = false
 			c.atomic(&greedy)
 			return
 		}
@@ -194,15 +265,16 @@ func (c *compiler) compile(n *node) {
 	}
 }
 
-func (c *compiler) atomic(sub *node) {
+func (c *compiler) atomic(sub *Node) {
 	at := c.emit(inst{op: opAtomic})
 	c.compile(sub)
 	c.emit(inst{op: opSubMatch})
 	c.prog[at].x = int32(len(c.prog))
 }
 
-func (c *compiler) repeat(n *node) {
+func (c *compiler) repeat(n *Node) {
 	body := n.subs[0]
+	lazy := !n.greedy
 	for i := 0; i < n.min; i++ {
 		c.compile(body)
 		if c.err != nil {
@@ -221,7 +293,7 @@ func (c *compiler) repeat(n *node) {
 		}
 		end := int32(len(c.prog))
 		for _, s := range splits {
-			if n.lazy {
+			if lazy {
 				c.prog[s].x, c.prog[s].y = end, int32(s+1)
 			} else {
 				c.prog[s].x, c.prog[s].y = int32(s+1), end
@@ -229,7 +301,8 @@ func (c *compiler) repeat(n *node) {
 		}
 		return
 	}
-	nullable := c.minWidth(body) == 0
+	lo, _ := width2(body, nil)
+	nullable := lo == 0
 	loop := c.emit(inst{op: opSplit})
 	reg := -1
 	if nullable {
@@ -244,7 +317,7 @@ func (c *compiler) repeat(n *node) {
 	}
 	c.emit(inst{op: opJmp, x: int32(loop)})
 	end := int32(len(c.prog))
-	if n.lazy {
+	if lazy {
 		c.prog[loop].x, c.prog[loop].y = end, int32(loop+1)
 	} else {
 		c.prog[loop].x, c.prog[loop].y = int32(loop+1), end
@@ -254,111 +327,33 @@ func (c *compiler) repeat(n *node) {
 	}
 }
 
-const inf = -1
-
-func addW(a, b int) int {
-	if a < 0 || b < 0 {
-		return inf
-	}
-	return a + b
-}
-
-// width returns the minimum and maximum number of code points n can match
-// (max < 0: unbounded).
-func (c *compiler) width(n *node) (int, int) {
-	switch n.kind {
-	case nLit, nClass, nAny:
-		return 1, 1
-	case nCat:
-		lo, hi := 0, 0
-		for _, s := range n.subs {
-			l, h := c.width(s)
-			lo += l
-			hi = addW(hi, h)
-		}
-		return lo, hi
-	case nAlt:
-		lo, hi := -1, 0
-		for _, s := range n.subs {
-			l, h := c.width(s)
-			if lo < 0 || l < lo {
-				lo = l
-			}
-			if hi >= 0 && (h < 0 || h > hi) {
-				hi = h
-			}
-		}
-		return lo, hi
-	case nRepeat:
-		l, h := c.width(n.subs[0])
-		lo := l * n.min
-		hi := 0
-		switch {
-		case n.max < 0:
-			if h != 0 {
-				hi = inf
-			}
-		case h < 0:
-			if n.max > 0 {
-				hi = inf
-			}
-		default:
-			hi = h * n.max
-		}
-		return lo, hi
-	case nGroup:
-		l, h := c.width(n.subs[0])
-		c.widths[n.group] = [2]int{l, h}
-		return l, h
-	case nAtomic:
-		return c.width(n.subs[0])
-	case nBackref:
-		w, ok := c.widths[n.group]
-		if !ok {
-			return 0, inf
-		}
-		return w[0], w[1]
-	case nCond:
-		l1, h1 := c.width(n.subs[0])
-		l2, h2 := c.width(n.subs[1])
-		if l2 < l1 {
-			l1 = l2
-		}
-		if h1 >= 0 && (h2 < 0 || h2 > h1) {
-			h1 = h2
-		}
-		return l1, h1
-	}
-	return 0, 0
-}
-
-func (c *compiler) minWidth(n *node) int {
-	l, _ := c.width(n)
-	return l
-}
-
-// analysis of a node for the search loop: which bytes can start a match,
-// whether the empty string can match, and bytes any match must contain.
+// analysis of a Node for the search loop: which bytes can start a match,
+// whether the empty string can match.
 type info struct {
 	first    [256]bool
 	nullable bool
 }
 
-func (c *compiler) firstInfo(n *node, out *info) (nullable bool) {
+func firstInfo(n *Node, out *info) (nullable bool) {
 	switch n.kind {
-	case nEmpty, nAssert, nLook:
+	case nEmpty, nBegin, nEnd, nBeginStr, nEndStr, nWordB, nNotWordB, nLook:
 		return true
+	case nNever:
+		return false
 	case nLit:
-		addRuneFirst(out, n.r)
+		r := n.runes[0]
 		if n.flags&flagI != 0 {
-			for _, v := range foldVariants(n.r) {
-				addRuneFirst(out, v)
+			for _, x := range pyFoldRune(r, n.flags&flagA != 0) {
+				for v := x.lo; v <= x.hi; v++ {
+					addRuneFirst(out, v)
+				}
 			}
+		} else {
+			addRuneFirst(out, r)
 		}
 		return false
 	case nClass:
-		cls := *n.cls
-		cls.finish(n.flags)
+		cls := newCharClass(nodeSet(n))
 		for b := 0; b < 0x80; b++ {
 			if cls.member(rune(b)) {
 				out.first[b] = true
@@ -375,9 +370,9 @@ func (c *compiler) firstInfo(n *node, out *info) (nullable bool) {
 			}
 		}
 		return false
-	case nCat:
+	case nConcat, nTrail:
 		for _, s := range n.subs {
-			if !c.firstInfo(s, out) {
+			if !firstInfo(s, out) {
 				return false
 			}
 		}
@@ -385,19 +380,19 @@ func (c *compiler) firstInfo(n *node, out *info) (nullable bool) {
 	case nAlt:
 		null := false
 		for _, s := range n.subs {
-			if c.firstInfo(s, out) {
+			if firstInfo(s, out) {
 				null = true
 			}
 		}
 		return null
 	case nRepeat:
-		null := c.firstInfo(n.subs[0], out)
+		null := firstInfo(n.subs[0], out)
 		return null || n.min == 0
 	case nGroup, nAtomic:
-		return c.firstInfo(n.subs[0], out)
+		return firstInfo(n.subs[0], out)
 	case nCond:
-		a := c.firstInfo(n.subs[0], out)
-		b := c.firstInfo(n.subs[1], out)
+		a := firstInfo(n.subs[0], out)
+		b := firstInfo(n.subs[1], out)
 		return a || b
 	}
 	// backreferences: anything
@@ -415,16 +410,20 @@ func addRuneFirst(out *info, r rune) {
 
 // required returns ASCII bytes that every match must contain (outside
 // lookarounds). Only bytes that case folding cannot change are reported.
-func (c *compiler) required(n *node) []byte {
+func required(n *Node) []byte {
 	switch n.kind {
 	case nLit:
-		if n.r < utf8.RuneSelf && (n.flags&flagI == 0 || !isASCIILetter(n.r)) {
-			return []byte{byte(n.r)}
+		var out []byte
+		for _, r := range n.runes {
+			if r < utf8.RuneSelf && (n.flags&flagI == 0 || !asciiLetter(r)) && !containsByte(out, byte(r)) {
+				out = append(out, byte(r))
+			}
 		}
-	case nCat:
+		return out
+	case nConcat:
 		var out []byte
 		for _, s := range n.subs {
-			for _, b := range c.required(s) {
+			for _, b := range required(s) {
 				if !containsByte(out, b) {
 					out = append(out, b)
 				}
@@ -434,7 +433,7 @@ func (c *compiler) required(n *node) []byte {
 	case nAlt:
 		var out []byte
 		for i, s := range n.subs {
-			r := c.required(s)
+			r := required(s)
 			if i == 0 {
 				out = r
 				continue
@@ -450,10 +449,10 @@ func (c *compiler) required(n *node) []byte {
 		return out
 	case nRepeat:
 		if n.min > 0 {
-			return c.required(n.subs[0])
+			return required(n.subs[0])
 		}
 	case nGroup, nAtomic:
-		return c.required(n.subs[0])
+		return required(n.subs[0])
 	}
 	return nil
 }
@@ -469,12 +468,14 @@ func containsByte(s []byte, b byte) bool {
 
 // anchored reports whether every match must start at the beginning of the
 // input (a leading ^ without MULTILINE, or \A).
-func anchored(n *node) bool {
+func anchored(n *Node) bool {
 	for {
 		switch n.kind {
-		case nAssert:
-			return n.akind == aBOT || n.akind == aBOL && n.flags&flagM == 0
-		case nCat:
+		case nBeginStr:
+			return true
+		case nBegin:
+			return n.flags&flagM == 0
+		case nConcat:
 			if len(n.subs) == 0 {
 				return false
 			}
@@ -487,56 +488,65 @@ func anchored(n *node) bool {
 	}
 }
 
-func (c *compiler) sequence(n *node, names []string, out []Atom) []Atom {
+func sequence(n *Node, out []Atom) []Atom {
 	switch n.kind {
 	case nEmpty:
 		return out
-	case nCat:
+	case nConcat:
 		for _, s := range n.subs {
-			out = c.sequence(s, names, out)
+			out = sequence(s, out)
 		}
 		return out
 	case nGroup:
-		if names[n.group] != "" {
+		if n.name != "" {
 			a, e := digitEdge(n, false)
 			b, f := digitEdge(n, true)
-			_, w := c.width(n)
-			return append(out, Atom{Kind: AtomGroup, Name: names[n.group], DigitFirst: a && !e, DigitLast: b && !f, MaxWidth: w})
+			_, w := width2(n, nil)
+			return append(out, Atom{Kind: AtomGroup, Name: n.name, DigitFirst: a && !e, DigitLast: b && !f, MaxWidth: w})
 		}
-		return c.sequence(n.subs[0], names, out)
+		return sequence(n.subs[0], out)
 	case nLit:
-		if n.flags&flagI == 0 || len(foldVariants(n.r)) == 0 {
-			return append(out, Atom{Kind: AtomLiteral, Lit: n.r})
+		for _, r := range n.runes {
+			if n.flags&flagI != 0 {
+				if s := pyFoldRune(r, n.flags&flagA != 0); !(len(s) == 1 && s[0].lo == s[0].hi) {
+					out = append(out, Atom{Kind: AtomOther})
+					continue
+				}
+			}
+			out = append(out, Atom{Kind: AtomLiteral, Lit: r})
 		}
+		return out
 	}
 	return append(out, Atom{Kind: AtomOther})
 }
 
 // digitEdge reports whether every non-empty match of n starts (fromEnd:
 // ends) with a decimal digit, and whether n can match the empty string.
-func digitEdge(n *node, fromEnd bool) (digit, empty bool) {
+func digitEdge(n *Node, fromEnd bool) (digit, empty bool) {
 	switch n.kind {
-	case nEmpty, nAssert, nLook:
+	case nEmpty, nBegin, nEnd, nBeginStr, nEndStr, nWordB, nNotWordB, nLook:
 		return true, true
 	case nLit:
-		return n.r >= '0' && n.r <= '9', false
+		r := n.runes[0]
+		if fromEnd {
+			r = n.runes[len(n.runes)-1]
+		}
+		return r >= '0' && r <= '9', false
 	case nClass:
 		c := n.cls
 		if c.neg {
 			return false, false
 		}
-		for _, rg := range c.ranges {
-			if rg.lo < '0' || rg.hi > '9' {
-				return false, false
-			}
-		}
-		for _, k := range c.cats {
-			if k != catDigit {
+		for _, it := range c.items {
+			switch {
+			case it.kind == ciDigit:
+			case it.kind == ciRange && it.lo >= '0' && it.hi <= '9':
+			default:
 				return false, false
 			}
 		}
 		return true, false
-	case nCat:
+	case nConcat:
 		for i := range n.subs {
 			s := n.subs[i]
 			if fromEnd {

@@ -1,4 +1,4 @@
-package f2b
+package pyre
 
 import (
 	"regexp/syntax"
@@ -27,13 +27,13 @@ import (
 // splitLimit is the program size above which a split is attempted.
 const splitLimit = 400
 
-func splitTop(t *node, multiBuf bool) []*node {
+func splitTop(t *Node, multiBuf bool) []*Node {
 	s, err := emitRE2(t, multiBuf)
 	if err != nil || progSize(s) <= splitLimit {
-		return []*node{t}
+		return []*Node{t}
 	}
 	if t.kind != nConcat {
-		return []*node{t}
+		return []*Node{t}
 	}
 	for i, el := range t.subs {
 		alt := el
@@ -46,16 +46,16 @@ func splitTop(t *node, multiBuf bool) []*node {
 		prefix := mkConcat(t.subs[:i])
 		ps, err := emitRE2(prefix, multiBuf)
 		if err != nil || !prefixFree(ps) {
-			return []*node{t}
+			return []*Node{t}
 		}
-		var out []*node
+		var out []*Node
 		for _, br := range alt.subs {
 			seq := append(append(cloneAll(t.subs[:i]), clone(br)), cloneAll(t.subs[i+1:])...)
 			out = append(out, splitTop(mkConcat(seq), multiBuf)...)
 		}
 		return out
 	}
-	return []*node{t}
+	return []*Node{t}
 }
 
 // prefixFree reports whether no match of the RE2 regex re (anchored at its

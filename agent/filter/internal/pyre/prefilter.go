@@ -1,4 +1,4 @@
-package f2b
+package pyre
 
 import (
 	"bytes"
@@ -7,43 +7,47 @@ import (
 	"unicode/utf8"
 )
 
-// prefilter holds cheap checks derived from a regex at compile time that
+// Prefilter holds cheap checks derived from a regex at compile time that
 // every match must pass: for a regex anchored at the start of the buffer,
 // its literal prefix and the set of possible first bytes; for any regex,
 // literal strings that every match contains. Failing one proves the regex
 // cannot match, so the engine is not run.
-type prefilter struct {
-	anchored bool
-	prefix   []byte   // the literal every match starts with
-	prefixes [][]byte // or one of these (when there are several)
-	first    byteSet  // possible first bytes (anchored only)
-	anyFirst bool     // no first-byte restriction
-	req      [][]byte
+type Prefilter struct {
+	Anchored bool
+	Prefix   []byte   // the literal every match starts with
+	Prefixes [][]byte // or one of these (when there are several)
+	First    ByteSet  // possible first bytes (anchored only)
+	AnyFirst bool     // no first-byte restriction
+	Req      [][]byte // literals every match contains
 }
 
-type byteSet [4]uint64
+// ByteSet is a set of bytes.
+type ByteSet [4]uint64
 
-func (s *byteSet) add(c byte)      { s[c>>6] |= 1 << (c & 63) }
-func (s *byteSet) has(c byte) bool { return s[c>>6]&(1<<(c&63)) != 0 }
-func (s *byteSet) addRange(lo, hi byte) {
+func (s *ByteSet) add(c byte) { s[c>>6] |= 1 << (c & 63) }
+
+// Has reports whether c is in s.
+func (s *ByteSet) Has(c byte) bool { return s[c>>6]&(1<<(c&63)) != 0 }
+func (s *ByteSet) addRange(lo, hi byte) {
 	for c := int(lo); c <= int(hi); c++ {
 		s.add(byte(c))
 	}
 }
 
-func (p *prefilter) pass(buf []byte) bool {
-	if p.anchored {
-		if len(p.prefix) > 0 && !bytes.HasPrefix(buf, p.prefix) {
+// Pass reports whether buf passes every check (a match is possible).
+func (p *Prefilter) Pass(buf []byte) bool {
+	if p.Anchored {
+		if len(p.Prefix) > 0 && !bytes.HasPrefix(buf, p.Prefix) {
 			return false
 		}
-		if p.prefixes != nil && !hasAnyPrefix(buf, p.prefixes) {
+		if p.Prefixes != nil && !hasAnyPrefix(buf, p.Prefixes) {
 			return false
 		}
-		if !p.anyFirst && (len(buf) == 0 || !p.first.has(buf[0])) {
+		if !p.AnyFirst && (len(buf) == 0 || !p.First.Has(buf[0])) {
 			return false
 		}
 	}
-	for _, l := range p.req {
+	for _, l := range p.Req {
 		if !bytes.Contains(buf, l) {
 			return false
 		}
@@ -54,26 +58,26 @@ func (p *prefilter) pass(buf []byte) bool {
 // maxReq bounds the number of required literals checked per regex.
 const maxReq = 4
 
-func buildPrefilter(t *node, anchored bool) prefilter {
-	p := prefilter{anchored: anchored, anyFirst: true}
+func buildPrefilter(t *Node, anchored bool) Prefilter {
+	p := Prefilter{Anchored: anchored, AnyFirst: true}
 	body := t
 	if anchored {
 		body = afterAnchor(t)
 		if body != nil {
 			if runes, _ := litPrefix(body); len(runes) > 0 {
-				p.prefix = []byte(string(runes))
+				p.Prefix = []byte(string(runes))
 			}
 			set, _ := prefixSet(body, 16)
 			if set = minimalPrefixes(set); len(set) > 1 {
 				for _, s := range set {
-					p.prefixes = append(p.prefixes, []byte(s))
+					p.Prefixes = append(p.Prefixes, []byte(s))
 				}
 			}
 			fs := firstSet(body)
 			if !fs.any && !nullable(body) {
-				p.anyFirst = false
+				p.AnyFirst = false
 				for _, r := range fs.s {
-					addRuneRange(&p.first, r.lo, r.hi)
+					addRuneRange(&p.First, r.lo, r.hi)
 				}
 			}
 		}
@@ -84,7 +88,7 @@ func buildPrefilter(t *node, anchored bool) prefilter {
 	slices.SortFunc(lits, func(a, b []byte) int { return len(b) - len(a) })
 	var keep [][]byte
 	for _, l := range lits {
-		if bytes.HasPrefix(p.prefix, l) {
+		if bytes.HasPrefix(p.Prefix, l) {
 			continue
 		}
 		dup := false
@@ -101,11 +105,11 @@ func buildPrefilter(t *node, anchored bool) prefilter {
 			break
 		}
 	}
-	p.req = keep
+	p.Req = keep
 	return p
 }
 
-func addRuneRange(s *byteSet, lo, hi rune) {
+func addRuneRange(s *ByteSet, lo, hi rune) {
 	if lo < utf8.RuneSelf {
 		h := hi
 		if h >= utf8.RuneSelf {
@@ -121,10 +125,10 @@ func addRuneRange(s *byteSet, lo, hi rune) {
 }
 
 // afterAnchor returns the part of an anchored tree after its leading \A.
-func afterAnchor(t *node) *node {
+func afterAnchor(t *Node) *Node {
 	switch t.kind {
 	case nBegin, nBeginStr:
-		return &node{kind: nEmpty}
+		return &Node{kind: nEmpty}
 	case nConcat:
 		if len(t.subs) > 0 && (t.subs[0].kind == nBegin || t.subs[0].kind == nBeginStr) {
 			return mkConcat(t.subs[1:])
@@ -134,7 +138,7 @@ func afterAnchor(t *node) *node {
 }
 
 // litPrefix returns the literal text every match of n starts with.
-func litPrefix(n *node) ([]rune, bool) {
+func litPrefix(n *Node) ([]rune, bool) {
 	switch n.kind {
 	case nLit:
 		if n.flags&flagI != 0 {
@@ -161,7 +165,7 @@ func litPrefix(n *node) ([]rune, bool) {
 
 // reqLits collects literal strings (of 2 bytes or more) every match of n
 // contains.
-func reqLits(n *node, out *[][]byte) {
+func reqLits(n *Node, out *[][]byte) {
 	switch n.kind {
 	case nLit:
 		if n.flags&flagI == 0 {
@@ -226,7 +230,7 @@ func hasAnyPrefix(b []byte, ps [][]byte) bool {
 
 // prefixSet returns strings one of which every match of n starts with
 // (at most limit of them), and whether n matches exactly one of them.
-func prefixSet(n *node, limit int) ([]string, bool) {
+func prefixSet(n *Node, limit int) ([]string, bool) {
 	switch n.kind {
 	case nEmpty:
 		return []string{""}, true

@@ -1,4 +1,4 @@
-package f2b
+package pyre
 
 import (
 	"fmt"
@@ -9,9 +9,10 @@ import (
 )
 
 // This file parses Python 3.11 `re` syntax (Lib/re/_parser.py) into a small
-// tree that the emitters in translate.go turn into Go RE2 or .NET (regexp2)
-// syntax with Python's meaning. Flags are resolved while parsing: every node
-// that depends on a flag carries it, so emitters never track flag scopes.
+// tree that compile.go turns into a program for the backtracking engine and
+// re2.go into Go RE2 syntax with Python's meaning. Flags are resolved while
+// parsing: every Node that depends on a flag carries it, so neither tracks
+// flag scopes.
 
 // Python regex flags (the subset that changes matching).
 const (
@@ -47,13 +48,13 @@ const (
 	nTrail             // RE2 only: consumes the character after a final \b; subs[0]
 )
 
-// node is one element of a parsed Python regex.
-type node struct {
+// Node is one element of a parsed Python regex.
+type Node struct {
 	kind       nodeKind
-	flags      uint8 // flags in effect (relevant for nLit, nClass, nAny, nBegin, nEnd, nWordB, nNotWordB)
+	flags      uint8 // flags in effect (relevant for nLit, nClass, nAny, nBegin, nEnd, nWordB, nNotWordB, nBackref)
 	runes      []rune
 	cls        *pyClass
-	subs       []*node
+	subs       []*Node
 	group      int // capturing group number (1-based) for nGroup, nBackref, nCond
 	name       string
 	min, max   int
@@ -85,14 +86,15 @@ type pyClass struct {
 	items []classItem
 }
 
-// pyRegex is a parsed Python regex.
-type pyRegex struct {
-	src    string
-	root   *node
-	flags  uint8          // global flags (including the multiline flag given to the compiler)
-	groups int            // number of capturing groups
-	names  map[string]int // group name -> number
-	gnames []string       // number -> name ("" for unnamed); index 0 unused
+// Regex is a parsed Python regex.
+type Regex struct {
+	Src        string
+	Groups     int            // number of capturing groups
+	Names      map[string]int // group name -> number
+	GroupNames []string       // number -> name ("" for unnamed); index 0 unused
+
+	root  *Node
+	flags uint8 // global flags (including the multiline flag given to Parse)
 }
 
 // SyntaxError is a regex Python's re module would reject (or that this
@@ -105,20 +107,32 @@ type SyntaxError struct {
 func (e *SyntaxError) Error() string { return fmt.Sprintf("%s at position %d", e.Msg, e.Pos) }
 
 type pyParser struct {
-	src    string
-	pos    int
-	flags  uint8 // global flags
-	groups int
-	names  map[string]int
-	gnames []string
-	open   map[int]bool // groups currently open (cannot be referenced)
-	depth  int
+	src        string
+	pos        int
+	flags      uint8 // global flags
+	groups     int
+	names      map[string]int
+	gnames     []string
+	open       map[int]bool   // groups currently open (cannot be referenced)
+	widths     map[int][2]int // widths of closed groups, for lookbehinds
+	lookbehind int            // groups opened before the innermost lookbehind; -1 outside
+	condRefs   map[int]int    // conditionals' group numbers -> position
+	depth      int
 }
 
-// parsePy parses a Python regex. extraFlags are compile flags (flagM for
-// failregex with maxlines > 1).
-func parsePy(src string, extraFlags uint8) (re *pyRegex, err error) {
-	p := &pyParser{src: src, flags: extraFlags, names: map[string]int{}, gnames: []string{""}, open: map[int]bool{}}
+// Parse parses a Python regex (a str pattern: Unicode classes unless
+// (?a)). multiline compiles it with re.MULTILINE.
+func Parse(src string, multiline bool) (*Regex, error) {
+	var fl uint8
+	if multiline {
+		fl = flagM
+	}
+	return parsePy(src, fl)
+}
+
+func parsePy(src string, extraFlags uint8) (re *Regex, err error) {
+	p := &pyParser{src: src, flags: extraFlags, names: map[string]int{}, gnames: []string{""}, open: map[int]bool{},
+		widths: map[int][2]int{}, lookbehind: -1, condRefs: map[int]int{}}
 	defer func() {
 		if r := recover(); r != nil {
 			se, ok := r.(*SyntaxError)
@@ -132,7 +146,12 @@ func parsePy(src string, extraFlags uint8) (re *pyRegex, err error) {
 	if p.pos < len(p.src) {
 		p.fail(p.pos, "unbalanced parenthesis")
 	}
-	return &pyRegex{src: src, root: root, flags: p.flags, groups: p.groups, names: p.names, gnames: p.gnames}, nil
+	for g, pos := range p.condRefs {
+		if g > p.groups {
+			p.fail(pos, "invalid group reference %d", g)
+		}
+	}
+	return &Regex{Src: src, root: root, flags: p.flags, Groups: p.groups, Names: p.names, GroupNames: p.gnames}, nil
 }
 
 func (p *pyParser) fail(pos int, format string, args ...any) {
@@ -168,13 +187,13 @@ func (p *pyParser) accept(s string) bool {
 
 // parseAlt parses a|b|c up to ')' or the end. top marks the outermost level,
 // where global flags may appear at the start of the first alternative.
-func (p *pyParser) parseAlt(lflags localFlags, top bool) *node {
+func (p *pyParser) parseAlt(lflags localFlags, top bool) *Node {
 	p.depth++
 	if p.depth > 500 {
 		p.fail(p.pos, "too deeply nested")
 	}
 	defer func() { p.depth-- }()
-	var alts []*node
+	var alts []*Node
 	for {
 		alts = append(alts, p.parseSeq(lflags, top && len(alts) == 0))
 		if !p.accept("|") {
@@ -184,11 +203,11 @@ func (p *pyParser) parseAlt(lflags localFlags, top bool) *node {
 	if len(alts) == 1 {
 		return alts[0]
 	}
-	return &node{kind: nAlt, subs: alts}
+	return &Node{kind: nAlt, subs: alts}
 }
 
-func (p *pyParser) parseSeq(lflags localFlags, first bool) *node {
-	var items []*node
+func (p *pyParser) parseSeq(lflags localFlags, first bool) *Node {
+	var items []*Node
 	for !p.eof() {
 		c := p.peek()
 		if c == '|' || c == ')' {
@@ -211,13 +230,13 @@ func (p *pyParser) parseSeq(lflags localFlags, first bool) *node {
 		case '\\':
 			items = append(items, p.parseEscape(start, fl))
 		case '[':
-			items = append(items, &node{kind: nClass, cls: p.parseClass(start), flags: fl})
+			items = append(items, &Node{kind: nClass, cls: p.parseClass(start), flags: fl})
 		case '.':
-			items = append(items, &node{kind: nAny, flags: fl})
+			items = append(items, &Node{kind: nAny, flags: fl})
 		case '^':
-			items = append(items, &node{kind: nBegin, flags: fl})
+			items = append(items, &Node{kind: nBegin, flags: fl})
 		case '$':
-			items = append(items, &node{kind: nEnd, flags: fl})
+			items = append(items, &Node{kind: nEnd, flags: fl})
 		case '*', '+', '?', '{':
 			min, max := 0, -1
 			switch c {
@@ -227,7 +246,7 @@ func (p *pyParser) parseSeq(lflags localFlags, first bool) *node {
 				min = 1
 			case '{':
 				if p.peek() == '}' {
-					items = append(items, &node{kind: nLit, runes: []rune{'{'}, flags: fl})
+					items = append(items, &Node{kind: nLit, runes: []rune{'{'}, flags: fl})
 					continue
 				}
 				here := p.pos
@@ -238,7 +257,7 @@ func (p *pyParser) parseSeq(lflags localFlags, first bool) *node {
 				}
 				if !p.accept("}") {
 					p.pos = here
-					items = append(items, &node{kind: nLit, runes: []rune{'{'}, flags: fl})
+					items = append(items, &Node{kind: nLit, runes: []rune{'{'}, flags: fl})
 					continue
 				}
 				if lo != "" {
@@ -261,7 +280,7 @@ func (p *pyParser) parseSeq(lflags localFlags, first bool) *node {
 			case nRepeat:
 				p.fail(start, "multiple repeat")
 			}
-			rep := &node{kind: nRepeat, min: min, max: max, greedy: true, subs: []*node{last}}
+			rep := &Node{kind: nRepeat, min: min, max: max, greedy: true, subs: []*Node{last}}
 			if p.accept("?") {
 				rep.greedy = false
 			} else if p.accept("+") {
@@ -274,19 +293,23 @@ func (p *pyParser) parseSeq(lflags localFlags, first bool) *node {
 				items = append(items, n)
 			}
 		default:
-			items = append(items, &node{kind: nLit, runes: []rune{c}, flags: fl})
+			items = append(items, &Node{kind: nLit, runes: []rune{c}, flags: fl})
 		}
 	}
 	return mkConcat(items)
 }
 
 func atoiRepeat(p *pyParser, s string, pos int) int {
-	v, err := strconv.Atoi(s)
-	if err != nil || v >= 1<<16 {
+	v, err := strconv.ParseInt(s, 10, 64)
+	if err != nil || v >= maxRepeat {
 		p.fail(pos, "the repetition number is too large")
 	}
-	return v
+	return int(v)
 }
+
+// maxRepeat is Python's MAXREPEAT: explicit counts must be below it (the
+// engine refuses programs too large to expand long before).
+const maxRepeat = 1<<32 - 1
 
 func (p *pyParser) digits() string {
 	s := p.pos
@@ -303,9 +326,9 @@ type localFlags struct{ on, off uint8 }
 
 func (p *pyParser) eff(l localFlags) uint8 { return (p.flags | l.on) &^ l.off }
 
-func mkConcat(items []*node) *node {
+func mkConcat(items []*Node) *Node {
 	// merge adjacent literals with equal flags
-	var out []*node
+	var out []*Node
 	for _, it := range items {
 		if it.kind == nConcat {
 			out = append(out, it.subs...)
@@ -317,7 +340,7 @@ func mkConcat(items []*node) *node {
 		if it.kind == nLit && len(out) > 0 {
 			prev := out[len(out)-1]
 			if prev.kind == nLit && prev.flags == it.flags {
-				merged := &node{kind: nLit, flags: prev.flags, runes: append(append([]rune{}, prev.runes...), it.runes...)}
+				merged := &Node{kind: nLit, flags: prev.flags, runes: append(append([]rune{}, prev.runes...), it.runes...)}
 				out[len(out)-1] = merged
 				continue
 			}
@@ -326,16 +349,16 @@ func mkConcat(items []*node) *node {
 	}
 	switch len(out) {
 	case 0:
-		return &node{kind: nEmpty}
+		return &Node{kind: nEmpty}
 	case 1:
 		return out[0]
 	}
-	return &node{kind: nConcat, subs: out}
+	return &Node{kind: nConcat, subs: out}
 }
 
 var pyFlagBits = map[rune]uint8{'i': flagI, 'm': flagM, 's': flagS, 'x': flagX, 'a': flagA, 'u': 0}
 
-func (p *pyParser) parseGroup(start int, lflags localFlags, first bool) *node {
+func (p *pyParser) parseGroup(start int, lflags localFlags, first bool) *Node {
 	capture := true
 	atomic := false
 	name := ""
@@ -360,7 +383,8 @@ func (p *pyParser) parseGroup(start int, lflags localFlags, first bool) *node {
 				if p.open[g] {
 					p.fail(start, "cannot refer to an open group")
 				}
-				return &node{kind: nBackref, group: g}
+				p.checkLookbehindGroup(g, start)
+				return &Node{kind: nBackref, group: g, flags: p.eff(lflags)}
 			default:
 				p.fail(start, "unknown extension ?P%c", p.peek())
 			}
@@ -385,17 +409,22 @@ func (p *pyParser) parseGroup(start int, lflags localFlags, first bool) *node {
 				}
 				behind = true
 			}
+			saved := p.lookbehind
+			if behind && p.lookbehind < 0 {
+				p.lookbehind = p.groups
+			}
 			sub := p.parseAlt(lflags, false)
+			p.lookbehind = saved
 			if !p.accept(")") {
 				p.fail(start, "missing ), unterminated subpattern")
 			}
 			if behind {
-				lo, hi := width(sub)
-				if lo != hi {
+				lo, hi := width2(sub, p.widths)
+				if lo != hi || hi < 0 {
 					p.fail(start, "look-behind requires fixed-width pattern")
 				}
 			}
-			return &node{kind: nLook, behind: behind, neg: c == '!', subs: []*node{sub}}
+			return &Node{kind: nLook, behind: behind, neg: c == '!', subs: []*Node{sub}, flags: p.eff(lflags)}
 		case c == '(':
 			cond := p.until(')', "group name")
 			var g int
@@ -414,9 +443,13 @@ func (p *pyParser) parseGroup(start int, lflags localFlags, first bool) *node {
 					p.fail(start, "bad group number")
 				}
 				g = v
+				if _, ok := p.condRefs[g]; !ok {
+					p.condRefs[g] = start
+				}
 			}
+			p.checkLookbehindGroup(g, start)
 			yes := p.parseSeq(lflags, false)
-			no := &node{kind: nEmpty}
+			no := &Node{kind: nEmpty}
 			if p.accept("|") {
 				no = p.parseSeq(lflags, false)
 				if p.peek() == '|' {
@@ -426,12 +459,7 @@ func (p *pyParser) parseGroup(start int, lflags localFlags, first bool) *node {
 			if !p.accept(")") {
 				p.fail(start, "missing ), unterminated subpattern")
 			}
-			if g > p.groups {
-				// Python checks references to later groups at the end of parsing;
-				// a forward reference is rejected here for simplicity.
-				p.fail(start, "invalid group reference %d", g)
-			}
-			return &node{kind: nCond, group: g, subs: []*node{yes, no}}
+			return &Node{kind: nCond, group: g, subs: []*Node{yes, no}}
 		case c == '>':
 			capture = false
 			atomic = true
@@ -454,11 +482,6 @@ func (p *pyParser) parseGroup(start int, lflags localFlags, first bool) *node {
 	if capture {
 		p.groups++
 		g = p.groups
-		if g >= 100 {
-			// Python allows more; RE2 and regexp2 do too, but no filter
-			// needs it and it keeps group bookkeeping small.
-			p.fail(start, "too many groups")
-		}
 		p.gnames = append(p.gnames, name)
 		if name != "" {
 			if _, dup := p.names[name]; dup {
@@ -474,27 +497,30 @@ func (p *pyParser) parseGroup(start int, lflags localFlags, first bool) *node {
 	}
 	if capture {
 		delete(p.open, g)
-		return &node{kind: nGroup, group: g, name: name, subs: []*node{sub}}
+		lo, hi := width2(sub, p.widths)
+		p.widths[g] = [2]int{lo, hi}
+		return &Node{kind: nGroup, group: g, name: name, subs: []*Node{sub}}
 	}
 	if atomic {
-		return &node{kind: nAtomic, subs: []*node{sub}}
+		return &Node{kind: nAtomic, subs: []*Node{sub}}
 	}
 	// A non-capturing group: keep it as a unit for quantifiers.
 	if sub.kind == nRepeat {
 		// mark so that "(?:a*)*" is not a multiple repeat
-		return &node{kind: nConcat, subs: []*node{sub}}
+		return &Node{kind: nConcat, subs: []*Node{sub}}
 	}
 	return wrapUnit(sub)
 }
 
-// wrapUnit keeps a parsed group as a single item for a following quantifier.
-func wrapUnit(sub *node) *node {
+// wrapUnit keeps a parsed group as a single item for a following quantifier
+// ("(?:$)*" and "(?:\b)+" are allowed where "$*" is not).
+func wrapUnit(sub *Node) *Node {
 	switch sub.kind {
-	case nConcat, nLit:
+	case nConcat, nLit, nBegin, nEnd, nBeginStr, nEndStr, nWordB, nNotWordB:
 		if sub.kind == nLit && len(sub.runes) == 1 {
 			return sub
 		}
-		return &node{kind: nConcat, subs: []*node{sub}}
+		return &Node{kind: nConcat, subs: []*Node{sub}}
 	}
 	return sub
 }
@@ -502,6 +528,7 @@ func wrapUnit(sub *node) *node {
 func (p *pyParser) parseFlags(c rune) (on, off uint8, global bool) {
 	start := p.pos - 1
 	if c != '-' {
+		typ := rune(0) // 'a' or 'u' seen
 		for {
 			if c == 'L' {
 				p.fail(start, "bad inline flags: cannot use 'L' flag with a str pattern")
@@ -509,6 +536,12 @@ func (p *pyParser) parseFlags(c rune) (on, off uint8, global bool) {
 			b, ok := pyFlagBits[c]
 			if !ok {
 				p.fail(start, "unknown flag")
+			}
+			if c == 'a' || c == 'u' {
+				if typ != 0 && typ != c {
+					p.fail(start, "bad inline flags: flags 'a', 'u' and 'L' are incompatible")
+				}
+				typ = c
 			}
 			on |= b
 			c = p.next()
@@ -557,6 +590,14 @@ func (p *pyParser) until(term byte, what string) string {
 		p.fail(p.pos, "missing %s", what)
 	}
 	return s
+}
+
+// checkLookbehindGroup refuses, inside a lookbehind, a reference to a
+// group opened in that lookbehind (Python cannot size it).
+func (p *pyParser) checkLookbehindGroup(g, pos int) {
+	if p.lookbehind >= 0 && g > p.lookbehind {
+		p.fail(pos, "cannot refer to group defined in the same lookbehind subpattern")
+	}
 }
 
 func (p *pyParser) checkName(name string, pos int) {
@@ -632,25 +673,25 @@ func (p *pyParser) literalEscape(c rune, start int) (rune, bool) {
 	return 0, false
 }
 
-func (p *pyParser) parseEscape(start int, fl uint8) *node {
+func (p *pyParser) parseEscape(start int, fl uint8) *Node {
 	c := p.next()
 	if c == -1 {
 		p.fail(start, "bad escape (end of pattern)")
 	}
 	switch c {
 	case 'A':
-		return &node{kind: nBeginStr}
+		return &Node{kind: nBeginStr}
 	case 'Z':
-		return &node{kind: nEndStr}
+		return &Node{kind: nEndStr}
 	case 'b':
-		return &node{kind: nWordB, flags: fl}
+		return &Node{kind: nWordB, flags: fl}
 	case 'B':
-		return &node{kind: nNotWordB, flags: fl}
+		return &Node{kind: nNotWordB, flags: fl}
 	case 'd', 'D', 's', 'S', 'w', 'W':
-		return &node{kind: nClass, flags: fl, cls: &pyClass{items: []classItem{{kind: shorthandKind(c)}}}}
+		return &Node{kind: nClass, flags: fl, cls: &pyClass{items: []classItem{{kind: shorthandKind(c)}}}}
 	}
 	if r, ok := p.literalEscape(c, start); ok {
-		return &node{kind: nLit, runes: []rune{r}, flags: fl}
+		return &Node{kind: nLit, runes: []rune{r}, flags: fl}
 	}
 	if c == '0' {
 		v := 0
@@ -658,7 +699,7 @@ func (p *pyParser) parseEscape(start int, fl uint8) *node {
 			v = v*8 + int(p.src[p.pos]-'0')
 			p.pos++
 		}
-		return &node{kind: nLit, runes: []rune{rune(v)}, flags: fl}
+		return &Node{kind: nLit, runes: []rune{rune(v)}, flags: fl}
 	}
 	if c >= '1' && c <= '9' {
 		ds := string(c)
@@ -672,22 +713,23 @@ func (p *pyParser) parseEscape(start int, fl uint8) *node {
 				if v > 0o377 {
 					p.fail(start, "octal escape value %s outside of range 0-0o377", ds)
 				}
-				return &node{kind: nLit, runes: []rune{rune(v)}, flags: fl}
+				return &Node{kind: nLit, runes: []rune{rune(v)}, flags: fl}
 			}
 		}
 		g, _ := strconv.Atoi(ds)
-		if g > p.groups || g >= 100 {
+		if g > p.groups {
 			p.fail(start, "invalid group reference %d", g)
 		}
 		if p.open[g] {
 			p.fail(start, "cannot refer to an open group")
 		}
-		return &node{kind: nBackref, group: g}
+		p.checkLookbehindGroup(g, start)
+		return &Node{kind: nBackref, group: g, flags: fl}
 	}
 	if c < utf8.RuneSelf && (c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z') {
 		p.fail(start, "bad escape \\%c", c)
 	}
-	return &node{kind: nLit, runes: []rune{c}, flags: fl}
+	return &Node{kind: nLit, runes: []rune{c}, flags: fl}
 }
 
 func shorthandKind(c rune) uint8 {
@@ -790,32 +832,28 @@ func (p *pyParser) classEscape(start int) classItem {
 	return classItem{kind: ciRange, lo: c, hi: c}
 }
 
-// width returns the minimum and maximum number of characters n can match
-// (max -1 = unbounded).
-func width(n *node) (int, int) {
+// width2 returns the minimum and maximum number of characters n can match
+// (max -1 = unbounded), as Python's getwidth computes them. gw holds the
+// widths of groups (for backreferences); when not nil, the widths of the
+// groups inside n are recorded in it.
+func width2(n *Node, gw map[int][2]int) (int, int) {
 	switch n.kind {
 	case nLit:
 		return len(n.runes), len(n.runes)
 	case nClass, nAny:
 		return 1, 1
-	case nConcat:
+	case nConcat, nTrail:
 		lo, hi := 0, 0
 		for _, s := range n.subs {
-			a, b := width(s)
+			a, b := width2(s, gw)
 			lo += a
-			if hi >= 0 {
-				if b < 0 {
-					hi = -1
-				} else {
-					hi += b
-				}
-			}
+			hi = addW(hi, b)
 		}
 		return lo, hi
 	case nAlt:
 		lo, hi := -1, 0
 		for _, s := range n.subs {
-			a, b := width(s)
+			a, b := width2(s, gw)
 			if lo < 0 || a < lo {
 				lo = a
 			}
@@ -824,19 +862,34 @@ func width(n *node) (int, int) {
 			}
 		}
 		return lo, hi
-	case nGroup, nAtomic:
-		return width(n.subs[0])
+	case nGroup:
+		lo, hi := width2(n.subs[0], gw)
+		if gw != nil {
+			gw[n.group] = [2]int{lo, hi}
+		}
+		return lo, hi
+	case nAtomic:
+		return width2(n.subs[0], gw)
 	case nRepeat:
-		a, b := width(n.subs[0])
+		a, b := width2(n.subs[0], gw)
 		lo := a * n.min
-		hi := -1
-		if n.max >= 0 && b >= 0 {
+		hi := 0
+		switch {
+		case n.max < 0:
+			if b != 0 {
+				hi = -1
+			}
+		case b < 0:
+			if n.max > 0 {
+				hi = -1
+			}
+		default:
 			hi = b * n.max
 		}
 		return lo, hi
 	case nCond:
-		a1, b1 := width(n.subs[0])
-		a2, b2 := width(n.subs[1])
+		a1, b1 := width2(n.subs[0], gw)
+		a2, b2 := width2(n.subs[1], gw)
 		lo, hi := min(a1, a2), b1
 		if b1 < 0 || b2 < 0 {
 			hi = -1
@@ -845,7 +898,17 @@ func width(n *node) (int, int) {
 		}
 		return lo, hi
 	case nBackref:
+		if w, ok := gw[n.group]; ok {
+			return w[0], w[1]
+		}
 		return 0, -1
 	}
 	return 0, 0
+}
+
+func addW(a, b int) int {
+	if a < 0 || b < 0 {
+		return -1
+	}
+	return a + b
 }

@@ -1,5 +1,5 @@
 //go:build !race
 
-package filter
+package jailfilter_test
 
 const raceEnabled = false

@@ -1,4 +1,4 @@
-package f2b
+package pyre
 
 import (
 	"slices"
@@ -35,16 +35,30 @@ var pyWhite = []rng{{0x09, 0x0d}, {0x1c, 0x20}, {0x85, 0x85}, {0xa0, 0xa0}, {0x1
 
 var asciiWhite = []rng{{0x09, 0x0d}, {0x1c, 0x20}}
 
-// isPyWord reports whether r is a Python \w character (Unicode mode).
-func isPyWord(r rune) bool {
+// IsWord reports whether Python's \w (str pattern, Unicode) matches r:
+// str.isalnum() or '_' (categories L* and N*).
+func IsWord(r rune) bool {
 	if r < 0x80 {
 		return r == '_' || r >= '0' && r <= '9' || r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z'
 	}
 	return unicode.IsLetter(r) || unicode.IsNumber(r)
 }
 
-// isPySpace reports whether r is Python whitespace (str.isspace()).
-func isPySpace(r rune) bool {
+// IsAlnum reports whether Python's str.isalnum() is true for r.
+func IsAlnum(r rune) bool { return r != '_' && IsWord(r) }
+
+// IsDigit reports whether Python's \d (str pattern) matches r: a Unicode
+// decimal digit (str.isdecimal()).
+func IsDigit(r rune) bool {
+	if r < 0x80 {
+		return r >= '0' && r <= '9'
+	}
+	return unicode.Is(unicode.Nd, r)
+}
+
+// IsSpace reports whether Python's \s (str pattern) matches r
+// (str.isspace()).
+func IsSpace(r rune) bool {
 	if r < 0x80 {
 		return r >= 0x09 && r <= 0x0d || r >= 0x1c && r <= 0x20
 	}

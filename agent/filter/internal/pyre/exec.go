@@ -2,6 +2,7 @@ package pyre
 
 import (
 	"bytes"
+	"unicode"
 	"unicode/utf8"
 )
 
@@ -22,32 +23,41 @@ type Regexp struct {
 	seq        []Atom
 }
 
-// Compile parses a pattern with Python 3.11 re syntax for str patterns.
+// Compile parses a pattern with Python 3.11 re syntax for str patterns
+// and compiles it for the backtracking engine.
 func Compile(expr string) (*Regexp, error) {
-	root, p, err := parse(expr)
+	py, err := parsePy(expr, 0)
 	if err != nil {
 		return nil, err
 	}
-	c := &compiler{widths: map[int][2]int{}, p: p}
-	c.width(root)
+	return py.Program()
+}
+
+// Program compiles the parsed regex for the backtracking engine, which
+// runs everything Python's re runs (backreferences, lookarounds,
+// conditionals, atomic groups) with Python's result.
+func (py *Regex) Program() (*Regexp, error) {
+	root := py.root
+	c := &compiler{widths: map[int][2]int{}}
+	width2(root, c.widths)
 	c.compile(root)
 	c.emit(inst{op: opMatch})
 	if c.err != nil {
 		return nil, c.err
 	}
 	re := &Regexp{
-		expr:       expr,
+		expr:       py.Src,
 		prog:       c.prog,
-		ngroups:    p.groups,
-		names:      p.names,
-		groupNames: p.groupNames,
+		ngroups:    py.Groups,
+		names:      py.Names,
+		groupNames: py.GroupNames,
 		nregs:      c.regs,
 		anchored:   anchored(root),
-		required:   c.required(root),
-		seq:        c.sequence(root, p.groupNames, nil),
+		required:   required(root),
+		seq:        sequence(root, nil),
 	}
 	var in info
-	re.nullable = c.firstInfo(root, &in)
+	re.nullable = firstInfo(root, &in)
 	re.first = in.first
 	re.firstAll = true
 	for _, ok := range in.first {
@@ -400,7 +410,7 @@ func (m *Machine) run(re *Regexp, pc int, pos int) (int, bool) {
 					}
 				} else {
 					r, w := utf8.DecodeRune(in[pos:])
-					if i.cls.slowMember(r) {
+					if i.cls.set.contains(r) {
 						pos += w
 						pc++
 						continue
@@ -433,13 +443,14 @@ func (m *Machine) run(re *Regexp, pc int, pos int) (int, bool) {
 			m.caps[i.n] = pos
 			pc++
 			continue
+		case opFail:
 		case opAssert:
 			if m.assert(i.akind, i.flag, pos) {
 				pc++
 				continue
 			}
 		case opBackref:
-			if end, ok := m.backref(int(i.n), i.flag&fFold != 0, pos); ok {
+			if end, ok := m.backref(int(i.n), i.flag&fFold != 0, i.flag&fASCII != 0, pos); ok {
 				pos = end
 				pc++
 				continue
@@ -557,7 +568,7 @@ func (m *Machine) look(re *Regexp, i *inst, pc, pos int) bool {
 	return ok
 }
 
-func (m *Machine) backref(g int, fold bool, pos int) (int, bool) {
+func (m *Machine) backref(g int, fold, ascii bool, pos int) (int, bool) {
 	if 2*g+1 >= len(m.caps) {
 		return 0, false
 	}
@@ -579,7 +590,7 @@ func (m *Machine) backref(g int, fold bool, pos int) (int, bool) {
 		}
 		a, wa := utf8.DecodeRune(in[s:e])
 		b, wb := utf8.DecodeRune(in[pos:])
-		if a != b && !foldEqual(b, a) {
+		if a != b && !foldEqual(a, b, ascii) {
 			return 0, false
 		}
 		s += wa
@@ -614,3 +625,26 @@ type Atom struct {
 // is optional or alternative is AtomOther. Consecutive atoms match
 // consecutive text.
 func (re *Regexp) Sequence() []Atom { return re.seq }
+
+func isWordFlag(r rune, ascii bool) bool {
+	if ascii {
+		return r < 0x80 && IsWord(r)
+	}
+	return IsWord(r)
+}
+
+// foldEqual reports whether a backreference under IGNORECASE matches b
+// where its group holds a: Python compares lower-case forms (ASCII ones
+// with re.ASCII).
+func foldEqual(a, b rune, ascii bool) bool {
+	if ascii {
+		if a < 0x80 && asciiLetter(a) {
+			a |= 0x20
+		}
+		if b < 0x80 && asciiLetter(b) {
+			b |= 0x20
+		}
+		return a == b
+	}
+	return unicode.ToLower(a) == unicode.ToLower(b)
+}

@@ -1,4 +1,4 @@
-package f2b
+package pyre
 
 import (
 	"sync"
@@ -166,3 +166,21 @@ func pyFoldClass(c *pyClass, ascii bool) rangeSet {
 	}
 	return out
 }
+
+// asciiFoldees lists the non-ASCII characters IGNORECASE matches with an
+// ASCII letter (İ ı ſ K with Unicode tables).
+var asciiFoldees = sync.OnceValue(func() rangeSet {
+	var out []rng
+	for c := rune('a'); c <= 'z'; c++ {
+		for _, x := range pyFoldRune(c, false) {
+			if x.hi >= 0x80 {
+				out = append(out, rng{max(x.lo, 0x80), x.hi})
+			}
+		}
+	}
+	return normalize(out)
+})
+
+// FoldsToASCII reports whether r is a non-ASCII character that Python's
+// IGNORECASE matching (str pattern) equates with an ASCII letter.
+func FoldsToASCII(r rune) bool { return r >= 0x80 && asciiFoldees().contains(r) }

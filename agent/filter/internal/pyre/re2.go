@@ -1,4 +1,4 @@
-package f2b
+package pyre
 
 import (
 	"errors"
@@ -10,10 +10,6 @@ import (
 // meaning (lookarounds, backreferences, conditionals, atomic groups,
 // possessive quantifiers, Unicode \b in an unknown context ...).
 var errNeedsBacktracking = errors.New("needs a backtracking engine")
-
-// groupName is the capture name emitted for Python group number g; the
-// translation keeps Python's numbering whatever the emitted layout.
-func groupName(g int) string { return "g" + strconv.Itoa(g) }
 
 // trailName is the RE2 group around a final \b's consumed character.
 const trailName = "trail"
@@ -30,12 +26,12 @@ const trailName = "trail"
 type re2Emitter struct {
 	b         strings.Builder
 	multiBuf  bool // the regex is searched on buffers that can hold several lines
-	tailEnd   *node
+	tailEnd   *Node
 	err       error
 	maxRepeat int
 }
 
-func emitRE2(root *node, multiBuf bool) (string, error) {
+func emitRE2(root *Node, multiBuf bool) (string, error) {
 	e := &re2Emitter{multiBuf: multiBuf}
 	e.tailEnd = lastNode(root)
 	e.emit(root)
@@ -46,7 +42,7 @@ func emitRE2(root *node, multiBuf bool) (string, error) {
 }
 
 // lastNode returns the final element of the top-level sequence.
-func lastNode(n *node) *node {
+func lastNode(n *Node) *Node {
 	if n.kind == nConcat && len(n.subs) > 0 {
 		return n.subs[len(n.subs)-1]
 	}
@@ -59,7 +55,7 @@ func (e *re2Emitter) fail() {
 	}
 }
 
-func (e *re2Emitter) emit(n *node) {
+func (e *re2Emitter) emit(n *Node) {
 	if e.err != nil {
 		return
 	}
@@ -73,7 +69,7 @@ func (e *re2Emitter) emit(n *node) {
 		writeLit(b, n)
 	case nClass:
 		if n.flags&flagI != 0 {
-			writeSet(b, pyFoldClass(n.cls, n.flags&flagA != 0), false)
+			writeSet(b, pyFoldClass(n.cls, n.flags&flagA != 0))
 			return
 		}
 		body, neg := n.cls.classBody(n.flags&flagA != 0)
@@ -143,7 +139,7 @@ func (e *re2Emitter) emit(n *node) {
 		}
 		b.WriteString(")")
 	case nGroup:
-		b.WriteString("(?P<" + groupName(n.group) + ">")
+		b.WriteString("(?P<" + GroupName(n.group) + ">")
 		e.emit(n.subs[0])
 		b.WriteString(")")
 	case nTrail:
@@ -152,6 +148,12 @@ func (e *re2Emitter) emit(n *node) {
 		b.WriteString(")")
 	case nRepeat:
 		if n.possessive || n.min > 1000 || n.max > 1000 {
+			e.fail()
+			return
+		}
+		if (n.max < 0 || n.max > 1) && nullable(n.subs[0]) && len(definedGroups(n.subs[0])) > 0 {
+			// Python keeps the groups of a last, empty iteration ("(a*)*b"
+			// on "ab": group 1 is the empty string after "a"); RE2 does not
 			e.fail()
 			return
 		}
@@ -164,7 +166,7 @@ func (e *re2Emitter) emit(n *node) {
 	}
 }
 
-func writeQuant(b *strings.Builder, n *node) {
+func writeQuant(b *strings.Builder, n *Node) {
 	switch {
 	case n.min == 0 && n.max == -1:
 		b.WriteByte('*')
@@ -184,134 +186,9 @@ func writeQuant(b *strings.Builder, n *node) {
 	}
 }
 
-// emitNet writes the original tree in the syntax of regexp2's default
-// (.NET) mode with Python's meaning: explicit Unicode classes, \b as
-// lookarounds over Python's \w, Python's $ (which .NET's $ already is), \Z as
-// \z, named groups for every Python group so that numbering cannot differ.
-func emitNet(root *node) string {
-	var b strings.Builder
-	netNode(&b, root)
-	return b.String()
-}
-
-func netNode(b *strings.Builder, n *node) {
-	switch n.kind {
-	case nEmpty:
-		b.WriteString("(?:)")
-	case nNever:
-		b.WriteString(`(?!)`)
-	case nLit:
-		writeLit(b, n)
-	case nClass:
-		if n.flags&flagI != 0 {
-			writeSet(b, pyFoldClass(n.cls, n.flags&flagA != 0), true)
-			return
-		}
-		body, neg := n.cls.classBody(n.flags&flagA != 0)
-		switch {
-		case body == "" && neg:
-			b.WriteString(`[\x{0}-\x{10ffff}]`)
-		case body == "":
-			b.WriteString(`(?!)`)
-		default:
-			b.WriteByte('[')
-			if neg {
-				b.WriteByte('^')
-			}
-			b.WriteString(body)
-			b.WriteByte(']')
-		}
-	case nAny:
-		if n.flags&flagS != 0 {
-			b.WriteString(`[\x{0}-\x{10ffff}]`)
-		} else {
-			b.WriteString(`[^\n]`)
-		}
-	case nBegin:
-		if n.flags&flagM != 0 {
-			b.WriteString("(?m:^)")
-		} else {
-			b.WriteString(`\A`)
-		}
-	case nEnd:
-		if n.flags&flagM != 0 {
-			b.WriteString("(?m:$)")
-		} else {
-			b.WriteString("(?-m:$)")
-		}
-	case nBeginStr:
-		b.WriteString(`\A`)
-	case nEndStr:
-		b.WriteString(`\z`)
-	case nWordB, nNotWordB:
-		w := "[" + pyWordRE2 + "]"
-		if n.flags&flagA != 0 {
-			w = "[" + asciiWordRE2 + "]"
-		}
-		if n.kind == nWordB {
-			b.WriteString("(?:(?<=" + w + ")(?!" + w + ")|(?<!" + w + ")(?=" + w + "))")
-		} else {
-			b.WriteString("(?:(?<=" + w + ")(?=" + w + ")|(?<!" + w + ")(?!" + w + "))")
-		}
-	case nConcat:
-		for _, s := range n.subs {
-			netNode(b, s)
-		}
-	case nAlt:
-		b.WriteString("(?:")
-		for i, s := range n.subs {
-			if i > 0 {
-				b.WriteByte('|')
-			}
-			netNode(b, s)
-		}
-		b.WriteString(")")
-	case nGroup:
-		b.WriteString("(?<" + groupName(n.group) + ">")
-		netNode(b, n.subs[0])
-		b.WriteString(")")
-	case nRepeat:
-		if n.possessive {
-			b.WriteString("(?>")
-		}
-		b.WriteString("(?:")
-		netNode(b, n.subs[0])
-		b.WriteString(")")
-		writeQuant(b, n)
-		if n.possessive {
-			b.WriteString(")")
-		}
-	case nLook:
-		switch {
-		case n.behind && n.neg:
-			b.WriteString("(?<!")
-		case n.behind:
-			b.WriteString("(?<=")
-		case n.neg:
-			b.WriteString("(?!")
-		default:
-			b.WriteString("(?=")
-		}
-		netNode(b, n.subs[0])
-		b.WriteString(")")
-	case nBackref:
-		b.WriteString(`\k<` + groupName(n.group) + `>`)
-	case nCond:
-		b.WriteString("(?(" + groupName(n.group) + ")")
-		netNode(b, n.subs[0])
-		b.WriteString("|")
-		netNode(b, n.subs[1])
-		b.WriteString(")")
-	case nAtomic:
-		b.WriteString("(?>")
-		netNode(b, n.subs[0])
-		b.WriteString(")")
-	}
-}
-
 // writeLit writes a literal; a case-insensitive one as the sets of
 // characters Python matches for each of its characters.
-func writeLit(b *strings.Builder, n *node) {
+func writeLit(b *strings.Builder, n *Node) {
 	for _, r := range n.runes {
 		if n.flags&flagI == 0 {
 			b.WriteString(litRune(r))
@@ -322,19 +199,15 @@ func writeLit(b *strings.Builder, n *node) {
 			b.WriteString(litRune(r))
 			continue
 		}
-		writeSet(b, s, false)
+		writeSet(b, s)
 	}
 }
 
-// writeSet writes an explicit set of characters (net: regexp2 syntax).
-func writeSet(b *strings.Builder, s rangeSet, net bool) {
+// writeSet writes an explicit set of characters.
+func writeSet(b *strings.Builder, s rangeSet) {
 	switch {
 	case len(s) == 0:
-		if net {
-			b.WriteString(`(?!)`)
-		} else {
-			b.WriteString(`[^\x00-\x{10ffff}]`)
-		}
+		b.WriteString(`[^\x00-\x{10ffff}]`)
 	default:
 		b.WriteByte('[')
 		b.WriteString(rangesBody(s))

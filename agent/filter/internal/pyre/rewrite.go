@@ -1,20 +1,21 @@
-package f2b
+package pyre
 
 // Exact rewrites that let RE2 run regexes Fail2Ban writes with
 // backtracking-only constructs. Each rewrite keeps Python's result
 // (match and every group) on every input; Go's regexp reports the match a
 // backtracking engine prefers (leftmost-first), so a rewrite must keep the
 // order in which a backtracking engine tries alternatives where that order
-// can matter. The tests check each rewrite against regexp2 running the
-// original on generated inputs.
+// can matter. The tests (here and in package f2b) check the rewritten forms
+// against the backtracking engine running the original, and against
+// Python's re.
 
-func clone(n *node) *node {
+func clone(n *Node) *Node {
 	if n == nil {
 		return nil
 	}
 	c := *n
 	if n.subs != nil {
-		c.subs = make([]*node, len(n.subs))
+		c.subs = make([]*Node, len(n.subs))
 		for i, s := range n.subs {
 			c.subs[i] = clone(s)
 		}
@@ -62,7 +63,7 @@ func runeSet(r rune, flags uint8) cset {
 	return cset{s: rangeSet{{r, r}}}
 }
 
-func nodeClassSet(n *node) cset {
+func nodeClassSet(n *Node) cset {
 	if n.flags&flagI != 0 {
 		return cset{s: pyFoldClass(n.cls, n.flags&flagA != 0)}
 	}
@@ -71,7 +72,7 @@ func nodeClassSet(n *node) cset {
 
 // nullable reports whether n can match the empty string (assertions are
 // assumed to hold).
-func nullable(n *node) bool {
+func nullable(n *Node) bool {
 	switch n.kind {
 	case nLit:
 		return len(n.runes) == 0
@@ -102,7 +103,7 @@ func nullable(n *node) bool {
 }
 
 // firstSet returns the characters n can consume first.
-func firstSet(n *node) cset {
+func firstSet(n *Node) cset {
 	switch n.kind {
 	case nLit:
 		if len(n.runes) == 0 {
@@ -142,7 +143,7 @@ func firstSet(n *node) cset {
 }
 
 // lastSet returns the characters n can consume last.
-func lastSet(n *node) cset {
+func lastSet(n *Node) cset {
 	switch n.kind {
 	case nLit:
 		if len(n.runes) == 0 {
@@ -192,7 +193,7 @@ func (a ctx) union(b ctx) ctx { return ctx{chars: a.chars.union(b.chars), edge: 
 
 // after returns the context before the position that follows n, given the
 // context before n.
-func after(n *node, before ctx) ctx {
+func after(n *Node, before ctx) ctx {
 	switch n.kind {
 	case nBegin:
 		if n.flags&flagM != 0 {
@@ -230,14 +231,14 @@ func (a cset) containsRune(r rune) bool { return a.any || a.s.contains(r) }
 // "(?<=:):" right after a group whose every alternative ends with ':', so
 // the lookbehind always holds. It also decides \b and \B where both
 // neighbours are known to be word or non-word characters.
-func simplifyAssertions(root *node) *node {
+func simplifyAssertions(root *Node) *Node {
 	walkCtx(root, ctx{chars: cset{any: true}, edge: true})
 	return root
 }
 
 // walkCtx visits n with the context before it and rewrites decidable
 // assertions in place. It returns nothing; the caller's tree is modified.
-func walkCtx(n *node, before ctx) {
+func walkCtx(n *Node, before ctx) {
 	switch n.kind {
 	case nConcat:
 		c := before
@@ -273,7 +274,7 @@ func walkCtx(n *node, before ctx) {
 // decideAssertion returns a replacement (nEmpty or nNever) for an assertion
 // whose result is known from the context, or nil. rest is what follows it
 // in the same sequence (for \b's right side); nil means unknown.
-func decideAssertion(n *node, before ctx, rest []*node) *node {
+func decideAssertion(n *Node, before ctx, rest []*Node) *Node {
 	switch n.kind {
 	case nLook:
 		if !n.behind {
@@ -307,9 +308,9 @@ func decideAssertion(n *node, before ctx, rest []*node) *node {
 			holds = !holds
 		}
 		if holds {
-			return &node{kind: nEmpty}
+			return &Node{kind: nEmpty}
 		}
-		return &node{kind: nNever}
+		return &Node{kind: nNever}
 	case nWordB, nNotWordB:
 		if rest == nil {
 			return nil
@@ -317,9 +318,9 @@ func decideAssertion(n *node, before ctx, rest []*node) *node {
 		ascii := n.flags&flagA != 0
 		isW := func(r rune) bool {
 			if ascii {
-				return r < 0x80 && isPyWord(r)
+				return r < 0x80 && IsWord(r)
 			}
-			return isPyWord(r)
+			return IsWord(r)
 		}
 		// left side
 		leftW := before.chars.all(isW) && !before.edge && !before.chars.empty()
@@ -356,14 +357,14 @@ func decideAssertion(n *node, before ctx, rest []*node) *node {
 			boundary = !boundary
 		}
 		if boundary {
-			return &node{kind: nEmpty}
+			return &Node{kind: nEmpty}
 		}
-		return &node{kind: nNever}
+		return &Node{kind: nNever}
 	}
 	return nil
 }
 
-func isZeroWidth(n *node) bool {
+func isZeroWidth(n *Node) bool {
 	switch n.kind {
 	case nEmpty, nBegin, nEnd, nBeginStr, nEndStr, nWordB, nNotWordB, nLook:
 		return true
@@ -383,13 +384,13 @@ func isZeroWidth(n *node) bool {
 // duplicated (Go allows duplicate names; at most one copy takes part).
 
 type variant struct {
-	n    *node
+	n    *Node
 	part bool
 }
 
 // split returns the ordered alternatives of n, each with whether group g
 // takes part in it, or ok=false if that is not a finite choice.
-func split(n *node, g int) ([]variant, bool) {
+func split(n *Node, g int) ([]variant, bool) {
 	if !definesGroup(n, g) {
 		return []variant{{n, false}}, true
 	}
@@ -405,7 +406,7 @@ func split(n *node, g int) ([]variant, bool) {
 		out := make([]variant, len(vs))
 		for i, v := range vs {
 			c := *n
-			c.subs = []*node{v.n}
+			c.subs = []*Node{v.n}
 			out[i] = variant{&c, v.part}
 		}
 		return out, true
@@ -435,8 +436,8 @@ func split(n *node, g int) ([]variant, bool) {
 		}
 		out := make([]variant, len(vs))
 		for i, v := range vs {
-			subs := append(append(append([]*node{}, cloneAll(n.subs[:idx])...), v.n), cloneAll(n.subs[idx+1:])...)
-			out[i] = variant{&node{kind: nConcat, subs: subs}, v.part}
+			subs := append(append(append([]*Node{}, cloneAll(n.subs[:idx])...), v.n), cloneAll(n.subs[idx+1:])...)
+			out[i] = variant{&Node{kind: nConcat, subs: subs}, v.part}
 		}
 		return out, true
 	case nRepeat:
@@ -450,7 +451,7 @@ func split(n *node, g int) ([]variant, bool) {
 		if n.min == 1 {
 			return vs, true
 		}
-		empty := variant{&node{kind: nEmpty}, false}
+		empty := variant{&Node{kind: nEmpty}, false}
 		if n.greedy {
 			return merge(append(vs, empty)), true
 		}
@@ -459,8 +460,8 @@ func split(n *node, g int) ([]variant, bool) {
 	return nil, false
 }
 
-func cloneAll(ns []*node) []*node {
-	out := make([]*node, len(ns))
+func cloneAll(ns []*Node) []*Node {
+	out := make([]*Node, len(ns))
 	for i, n := range ns {
 		out[i] = clone(n)
 	}
@@ -481,7 +482,7 @@ func merge(vs []variant) []variant {
 	return out
 }
 
-func definesGroup(n *node, g int) bool {
+func definesGroup(n *Node, g int) bool {
 	if n.kind == nGroup && n.group == g {
 		return true
 	}
@@ -493,7 +494,7 @@ func definesGroup(n *node, g int) bool {
 	return false
 }
 
-func testsGroup(n *node, g int) bool {
+func testsGroup(n *Node, g int) bool {
 	if n.kind == nCond && n.group == g {
 		return true
 	}
@@ -506,7 +507,7 @@ func testsGroup(n *node, g int) bool {
 }
 
 // resolve returns a copy of n with every (?(g)yes|no) replaced by yes or no.
-func resolve(n *node, g int, part bool) *node {
+func resolve(n *Node, g int, part bool) *Node {
 	if n.kind == nCond && n.group == g {
 		if part {
 			return resolve(n.subs[0], g, part)
@@ -515,7 +516,7 @@ func resolve(n *node, g int, part bool) *node {
 	}
 	c := *n
 	if n.subs != nil {
-		c.subs = make([]*node, len(n.subs))
+		c.subs = make([]*Node, len(n.subs))
 		for i, s := range n.subs {
 			c.subs[i] = resolve(s, g, part)
 		}
@@ -525,7 +526,7 @@ func resolve(n *node, g int, part bool) *node {
 
 // eliminateConditionals rewrites every conditional it can; others remain
 // (and send the regex to the backtracking engine).
-func eliminateConditionals(n *node) *node {
+func eliminateConditionals(n *Node) *Node {
 	for i, s := range n.subs {
 		n.subs[i] = eliminateConditionals(s)
 	}
@@ -552,9 +553,9 @@ func eliminateConditionals(n *node) *node {
 				if !ok {
 					continue
 				}
-				alt := &node{kind: nAlt}
+				alt := &Node{kind: nAlt}
 				for _, v := range vs {
-					seq := []*node{v.n}
+					seq := []*Node{v.n}
 					for _, m := range n.subs[i+1 : j+1] {
 						seq = append(seq, resolve(m, g, v.part))
 					}
@@ -562,11 +563,11 @@ func eliminateConditionals(n *node) *node {
 					// resolve (a group defined inside v.n)
 					alt.subs = append(alt.subs, eliminateConditionals(mkConcat(seq)))
 				}
-				var repl *node = alt
+				var repl *Node = alt
 				if len(alt.subs) == 1 {
 					repl = alt.subs[0]
 				}
-				subs := append(append(append([]*node{}, n.subs[:i]...), repl), n.subs[j+1:]...)
+				subs := append(append(append([]*Node{}, n.subs[:i]...), repl), n.subs[j+1:]...)
 				n.subs = subs
 				changed = true
 				break
@@ -579,10 +580,10 @@ func eliminateConditionals(n *node) *node {
 	return n
 }
 
-func definedGroups(n *node) []int {
+func definedGroups(n *Node) []int {
 	var out []int
-	var walk func(*node)
-	walk = func(m *node) {
+	var walk func(*Node)
+	walk = func(m *Node) {
 		if m.kind == nGroup {
 			out = append(out, m.group)
 		}
@@ -605,11 +606,11 @@ func definedGroups(n *node) []int {
 // lookahead: the strings over [^\n] in which X does not start (for "$"),
 // and that also do not run into the X that follows (for X).
 
-func rewriteTempered(n *node, cont []*node) {
+func rewriteTempered(n *Node, cont []*Node) {
 	switch n.kind {
 	case nConcat:
 		for i, s := range n.subs {
-			next := append(append([]*node{}, n.subs[i+1:]...), cont...)
+			next := append(append([]*Node{}, n.subs[i+1:]...), cont...)
 			if x, ok := temperedLit(s); ok {
 				if r := temperedReplacement(s, x, next); r != nil {
 					n.subs[i] = r
@@ -646,7 +647,7 @@ func rewriteTempered(n *node, cont []*node) {
 }
 
 // temperedLit recognises (?:(?!X).)* / *? and returns X.
-func temperedLit(n *node) ([]rune, bool) {
+func temperedLit(n *Node) ([]rune, bool) {
 	if n.kind != nRepeat || n.min != 0 || n.max != -1 || n.possessive {
 		return nil, false
 	}
@@ -675,7 +676,7 @@ func temperedLit(n *node) ([]rune, bool) {
 
 // temperedReplacement returns the loop-free replacement, or nil when the
 // continuation does not force the loop's end.
-func temperedReplacement(loop *node, x []rune, cont []*node) *node {
+func temperedReplacement(loop *Node, x []rune, cont []*Node) *Node {
 	first := firstElem(cont)
 	switch {
 	case first == nil:
@@ -690,7 +691,7 @@ func temperedReplacement(loop *node, x []rune, cont []*node) *node {
 
 // firstElem returns the first element of a continuation, looking into
 // groups and sequences.
-func firstElem(cont []*node) *node {
+func firstElem(cont []*Node) *Node {
 	for _, n := range cont {
 		for {
 			switch {
@@ -726,7 +727,7 @@ func hasPrefixRunes(s, p []rune) bool {
 // dfaRegex builds a regex for the strings over [^\n] in which x does not
 // start; with followedByX, also requires that x does not start inside the
 // string when x is appended.
-func dfaRegex(x []rune, followedByX bool) *node {
+func dfaRegex(x []rune, followedByX bool) *Node {
 	k := len(x)
 	// alphabet: the distinct runes of x, then "other"
 	var alpha []rune
@@ -772,25 +773,25 @@ func dfaRegex(x []rune, followedByX bool) *node {
 	// GNFA over states 0..k-1 plus start S=k and final F=k+1.
 	N := k + 2
 	S, F := k, k+1
-	R := make([][]*node, N)
+	R := make([][]*Node, N)
 	for i := range R {
-		R[i] = make([]*node, N)
+		R[i] = make([]*Node, N)
 	}
-	add := func(i, j int, n *node) { R[i][j] = reAlt(R[i][j], n) }
+	add := func(i, j int, n *Node) { R[i][j] = reAlt(R[i][j], n) }
 	for q := 0; q < k; q++ {
 		for _, r := range alpha {
 			if t := delta(q, r, false); t < k {
-				add(q, t, &node{kind: nLit, runes: []rune{r}})
+				add(q, t, &Node{kind: nLit, runes: []rune{r}})
 			}
 		}
 		if t := delta(q, 0, true); t < k {
-			add(q, t, &node{kind: nClass, cls: otherCls})
+			add(q, t, &Node{kind: nClass, cls: otherCls})
 		}
 		if accepting[q] {
-			add(q, F, &node{kind: nEmpty})
+			add(q, F, &Node{kind: nEmpty})
 		}
 	}
-	add(S, 0, &node{kind: nEmpty})
+	add(S, 0, &Node{kind: nEmpty})
 	for q := k - 1; q >= 0; q-- {
 		loop := R[q][q]
 		for i := 0; i < N; i++ {
@@ -809,7 +810,7 @@ func dfaRegex(x []rune, followedByX bool) *node {
 		}
 	}
 	if R[S][F] == nil {
-		return &node{kind: nEmpty}
+		return &Node{kind: nEmpty}
 	}
 	return R[S][F]
 }
@@ -823,7 +824,7 @@ func border(s []rune) int {
 	return 0
 }
 
-func reAlt(a, b *node) *node {
+func reAlt(a, b *Node) *Node {
 	switch {
 	case a == nil:
 		return b
@@ -832,13 +833,13 @@ func reAlt(a, b *node) *node {
 	}
 	if a.kind == nAlt {
 		c := *a
-		c.subs = append(append([]*node{}, a.subs...), b)
+		c.subs = append(append([]*Node{}, a.subs...), b)
 		return &c
 	}
-	return &node{kind: nAlt, subs: []*node{a, b}}
+	return &Node{kind: nAlt, subs: []*Node{a, b}}
 }
 
-func reCat(a, b *node) *node {
+func reCat(a, b *Node) *Node {
 	if a == nil || b == nil {
 		return nil
 	}
@@ -848,14 +849,14 @@ func reCat(a, b *node) *node {
 	if b.kind == nEmpty {
 		return a
 	}
-	return mkConcat([]*node{a, b})
+	return mkConcat([]*Node{a, b})
 }
 
-func reStar(a *node) *node {
+func reStar(a *Node) *Node {
 	if a == nil || a.kind == nEmpty {
-		return &node{kind: nEmpty}
+		return &Node{kind: nEmpty}
 	}
-	return &node{kind: nRepeat, min: 0, max: -1, greedy: true, subs: []*node{a}}
+	return &Node{kind: nRepeat, min: 0, max: -1, greedy: true, subs: []*Node{a}}
 }
 
 // trailingBoundary rewrites a \b or \B that ends the regex when the
@@ -864,7 +865,7 @@ func reStar(a *node) *node {
 // consume instead of looking at. "failed\b" becomes "failed(?:[^\w]|\z)":
 // the same matches with the same groups, the whole match being one
 // character longer, which the search puts back (see nTrail).
-func trailingBoundary(t *node) *node {
+func trailingBoundary(t *Node) *Node {
 	if t.kind != nConcat || len(t.subs) < 2 {
 		return t
 	}
@@ -876,23 +877,23 @@ func trailingBoundary(t *node) *node {
 	for _, s := range t.subs[:len(t.subs)-1] {
 		before = after(s, before)
 	}
-	leftW := before.chars.all(isPyWord) && !before.edge && !before.chars.empty()
-	leftN := before.chars.all(func(r rune) bool { return !isPyWord(r) })
+	leftW := before.chars.all(IsWord) && !before.edge && !before.chars.empty()
+	leftN := before.chars.all(func(r rune) bool { return !IsWord(r) })
 	word := &pyClass{items: []classItem{{kind: ciWord}}}
-	nonWordOrEnd := &node{kind: nAlt, subs: []*node{
+	nonWordOrEnd := &Node{kind: nAlt, subs: []*Node{
 		{kind: nClass, cls: &pyClass{neg: true, items: []classItem{{kind: ciWord}}}},
 		{kind: nEndStr},
 	}}
-	var repl *node
+	var repl *Node
 	switch {
 	case leftW == (last.kind == nWordB) && (leftW || leftN):
 		// word before and \b, or non-word before and \B: the next is not a word character
 		repl = nonWordOrEnd
 	case leftW || leftN:
-		repl = &node{kind: nClass, cls: word}
+		repl = &Node{kind: nClass, cls: word}
 	default:
 		return t
 	}
-	t.subs[len(t.subs)-1] = &node{kind: nTrail, subs: []*node{repl}}
+	t.subs[len(t.subs)-1] = &Node{kind: nTrail, subs: []*Node{repl}}
 	return t
 }
