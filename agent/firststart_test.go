@@ -96,8 +96,12 @@ func TestFirstStartReadsWhileConnecting(t *testing.T) {
 
 	require.Eventually(t, func() bool { a, _ := hole.counts(); return a >= 1 }, 10*time.Second, 5*time.Millisecond, "the agent dials NATS")
 	waitGauge(t, reg, "banfleet_agent_sources_ready", 1)
-	_, closed := hole.counts()
-	require.Zero(t, closed, "the sources are ready while the first connection attempt is still pending")
+	// No handshake ever completes, so readiness alone shows the sources do
+	// not wait for NATS; without the race detector's slowdown they are
+	// ready even before the first attempt's 2 s timeout.
+	if _, closed := hole.counts(); !raceEnabled {
+		require.Zero(t, closed, "the sources are ready while the first connection attempt is still pending")
+	}
 
 	line := fmt.Sprintf("%s h1 sshd[7]: Failed password for root from 203.0.113.9 port 4242 ssh2\n", time.Now().Format(time.Stamp))
 	f, err := os.OpenFile(logPath, os.O_APPEND|os.O_WRONLY, 0)

@@ -134,7 +134,12 @@ func TestStolenHostLogin(t *testing.T) {
 	var stats wire.CoordStats
 	require.NoError(t, wire.Decode(msg.Data, &stats))
 	require.Equal(t, uint64(10005), stats.Hosts["h1"].Offences)
-	require.Greater(t, stats.Hosts["h1"].Capped, uint64(9000), "%+v", stats.Hosts["h1"])
+	// Offences judged more than 2 s after they were sent count as a
+	// catch-up, not a flood: under the race detector the coordinator falls
+	// that far behind, and fewer are capped.
+	if !raceEnabled {
+		require.Greater(t, stats.Hosts["h1"].Capped, uint64(9000), "%+v", stats.Hosts["h1"])
+	}
 	require.False(t, stats.Hosts["h1"].LastCapped.IsZero())
 
 	// A real attack from the address h1 claimed: seen by h2 and h3 (quorum 2).

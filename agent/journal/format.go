@@ -24,20 +24,6 @@ const (
 	numFields
 )
 
-// fieldName is the journal name of each fieldID.
-var fieldName = [numFields]string{
-	fCursor:       "__CURSOR",
-	fRealtime:     "__REALTIME_TIMESTAMP",
-	fMonotonic:    "__MONOTONIC_TIMESTAMP",
-	fSrcRealtime:  "_SOURCE_REALTIME_TIMESTAMP",
-	fSrcMonotonic: "_SOURCE_MONOTONIC_TIMESTAMP",
-	fHostname:     "_HOSTNAME",
-	fIdent:        "SYSLOG_IDENTIFIER",
-	fComm:         "_COMM",
-	fSyslogPID:    "SYSLOG_PID",
-	fPID:          "_PID",
-}
-
 const messageField = "MESSAGE"
 
 // lookupField maps a field name to its fieldID; msg reports MESSAGE.

@@ -138,9 +138,7 @@ func TestLoadFilter(t *testing.T) {
 			if want.MaxLines == 0 {
 				want.MaxLines = 1
 			}
-			ignore := []string{"Options", "Files"}
 			if want.Options != nil {
-				ignore = ignore[1:]
 				for k, v := range want.Options {
 					require.Equal(t, v, got.Options[k], "option %s", k)
 				}

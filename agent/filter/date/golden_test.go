@@ -26,9 +26,6 @@ const (
 	f2bTZ = "CET-01CEST-02,M3.5.0,M10.5.0"
 )
 
-// f2bNow is Fail2Ban's test "now": 2005-08-14 12:00:00 CEST.
-var f2bNow = time.Unix(1124013600, 0)
-
 type golden struct {
 	TZ        string            `json:"tz"`
 	Now       float64           `json:"now"`

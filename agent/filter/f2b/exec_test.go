@@ -49,6 +49,9 @@ func mutate(r *rand.Rand, buf string) []string {
 // sshd (all modes) through the faster runner and through Go's regexp on
 // Fail2Ban's buffers and mutations of them.
 func TestExecMatchesRegexp(t *testing.T) {
+	if testing.Short() {
+		t.Skip("corpus-sized: the test task runs it; -short (the race task) does not")
+	}
 	recs := loadRecords(t)
 	byRe := map[string][]string{}
 	ml := map[string]bool{}

@@ -57,8 +57,6 @@ func newSyslogDates(_ string, loc *time.Location) (DateFinder, error) {
 	return &syslogDates{loc: loc}, nil
 }
 
-var months = [...]string{"Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"}
-
 func num(b []byte) (int, bool) {
 	n := 0
 	for _, c := range b {
@@ -159,12 +157,11 @@ func compileSSHD(t testing.TB, mode string) *Compiled {
 // disconnect), and cron and sudo add theirs. A few sessions of each kind run
 // at once, so their lines interleave.
 type authLog struct {
-	r       *rand.Rand
-	t       time.Time
-	pid     int
-	fail    []*session
-	noise   []*session
-	nextSes int
+	r     *rand.Rand
+	t     time.Time
+	pid   int
+	fail  []*session
+	noise []*session
 }
 
 type session struct{ lines []string }

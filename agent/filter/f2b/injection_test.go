@@ -454,6 +454,9 @@ type injTally [injOther + 1]int
 // template's clean line (no injection) is a failure of its filters credited
 // to the source, so the corpus exercises the rules it means to.
 func TestInjectionCorpus(t *testing.T) {
+	if testing.Short() {
+		t.Skip("corpus-sized: the test task runs it; -short (the race task) does not")
+	}
 	tr := f2bref.Require(t)
 	corpus := injCorpus()
 	specs := injSpecs()

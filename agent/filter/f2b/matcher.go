@@ -46,7 +46,6 @@ type Matcher struct {
 	fi           failInfo
 	fgroups      []fgroup
 	matchedLines int
-	unmatched    []bufLine
 
 	stats Stats
 }

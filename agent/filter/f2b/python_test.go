@@ -104,7 +104,6 @@ func TestNonASCIIAgainstPython(t *testing.T) {
 		"Disconnecting authenticating user Ŧ 192.0.2.10 port 22: Change of username or service not allowed: (x,ssh-connection) -> (y,ssh-connection) [preauth]",
 	}
 	var cases []pyCase
-	type goRx struct{ r *regex }
 	var rxs []*regex
 	for _, re := range regexes {
 		r, err := compileRegex("failregex", 0, re, "yes", false, false, 0)

@@ -277,11 +277,3 @@ func (r *regex) searchBT(st *searchState, buf []byte, spans []int) (bool, error)
 	}
 	return true, nil
 }
-
-// group returns the text of group g (ok false when it did not take part).
-func group(buf []byte, spans []int, g int) ([]byte, bool) {
-	if spans[2*g] < 0 {
-		return nil, false
-	}
-	return buf[spans[2*g]:spans[2*g+1]], true
-}

@@ -95,6 +95,9 @@ func floatTime(f float64) time.Time {
 // compares with Fail2Ban's own decision: the failregex, the failure ID and
 // address, the time, every group, the attempts and users.
 func TestSamplesAgainstFail2Ban(t *testing.T) {
+	if testing.Short() {
+		t.Skip("corpus-sized: the test task runs it; -short (the race task) does not")
+	}
 	s := loadSamples(t)
 	now := floatTime(s.Now)
 	total, same := 0, 0

@@ -330,8 +330,7 @@ func (c *compiler) repeat(n *Node) {
 // analysis of a Node for the search loop: which bytes can start a match,
 // whether the empty string can match.
 type info struct {
-	first    [256]bool
-	nullable bool
+	first [256]bool
 }
 
 func firstInfo(n *Node, out *info) (nullable bool) {

@@ -24,11 +24,10 @@ const trailName = "trail"
 // the regex (as \n?\z, which changes nothing but the end of the whole match)
 // and otherwise needs the backtracking engine.
 type re2Emitter struct {
-	b         strings.Builder
-	multiBuf  bool // the regex is searched on buffers that can hold several lines
-	tailEnd   *Node
-	err       error
-	maxRepeat int
+	b        strings.Builder
+	multiBuf bool // the regex is searched on buffers that can hold several lines
+	tailEnd  *Node
+	err      error
 }
 
 func emitRE2(root *Node, multiBuf bool) (string, error) {
