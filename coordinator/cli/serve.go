@@ -19,6 +19,7 @@ func newServeCommand() *cobra.Command {
 		file       string
 		test, dump bool
 		listen     string
+		pprof      string
 	)
 	cmd := &cobra.Command{
 		Use:   "serve",
@@ -50,13 +51,17 @@ func newServeCommand() *cobra.Command {
 			}
 			log := obs.NewLogger(os.Stderr, cfg.Log.Format, cfg.Log.SlogLevel())
 			logNATS(log, cfg, time.Now())
-			return serve.New(cfg, log, obs.NewRegistry()).Run(cmd.Context())
+			c := serve.New(cfg, log, obs.NewRegistry())
+			c.PprofListen = pprof
+			return c.Run(cmd.Context())
 		},
 	}
 	cmd.Flags().StringVarP(&file, "config", "c", "", "configuration file (YAML)")
 	cmd.Flags().BoolVarP(&test, "test", "t", false, "check the configuration (and the NATS it names) and exit")
 	cmd.Flags().BoolVarP(&dump, "dump", "T", false, "print the merged configuration and exit")
 	cmd.Flags().StringVar(&listen, "listen", "", "embedded NATS client address (overrides nats.listen)")
+	cmd.Flags().StringVar(&pprof, "pprof", "", "serve Go's profiles (net/http/pprof) on this host:port, for measuring")
+	_ = cmd.Flags().MarkHidden("pprof")
 	return cmd
 }
 

@@ -77,7 +77,7 @@ type Engine struct {
 }
 
 type rateKey struct {
-	addr netip.Addr
+	addr [16]byte
 	host uint16
 }
 
@@ -354,12 +354,17 @@ func (e *Engine) capped(addr netip.Addr, host uint16, now time.Time) bool {
 	}
 	sec := uint32(now.Unix())
 	if sec > e.rateSec {
-		clear(e.rate)
+		if len(e.rate) > 1024 {
+			e.rate = map[rateKey]uint32{} // a burst's room is not kept
+		} else {
+			clear(e.rate)
+		}
 		e.rateSec = sec
 	}
-	k := rateKey{addr: addr, host: host}
-	e.rate[k]++
-	return e.rate[k] > uint32(limit)
+	k := rateKey{addr: addr.As16(), host: host}
+	n := e.rate[k] + 1
+	e.rate[k] = n
+	return n > uint32(limit)
 }
 
 // SetReports sets what each live host reports of its jails (Fail2Ban

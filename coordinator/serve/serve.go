@@ -59,6 +59,26 @@ type metrics struct {
 	lifted        *prometheus.CounterVec
 	hostConsumers prometheus.Gauge
 	agents        prometheus.Gauge
+
+	// offenceCounters holds offences' counters by jail and outcome
+	// (outcomeKey -> prometheus.Counter): a label lookup per offence costs
+	// more than the rest of counting it.
+	offenceCounters sync.Map
+}
+
+type outcomeKey struct {
+	jail    string
+	outcome decide.Outcome
+}
+
+// offence is the counter of offences of jail with outcome.
+func (m *metrics) offence(jail string, outcome decide.Outcome) prometheus.Counter {
+	k := outcomeKey{jail, outcome}
+	if c, ok := m.offenceCounters.Load(k); ok {
+		return c.(prometheus.Counter)
+	}
+	c, _ := m.offenceCounters.LoadOrStore(k, m.offences.WithLabelValues(jail, outcome.String()))
+	return c.(prometheus.Counter)
 }
 
 func newMetrics(reg prometheus.Registerer) *metrics {
@@ -113,10 +133,12 @@ type Coordinator struct {
 	hostStats sync.Map
 	started   time.Time
 
-	// exemptDirty is signalled when the fleet's addresses may have changed,
-	// hostsDirty when its hosts may have.
+	// exemptDirty is signalled when the fleet's addresses may have changed.
 	exemptDirty chan struct{}
-	hostsDirty  chan struct{}
+
+	// PprofListen, when set before Run, is where Go's profiles are served
+	// (net/http/pprof): for measuring, never on by default.
+	PprofListen string
 }
 
 // New prepares a coordinator; Run starts it.
@@ -133,7 +155,6 @@ func New(cfg *config.Coord, log *slog.Logger, reg *prometheus.Registry) *Coordin
 		seen:        map[string]map[netip.Addr]time.Time{},
 		disagree:    map[string]string{},
 		exemptDirty: make(chan struct{}, 1),
-		hostsDirty:  make(chan struct{}, 1),
 	}
 }
 
@@ -217,6 +238,7 @@ func (c *Coordinator) Run(ctx context.Context) error {
 	defer sub.Unsubscribe()
 	g, ctx := errgroup.WithContext(ctx)
 	g.Go(func() error { return obs.ServeMetrics(ctx, c.cfg.Metrics.Listen, c.reg, c.log) })
+	g.Go(func() error { return servePprof(ctx, c.PprofListen, c.log) })
 	// The fleet's own addresses and the jails' reported thresholds must be
 	// known before the first offence (the replay after a restart included)
 	// is judged.
@@ -345,24 +367,37 @@ func (c *Coordinator) setupOnce(ctx context.Context) error {
 
 // maxHostConsumers bounds the consumers of single hosts; the offences of
 // hosts beyond it are judged by the shared consumer.
-const maxHostConsumers = 8192
+const maxHostConsumers = 1024
+
+// Flood detection: when the shared consumer is more than floodBacklog
+// messages behind the stream's end, a host that sent more than floodShare
+// of the last floodWindow messages it read gets a consumer of its own. A
+// host whose agent sends a burst (a restart catching up on its logs) is
+// no flood: its burst is judged in its place.
+const (
+	floodWindow  = 8192
+	floodShare   = floodWindow * 3 / 4
+	floodBacklog = 4 * floodWindow
+)
 
 // consume reads offences from findtime ago on (rebuilding the windows after
 // a restart) and decides.
 //
-// Each host's offences have a consumer of their own, so that one host's
-// flood (a stolen login, a broken agent) cannot delay the decisions on the
-// others' behind its backlog. Every host the fleet knows at start gets its
-// consumer from findtime ago; a host that appears later (a heartbeat) gets
-// one from the stream's end on. A shared consumer reads the whole stream in
-// order and judges the rest: what names no valid host, a host's offences
-// from before its own consumer starts, and the hosts it meets first (it then
-// hands them over at that message). No offence is lost or judged twice.
+// One shared consumer reads the whole stream in order and judges it: one
+// consumer costs the server least (a consumer filtered on one host's
+// subjects has the server walk past every other host's messages). So that
+// one host's flood (a stolen login, a broken agent) cannot delay the
+// decisions on the others behind its backlog, a host that floods gets a
+// consumer of its own: when the shared consumer is behind and most of what
+// it reads is one host's, that host is handed over at the exact stream
+// sequence of the message in hand. The shared consumer then only skips
+// that host's messages, which costs little: no decoding, no judging. No
+// offence is lost or judged twice.
 func (c *Coordinator) consume(ctx context.Context) error {
 	start := c.now().Add(-c.maxFindTime())
 	var mu sync.Mutex
 	hostCons := map[string]jetstream.ConsumeContext{}
-	from := map[string]uint64{} // host -> first stream sequence its consumer takes (0: all)
+	from := map[string]uint64{} // host -> first stream sequence its consumer takes
 	defer func() {
 		mu.Lock()
 		defer mu.Unlock()
@@ -370,15 +405,13 @@ func (c *Coordinator) consume(ctx context.Context) error {
 			cc.Stop()
 		}
 	}()
-	// own starts host's consumer at sequence seq (0: from start); mu held.
+	// own starts host's consumer at sequence seq; mu held.
 	own := func(host string, seq uint64) bool {
-		cfg := jetstream.OrderedConsumerConfig{FilterSubjects: []string{subject.HostOffences(host)}}
-		if seq == 0 {
-			cfg.DeliverPolicy, cfg.OptStartTime = jetstream.DeliverByStartTimePolicy, &start
-		} else {
-			cfg.DeliverPolicy, cfg.OptStartSeq = jetstream.DeliverByStartSequencePolicy, seq
-		}
-		cons, err := c.js.OrderedConsumer(ctx, subject.OffenceStream, cfg)
+		cons, err := c.js.OrderedConsumer(ctx, subject.OffenceStream, jetstream.OrderedConsumerConfig{
+			FilterSubjects: []string{subject.HostOffences(host)},
+			DeliverPolicy:  jetstream.DeliverByStartSequencePolicy,
+			OptStartSeq:    seq,
+		})
 		if err != nil {
 			c.log.Warn("host consumer not created; its offences are judged with the rest", "host", host, "err", err)
 			return false
@@ -392,11 +425,8 @@ func (c *Coordinator) consume(ctx context.Context) error {
 		c.m.hostConsumers.Set(float64(len(hostCons)))
 		return true
 	}
-	mu.Lock()
-	for _, h := range c.fleetHosts() {
-		own(h, 0)
-	}
-	mu.Unlock()
+	// What the shared consumer read lately, by host (the current window).
+	recent, read := map[string]int{}, 0
 	cons, err := c.js.OrderedConsumer(ctx, subject.OffenceStream, jetstream.OrderedConsumerConfig{
 		FilterSubjects: []string{subject.OffenceWildcard},
 		DeliverPolicy:  jetstream.DeliverByStartTimePolicy,
@@ -412,14 +442,24 @@ func (c *Coordinator) consume(ctx context.Context) error {
 			return
 		}
 		if host, ok := subject.OffenceRoute(msg.Subject()); ok {
-			md, err := msg.Metadata()
-			if err == nil {
-				if first, ok := from[host]; ok {
-					if md.Sequence.Stream >= first {
-						return // the host's own consumer judges it
+			if first, ok := from[host]; ok {
+				md, err := msg.Metadata()
+				if err == nil && md.Sequence.Stream >= first {
+					return // the host's own consumer judges it
+				}
+			} else {
+				if read++; read > floodWindow {
+					clear(recent)
+					read = 1
+				}
+				n := recent[host] + 1
+				recent[host] = n
+				if n > floodShare && len(hostCons) < maxHostConsumers && subject.ValidName(host) {
+					if md, err := msg.Metadata(); err == nil && md.NumPending > floodBacklog && own(host, md.Sequence.Stream) {
+						c.log.Warn("a host floods offences: judged apart from the others'", "host", host, "backlog", md.NumPending, "from_seq", md.Sequence.Stream)
+						delete(recent, host)
+						return
 					}
-				} else if subject.ValidName(host) && len(hostCons) < maxHostConsumers && own(host, md.Sequence.Stream) {
-					return
 				}
 			}
 		}
@@ -429,36 +469,8 @@ func (c *Coordinator) consume(ctx context.Context) error {
 		return fmt.Errorf("consume offences: %w", err)
 	}
 	defer cc.Stop()
-	stream, err := c.js.Stream(ctx, subject.OffenceStream)
-	if err != nil {
-		return fmt.Errorf("offence stream: %w", err)
-	}
-	for {
-		select {
-		case <-ctx.Done():
-			return nil
-		case <-c.hostsDirty:
-		}
-		for _, h := range c.fleetHosts() {
-			mu.Lock()
-			if _, ok := from[h]; !ok && len(hostCons) < maxHostConsumers {
-				ictx, cancel := context.WithTimeout(ctx, 5*time.Second)
-				info, err := stream.Info(ictx)
-				cancel()
-				if err == nil {
-					own(h, info.State.LastSeq+1)
-				}
-			}
-			mu.Unlock()
-		}
-	}
-}
-
-// fleetHosts returns the hosts with a live heartbeat.
-func (c *Coordinator) fleetHosts() []string {
-	c.fleetMu.Lock()
-	defer c.fleetMu.Unlock()
-	return slices.Collect(maps.Keys(c.said))
+	<-ctx.Done()
+	return nil
 }
 
 // handle judges one offence message. Nothing is trusted because it arrived:
@@ -484,7 +496,7 @@ func (c *Coordinator) handle(ctx context.Context, subj string, data []byte) {
 	}
 	now := c.now()
 	outcome, ban := c.engine.Offer(&o, now)
-	c.m.offences.WithLabelValues(o.Jail, outcome.String()).Inc()
+	c.m.offence(o.Jail, outcome).Inc()
 	hs := c.statsOf(o.Host)
 	hs.offences.Add(1)
 	if outcome == decide.Capped {
@@ -581,10 +593,6 @@ func (c *Coordinator) watchFleet(ctx context.Context, synced chan struct{}) erro
 		c.fleetMu.Unlock()
 		c.engine.SetReports(reports)
 		c.m.agents.Set(float64(len(reports)))
-		select {
-		case c.hostsDirty <- struct{}{}:
-		default:
-		}
 		c.warnDisagreement(reports)
 		c.refreshFleet()
 	}

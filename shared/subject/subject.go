@@ -10,7 +10,6 @@ import (
 	"fmt"
 	"hash/fnv"
 	"net/netip"
-	"regexp"
 	"strconv"
 	"strings"
 )
@@ -42,11 +41,21 @@ const (
 	DefaultShards = 16
 )
 
-var nameRE = regexp.MustCompile(`^[A-Za-z0-9_-]{1,64}$`)
-
 // ValidName reports whether s may be used as a host or jail name: it becomes a
-// subject token and part of KV keys, so only [A-Za-z0-9_-] is allowed.
-func ValidName(s string) bool { return nameRE.MatchString(s) }
+// subject token and part of KV keys, so only [A-Za-z0-9_-]{1,64} is allowed.
+func ValidName(s string) bool {
+	if len(s) == 0 || len(s) > 64 {
+		return false
+	}
+	for i := 0; i < len(s); i++ {
+		switch c := s[i]; {
+		case c >= 'a' && c <= 'z', c >= 'A' && c <= 'Z', c >= '0' && c <= '9', c == '_', c == '-':
+		default:
+			return false
+		}
+	}
+	return true
+}
 
 // Shard returns the shard of addr among n shards (n > 0).
 func Shard(addr netip.Addr, n int) int {

@@ -2,6 +2,7 @@ package subject
 
 import (
 	"net/netip"
+	"strings"
 	"testing"
 
 	"github.com/stretchr/testify/require"
@@ -48,5 +49,14 @@ func TestOffenceRoute(t *testing.T) {
 		host, ok := OffenceRoute(subj)
 		require.Equal(t, want, host, subj)
 		require.Equal(t, want != "", ok, subj)
+	}
+}
+
+func TestValidName(t *testing.T) {
+	for _, ok := range []string{"a", "web-1", "sshd_2", "A-Z_a-z_0-9", strings.Repeat("x", 64)} {
+		require.True(t, ValidName(ok), ok)
+	}
+	for _, bad := range []string{"", "a.b", "a b", "a*", "a>", "é", "a/b", strings.Repeat("x", 65), "a\x00"} {
+		require.False(t, ValidName(bad), "%q", bad)
 	}
 }

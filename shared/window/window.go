@@ -4,8 +4,9 @@
 //
 // It is pure: every call takes the current time, so tests need no sleeping.
 // A tracked key keeps only its newest maxretry offence times (uint32 Unix
-// seconds) and the ids of the hosts that reported them, so a tracked address
-// costs tens of bytes.
+// seconds) and the ids of the hosts that reported them, in its map slot
+// when maxretry is at most 5, so a tracked address costs tens of bytes and
+// no allocation of its own.
 package window
 
 import (
@@ -33,8 +34,21 @@ func MakeKey(jail uint16, addr netip.Addr, host uint16) Key {
 	return Key{Addr: addr.As16(), Jail: jail, Host: host}
 }
 
-// window holds up to MaxRetry newest offences, oldest first.
-type window struct {
+// inline is how many offences a window holds in its map slot: Fail2Ban's
+// default maxretry. A window of a jail with a larger maxretry lives apart.
+const inline = 5
+
+// small is a window of at most inline offences, oldest first, stored in
+// the map itself: no allocation of its own and no pointer for the
+// collector to follow.
+type small struct {
+	times [inline]uint32
+	hosts [inline]uint16
+	n     uint8
+}
+
+// large is a window of more than inline offences, oldest first.
+type large struct {
 	times []uint32
 	hosts []uint16
 }
@@ -45,13 +59,60 @@ type Result struct {
 	Stale bool // the offence was older than findtime and was not counted
 }
 
-// Tracker holds windows for many keys. It is not safe for concurrent use.
+// Tracker holds windows for many keys: each keeps the newest maxretry
+// offences. It is not safe for concurrent use.
 type Tracker struct {
-	windows map[Key]*window
+	// Small windows of IPv4 addresses (most of them) have a key of 8
+	// bytes, not 20.
+	small4 map[key4]small
+	small  map[Key]small
+	large  map[Key]*large
+}
+
+// key4 is a Key of an IPv4 address.
+type key4 struct {
+	addr       [4]byte
+	jail, host uint16
+}
+
+// v4 returns k as a key4 when its address is IPv4.
+func (k Key) v4() (key4, bool) {
+	a := k.Addr
+	if [12]byte(a[:12]) != [12]byte{10: 0xff, 11: 0xff} {
+		return key4{}, false
+	}
+	return key4{addr: [4]byte(a[12:]), jail: k.Jail, host: k.Host}, true
+}
+
+func (tr *Tracker) getSmall(k Key) (small, bool) {
+	if k4, ok := k.v4(); ok {
+		w, ok := tr.small4[k4]
+		return w, ok
+	}
+	w, ok := tr.small[k]
+	return w, ok
+}
+
+func (tr *Tracker) putSmall(k Key, w small) {
+	if k4, ok := k.v4(); ok {
+		tr.small4[k4] = w
+	} else {
+		tr.small[k] = w
+	}
+}
+
+func (tr *Tracker) deleteSmall(k Key) {
+	if k4, ok := k.v4(); ok {
+		delete(tr.small4, k4)
+	} else {
+		delete(tr.small, k)
+	}
 }
 
 // NewTracker returns an empty tracker.
-func NewTracker() *Tracker { return &Tracker{windows: make(map[Key]*window)} }
+func NewTracker() *Tracker {
+	return &Tracker{small4: make(map[key4]small), small: make(map[Key]small), large: make(map[Key]*large)}
+}
 
 func unix(t time.Time) uint32 {
 	s := t.Unix()
@@ -73,45 +134,62 @@ func (tr *Tracker) Add(k Key, host uint16, at, now time.Time, p Policy) Result {
 	if ts <= cut {
 		return Result{Stale: true, Count: tr.count(k, cut)}
 	}
-	w := tr.windows[k]
-	if w == nil {
-		max := p.MaxRetry
-		if max < 1 {
-			max = 1
-		}
-		w = &window{times: make([]uint32, 0, max), hosts: make([]uint16, 0, max)}
-		tr.windows[k] = w
+	limit := max(p.MaxRetry, 1)
+	if l, ok := tr.large[k]; ok {
+		l.times, l.hosts = insert(l.times, l.hosts, limit, ts, host)
+		return Result{Count: count(l.times, cut)}
 	}
-	// Insert in time order (logs from several hosts arrive slightly out of order).
-	i := len(w.times)
-	for i > 0 && w.times[i-1] > ts {
-		i--
+	w, ok := tr.getSmall(k)
+	if limit > inline && (!ok || int(w.n) == inline) {
+		// More than a map slot holds (a new key, or maxretry grew).
+		l := &large{times: make([]uint32, w.n, limit), hosts: make([]uint16, w.n, limit)}
+		copy(l.times, w.times[:w.n])
+		copy(l.hosts, w.hosts[:w.n])
+		tr.deleteSmall(k)
+		tr.large[k] = l
+		l.times, l.hosts = insert(l.times, l.hosts, limit, ts, host)
+		return Result{Count: count(l.times, cut)}
 	}
-	if len(w.times) == cap(w.times) {
-		if i == 0 { // older than everything we keep: it cannot change the count of the newest maxretry
-			return Result{Count: tr.count(k, cut)}
-		}
-		copy(w.times, w.times[1:i])
-		copy(w.hosts, w.hosts[1:i])
-		i--
-		w.times[i], w.hosts[i] = ts, host
-	} else {
-		w.times = append(w.times, 0)
-		w.hosts = append(w.hosts, 0)
-		copy(w.times[i+1:], w.times[i:])
-		copy(w.hosts[i+1:], w.hosts[i:])
-		w.times[i], w.hosts[i] = ts, host
-	}
-	return Result{Count: tr.count(k, cut)}
+	times, hosts := insert(w.times[:w.n:inline], w.hosts[:w.n:inline], min(limit, inline), ts, host)
+	copy(w.times[:], times)
+	copy(w.hosts[:], hosts)
+	w.n = uint8(len(times))
+	tr.putSmall(k, w)
+	return Result{Count: count(w.times[:w.n], cut)}
 }
 
-func (tr *Tracker) count(k Key, cut uint32) int {
-	w := tr.windows[k]
-	if w == nil {
-		return 0
+// insert adds an offence at ts by host to a window of at most limit
+// offences, oldest first, dropping the oldest when it is full (or more
+// than full: maxretry shrank), in place when the capacity allows.
+func insert(times []uint32, hosts []uint16, limit int, ts uint32, host uint16) ([]uint32, []uint16) {
+	if n := len(times); n > limit {
+		times, hosts = times[n-limit:], hosts[n-limit:]
 	}
+	// Insert in time order (logs from several hosts arrive slightly out of order).
+	i := len(times)
+	for i > 0 && times[i-1] > ts {
+		i--
+	}
+	if len(times) == limit {
+		if i == 0 { // older than everything we keep: it cannot change the count of the newest maxretry
+			return times, hosts
+		}
+		copy(times, times[1:i])
+		copy(hosts, hosts[1:i])
+		i--
+	} else {
+		times = append(times, 0)
+		hosts = append(hosts, 0)
+		copy(times[i+1:], times[i:])
+		copy(hosts[i+1:], hosts[i:])
+	}
+	times[i], hosts[i] = ts, host
+	return times, hosts
+}
+
+func count(times []uint32, cut uint32) int {
 	n := 0
-	for _, t := range w.times {
+	for _, t := range times {
 		if t > cut {
 			n++
 		}
@@ -119,42 +197,73 @@ func (tr *Tracker) count(k Key, cut uint32) int {
 	return n
 }
 
+func (tr *Tracker) count(k Key, cut uint32) int {
+	if w, ok := tr.getSmall(k); ok {
+		return count(w.times[:w.n], cut)
+	}
+	if l, ok := tr.large[k]; ok {
+		return count(l.times, cut)
+	}
+	return 0
+}
+
 // Hosts appends the distinct hosts of k's offences within findtime as of now
 // to dst.
 func (tr *Tracker) Hosts(dst []uint16, k Key, now time.Time, p Policy) []uint16 {
-	w := tr.windows[k]
-	if w == nil {
-		return dst
-	}
 	cut := unix(now.Add(-p.FindTime))
+	if w, ok := tr.getSmall(k); ok {
+		return hostsOf(dst, w.times[:w.n], w.hosts[:w.n], cut)
+	}
+	if l, ok := tr.large[k]; ok {
+		return hostsOf(dst, l.times, l.hosts, cut)
+	}
+	return dst
+}
+
+func hostsOf(dst []uint16, times []uint32, hosts []uint16, cut uint32) []uint16 {
 next:
-	for i, t := range w.times {
+	for i, t := range times {
 		if t <= cut {
 			continue
 		}
 		for _, h := range dst {
-			if h == w.hosts[i] {
+			if h == hosts[i] {
 				continue next
 			}
 		}
-		dst = append(dst, w.hosts[i])
+		dst = append(dst, hosts[i])
 	}
 	return dst
 }
 
 // Forget drops k's window, as after a ban.
-func (tr *Tracker) Forget(k Key) { delete(tr.windows, k) }
+func (tr *Tracker) Forget(k Key) {
+	tr.deleteSmall(k)
+	delete(tr.large, k)
+}
 
 // Len is the number of tracked keys.
-func (tr *Tracker) Len() int { return len(tr.windows) }
+func (tr *Tracker) Len() int { return len(tr.small4) + len(tr.small) + len(tr.large) }
 
 // Sweep drops windows whose newest offence is older than their jail's
 // findtime, and returns how many it dropped.
 func (tr *Tracker) Sweep(now time.Time, findTime func(jail uint16) time.Duration) int {
 	n := 0
-	for k, w := range tr.windows {
-		if len(w.times) == 0 || w.times[len(w.times)-1] <= unix(now.Add(-findTime(k.Jail))) {
-			delete(tr.windows, k)
+	for k, w := range tr.small4 {
+		if w.n == 0 || w.times[w.n-1] <= unix(now.Add(-findTime(k.jail))) {
+			delete(tr.small4, k)
+			n++
+		}
+	}
+	for k, w := range tr.small {
+		if w.n == 0 || w.times[w.n-1] <= unix(now.Add(-findTime(k.Jail))) {
+			delete(tr.small, k)
+			n++
+		}
+	}
+	for k, l := range tr.large {
+		if len(l.times) == 0 || l.times[len(l.times)-1] <= unix(now.Add(-findTime(k.Jail))) {
+			delete(tr.large, k)
 			n++
 		}
 	}
@@ -164,14 +273,20 @@ func (tr *Tracker) Sweep(now time.Time, findTime func(jail uint16) time.Duration
 // HostCount is the number of host's offences in k's window within findtime
 // as of now.
 func (tr *Tracker) HostCount(k Key, host uint16, now time.Time, p Policy) int {
-	w := tr.windows[k]
-	if w == nil {
-		return 0
-	}
 	cut := unix(now.Add(-p.FindTime))
+	if w, ok := tr.getSmall(k); ok {
+		return hostCount(w.times[:w.n], w.hosts[:w.n], host, cut)
+	}
+	if l, ok := tr.large[k]; ok {
+		return hostCount(l.times, l.hosts, host, cut)
+	}
+	return 0
+}
+
+func hostCount(times []uint32, hosts []uint16, host uint16, cut uint32) int {
 	n := 0
-	for i, t := range w.times {
-		if t > cut && w.hosts[i] == host {
+	for i, t := range times {
+		if t > cut && hosts[i] == host {
 			n++
 		}
 	}
@@ -181,19 +296,30 @@ func (tr *Tracker) HostCount(k Key, host uint16, now time.Time, p Policy) int {
 // ForgetHost drops host's offences from k's window (after a ban on that
 // host alone: the other hosts' evidence still counts).
 func (tr *Tracker) ForgetHost(k Key, host uint16) {
-	w := tr.windows[k]
-	if w == nil {
+	if w, ok := tr.getSmall(k); ok {
+		if w.n = uint8(dropHost(w.times[:w.n], w.hosts[:w.n], host)); w.n == 0 {
+			tr.deleteSmall(k)
+		} else {
+			tr.putSmall(k, w)
+		}
 		return
 	}
+	if l, ok := tr.large[k]; ok {
+		j := dropHost(l.times, l.hosts, host)
+		if l.times, l.hosts = l.times[:j], l.hosts[:j]; j == 0 {
+			delete(tr.large, k)
+		}
+	}
+}
+
+// dropHost removes host's offences in place and returns how many are left.
+func dropHost(times []uint32, hosts []uint16, host uint16) int {
 	j := 0
-	for i := range w.times {
-		if w.hosts[i] != host {
-			w.times[j], w.hosts[j] = w.times[i], w.hosts[i]
+	for i := range times {
+		if hosts[i] != host {
+			times[j], hosts[j] = times[i], hosts[i]
 			j++
 		}
 	}
-	w.times, w.hosts = w.times[:j], w.hosts[:j]
-	if j == 0 {
-		delete(tr.windows, k)
-	}
+	return j
 }

@@ -95,3 +95,65 @@ func BenchmarkAdd(b *testing.B) {
 		tr.Add(MakeKey(1, a, 0), 1, t0, t0, pol)
 	}
 }
+
+// A jail with a maxretry above what a map slot holds keeps its newest
+// maxretry offences too, and a window follows its jail's maxretry when it
+// changes.
+func TestLargeAndChangingMaxRetry(t *testing.T) {
+	tr := NewTracker()
+	k := MakeKey(1, addr, 0)
+	big := Policy{MaxRetry: 8, FindTime: 10 * time.Minute}
+	for i := range 10 {
+		r := tr.Add(k, uint16(i%3+1), t0.Add(time.Duration(i)*time.Second), t0.Add(time.Minute), big)
+		require.Equal(t, min(i+1, 8), r.Count, "offence %d", i)
+	}
+	require.ElementsMatch(t, []uint16{1, 2, 3}, tr.Hosts(nil, k, t0.Add(time.Minute), big))
+	tr.ForgetHost(k, 1) // offences 3, 6 and 9 of the newest 8 (2..9)
+	require.Equal(t, 0, tr.HostCount(k, 1, t0.Add(time.Minute), big))
+	require.Equal(t, 2, tr.HostCount(k, 2, t0.Add(time.Minute), big))
+	require.Equal(t, 1, tr.Len())
+
+	// maxretry grows past the slot: the window moves, nothing is lost.
+	k2 := MakeKey(2, addr, 0)
+	for i := range 5 {
+		tr.Add(k2, 1, t0.Add(time.Duration(i)*time.Second), t0.Add(time.Minute), pol5)
+	}
+	r := tr.Add(k2, 2, t0.Add(10*time.Second), t0.Add(time.Minute), big)
+	require.Equal(t, 6, r.Count)
+	// ... and shrinks: only the newest maxretry count.
+	r = tr.Add(k2, 2, t0.Add(11*time.Second), t0.Add(time.Minute), pol)
+	require.Equal(t, 3, r.Count)
+	k3 := MakeKey(3, addr, 0)
+	for i := range 5 {
+		tr.Add(k3, 1, t0.Add(time.Duration(i)*time.Second), t0.Add(time.Minute), pol5)
+	}
+	r = tr.Add(k3, 2, t0.Add(10*time.Second), t0.Add(time.Minute), pol)
+	require.Equal(t, 3, r.Count)
+	require.Equal(t, []uint16{1, 2}, tr.Hosts(nil, k3, t0.Add(time.Minute), pol))
+	require.Equal(t, 3, tr.Len())
+	require.Equal(t, 3, tr.Sweep(t0.Add(time.Hour), func(uint16) time.Duration { return 10 * time.Minute }))
+	require.Equal(t, 0, tr.Len())
+}
+
+var pol5 = Policy{MaxRetry: 5, FindTime: 10 * time.Minute}
+
+// IPv4 and IPv6 windows are kept apart (IPv4's with a shorter key) and
+// alike.
+func TestIPv6AndIPv4(t *testing.T) {
+	tr := NewTracker()
+	v6 := MakeKey(1, netip.MustParseAddr("2001:db8::9"), 0)
+	v4 := MakeKey(1, netip.MustParseAddr("192.0.2.9"), 0)
+	mapped := MakeKey(1, netip.MustParseAddr("::ffff:192.0.2.9"), 0)
+	for i, k := range []Key{v6, v4, mapped} {
+		r := tr.Add(k, uint16(i+1), t0, t0, pol)
+		require.Equal(t, []int{1, 1, 2}[i], r.Count)
+	}
+	require.Equal(t, 2, tr.Len())
+	require.Equal(t, []uint16{2, 3}, tr.Hosts(nil, v4, t0, pol))
+	require.Equal(t, 1, tr.HostCount(v6, 1, t0, pol))
+	tr.ForgetHost(v4, 2)
+	require.Equal(t, []uint16{3}, tr.Hosts(nil, v4, t0, pol))
+	tr.Forget(v6)
+	require.Equal(t, 1, tr.Len())
+	require.Equal(t, 1, tr.Sweep(t0.Add(time.Hour), func(uint16) time.Duration { return pol.FindTime }))
+}

@@ -3,6 +3,7 @@ package wire
 import (
 	"bytes"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"net/netip"
@@ -380,6 +381,29 @@ func Decode(data []byte, msg validator) error {
 	if len(data) > limit {
 		return fmt.Errorf("%w: %d bytes, more than %d", ErrMalformed, len(data), limit)
 	}
+	if o, ok := msg.(*Offence); ok {
+		hasVersion, err := decodeOffence(data, o)
+		if err == nil && !hasVersion {
+			err = errNoVersion
+		}
+		if err == nil && o.V != Version {
+			return fmt.Errorf("%w: %d", ErrVersion, o.V)
+		}
+		if err != nil {
+			if v, ok := probeVersion(data); ok && v != Version {
+				return fmt.Errorf("%w: %d", ErrVersion, v)
+			}
+			return fmt.Errorf("%w: %w", ErrMalformed, err)
+		}
+		return o.Validate()
+	}
+	return decodeJSON(data, msg)
+}
+
+var errNoVersion = errors.New("no version field")
+
+// decodeJSON is Decode with encoding/json, for every message but Offence.
+func decodeJSON(data []byte, msg validator) error {
 	// One strict pass; only a message that fails it is probed again, to
 	// tell a version this build does not speak from a malformed one.
 	dec := json.NewDecoder(bytes.NewReader(data))

@@ -65,12 +65,73 @@ func FuzzDecodeOffence(f *testing.F) {
 	f.Add(good)
 	f.Add([]byte(`{"v":1}`))
 	f.Add([]byte(`{"v":2}`))
+	f.Add([]byte(`{"v":1,"id":"a\u00e9\ud83d\ude00\ud800x","host":"h1","jail":"sshd","addr":"::ffff:1.2.3.4","time":"2026-11-26T06:35:46.5+01:00","line":"\"\\\/\b\f\n\r\t\xff"}`))
+	f.Add([]byte(` {"user":"","line":"","time":"2026-11-26T06:35:46Z","addr":"2001:db8::1","jail":"j","host":"h","id":"i","v":1} `))
 	f.Fuzz(func(t *testing.T, data []byte) {
 		var o Offence
 		if err := Decode(data, &o); err == nil {
 			require.NoError(t, o.Validate())
+			// Offence's own decoder accepts nothing encoding/json would
+			// not, and reads it alike.
+			var std Offence
+			require.NoError(t, decodeJSON(data, &std), "encoding/json rejects what Decode took: %q", data)
+			require.Equal(t, std, o)
+		} else {
+			require.True(t, errors.Is(err, ErrMalformed) || errors.Is(err, ErrVersion), "unnamed error %v", err)
 		}
 	})
+}
+
+// Offence's own decoder is strict: what encoding/json would let through
+// loosely (names in another case, a field twice, null) or wrongly typed
+// is malformed, and the error says what and where.
+func TestDecodeOffenceStrict(t *testing.T) {
+	good, err := Encode(validOffence())
+	require.NoError(t, err)
+	g := string(good)
+	cases := map[string]struct {
+		data, says string
+		want       error
+	}{
+		"duplicate":      {strings.Replace(g, `"v":1`, `"v":1,"host":"h2"`, 1), `field "host" twice`, ErrMalformed},
+		"case":           {strings.Replace(g, `"host"`, `"Host"`, 1), `unknown field "Host"`, ErrMalformed},
+		"null":           {strings.Replace(g, `"jail":"sshd"`, `"jail":null`, 1), `field "jail" at byte`, ErrMalformed},
+		"number id":      {strings.Replace(g, `"id":"h1:12:345"`, `"id":12`, 1), `field "id" at byte 12: want a string`, ErrMalformed},
+		"string v":       {strings.Replace(g, `"v":1`, `"v":"1"`, 1), `field "v" at byte 5: want an integer`, ErrMalformed},
+		"float v":        {strings.Replace(g, `"v":1`, `"v":1.0`, 1), `want an integer`, ErrMalformed},
+		"bad time":       {strings.Replace(g, `06:35:46Z`, `06:35:61Z`, 1), `field "time"`, ErrMalformed},
+		"escaped time":   {strings.Replace(g, `"2026`, `"26`, 1), `field "time"`, ErrMalformed},
+		"array":          {`[` + g + `]`, `want an object at byte 0`, ErrMalformed},
+		"unterminated":   {g[:len(g)-1], `message ends`, ErrMalformed},
+		"trailing":       {g + `x`, `trailing data`, ErrMalformed},
+		"control char":   {strings.Replace(g, `Failed`, "Fail\x01ed", 1), `field "line"`, ErrMalformed},
+		"bad escape":     {strings.Replace(g, `Failed`, `Fail\qed`, 1), `field "line"`, ErrMalformed},
+		"no version":     {strings.Replace(g, `"v":1,`, ``, 1), `no version field`, ErrMalformed},
+		"future version": {strings.Replace(g, `"v":1,`, `"v":2,"new":true,`, 1), `2`, ErrVersion},
+		"old version":    {strings.Replace(g, `"v":1,`, `"v":0,`, 1), `0`, ErrVersion},
+	}
+	for name, c := range cases {
+		t.Run(name, func(t *testing.T) {
+			var o Offence
+			err := Decode([]byte(c.data), &o)
+			require.ErrorIs(t, err, c.want)
+			require.ErrorContains(t, err, c.says)
+		})
+	}
+}
+
+// What encoding/json reads, Offence's decoder reads alike: escapes,
+// surrogate pairs, invalid UTF-8, white space, any field order.
+func TestDecodeOffenceAsEncodingJSON(t *testing.T) {
+	for _, data := range []string{
+		`{"v":1,"id":"a\u00e9\ud83d\ude00\ud800x\udc00","host":"h1","jail":"sshd","addr":"::ffff:1.2.3.4","time":"2026-11-26T06:35:46.5+01:00","line":"\"\\\/\b\f\n\r\t` + "\xff\xe2\x82" + `é"}`,
+		" {\n\t\"user\" : \"\", \"line\":\"\",\"time\":\"2026-11-26T06:35:46Z\",\"addr\":\"2001:db8::1\",\"jail\":\"j\",\"host\":\"h\",\"id\":\"i\",\"v\":1}\r\n",
+	} {
+		var fast, std Offence
+		require.NoError(t, Decode([]byte(data), &fast), data)
+		require.NoError(t, decodeJSON([]byte(data), &std), data)
+		require.Equal(t, std, fast)
+	}
 }
 
 // An attacker who pads a log line with invalid UTF-8 must not get the

@@ -12,10 +12,19 @@
 //     against raw JetStream publishing of the same messages into a stream
 //     nobody consumes, on the same server in the same run;
 //
-//   - the coordinator's memory (VmRSS) with the fleet connected, and per
-//     tracked (jail, address) after the throughput run.
+//   - the coordinator's memory per tracked (jail, address): its live Go
+//     heap after a collection (read from its opt-in pprof endpoint, so the
+//     windows, decide's maps and the embedded NATS server's per-message
+//     state are all in it, and stream caches that expire are not) after the
+//     throughput run and again after -grow more addresses; the slope
+//     between the two is the cost of one more address. VmRSS is shown too
+//     (it holds GC headroom and caches, not a per-address cost).
 //
-//     go run ./e2e/cmd/fleetsim -agents 1000
+// Offences are published as the agent publishes them: with a Msg-Id (the
+// stream keeps each id for its de-duplication window), and so is the raw
+// JetStream run they are compared with.
+//
+//	go run ./e2e/cmd/fleetsim -agents 1000
 package main
 
 import (
@@ -26,6 +35,7 @@ import (
 	"errors"
 	"flag"
 	"fmt"
+	"io"
 	"log"
 	"net"
 	"net/http"
@@ -43,6 +53,7 @@ import (
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 
+	"github.com/banfleet/banfleet/agent/publish"
 	"github.com/banfleet/banfleet/e2e/lab"
 	"github.com/banfleet/banfleet/shared/subject"
 	"github.com/banfleet/banfleet/shared/wire"
@@ -52,9 +63,12 @@ func main() {
 	agents := flag.Int("agents", 1000, "simulated agents (each its own connection and login)")
 	bans := flag.Int("bans", 100, "bans measured for propagation")
 	offences := flag.Int("offences", 200_000, "offences for the throughput run (distinct addresses)")
+	grow := flag.Int("grow", 900_000, "more distinct addresses after the throughput run, for the memory slope (0: no slope)")
 	coordBin := flag.String("coord", "", "coord binary (default: built from this module)")
+	cpuProfile := flag.String("cpuprofile", "", "write a CPU profile of the coordinator during the throughput run to this file")
+	heapProfile := flag.String("heapprofile", "", "write a heap profile of the coordinator (after a collection) at the end to this file")
 	flag.Parse()
-	if err := run(*agents, *bans, *offences, *coordBin); err != nil {
+	if err := run(*agents, *bans, *offences, *grow, *coordBin, *cpuProfile, *heapProfile); err != nil {
 		log.Fatalf("fleetsim: %v", err)
 	}
 }
@@ -62,11 +76,12 @@ func main() {
 type sim struct {
 	url      string
 	metrics  string
+	pprof    string
 	password map[string]string
 	coord    *exec.Cmd
 }
 
-func run(nAgents, nBans, nOffences int, coordBin string) error {
+func run(nAgents, nBans, nOffences, nGrow int, coordBin, cpuProfile, heapProfile string) error {
 	dir, err := os.MkdirTemp("", "fleetsim-")
 	if err != nil {
 		return err
@@ -79,7 +94,7 @@ func run(nAgents, nBans, nOffences int, coordBin string) error {
 		}
 		coordBin = bins.Coord
 	}
-	s := &sim{url: "nats://" + freeAddr(), metrics: freeAddr(), password: map[string]string{}}
+	s := &sim{url: "nats://" + freeAddr(), metrics: freeAddr(), pprof: freeAddr(), password: map[string]string{}}
 	if err := s.startCoord(dir, coordBin, nAgents); err != nil {
 		return err
 	}
@@ -171,56 +186,198 @@ func run(nAgents, nBans, nOffences int, coordBin string) error {
 		nAgents, len(lat), q(0.5).Round(10*time.Microsecond), q(0.99).Round(10*time.Microsecond), lat[len(lat)-1].Round(10*time.Microsecond))
 
 	// Throughput: the coordinator against raw JetStream publishing.
-	before, err := s.metric("banfleet_coord_offences_total")
+	heapFleet, err := s.liveHeap()
 	if err != nil {
 		return err
 	}
-	t0 := time.Now()
-	if err := publishAll(fleet, nOffences, func(a *agent, i int) (string, []byte) {
-		return offenceMsg(a.host, fmt.Sprintf("%s-t%d", a.host, i), netip.AddrFrom4([4]byte{100, 64 + byte(i>>16)&63, byte(i >> 8), byte(i)}))
-	}); err != nil {
-		return err
+	var profile chan error
+	if cpuProfile != "" {
+		// Long enough for the run on a loaded machine; what follows it is idle.
+		profile = make(chan error, 1)
+		go func() {
+			profile <- s.cpuProfile(cpuProfile, 10*time.Second+time.Duration(nOffences)*50*time.Microsecond)
+		}()
 	}
-	if err := lab.WaitFor(120*time.Second, func() error {
-		v, err := s.metric("banfleet_coord_offences_total")
-		if err == nil && v-before < float64(nOffences) {
-			err = fmt.Errorf("%v of %d judged", v-before, nOffences)
-		}
-		return err
-	}); err != nil {
+	cpu0, _ := cpuTime(s.coord.Process.Pid)
+	t0 := time.Now()
+	published, err := s.judge(fleet, 0, nOffences)
+	if err != nil {
 		return err
 	}
 	coordRate := float64(nOffences) / time.Since(t0).Seconds()
+	cpu1, _ := cpuTime(s.coord.Process.Pid)
 
-	// Raw JetStream on the same server: the same number of messages into a
-	// stream nobody consumes, published the same way (admin's connection,
-	// async with acks).
+	// Raw JetStream on the same server: the same messages into a stream
+	// nobody consumes, published the same way (as many publishers as
+	// agents, each its share, async with acks, with Msg-Ids), on admin's
+	// connection (an agent's login may publish its offences only).
 	if _, err := ajs.CreateStream(context.Background(), jetstream.StreamConfig{Name: "RAWBENCH", Subjects: []string{"rawbench.>"}, Storage: jetstream.FileStorage}); err != nil {
 		return err
 	}
-	payload := make([]byte, 200)
+	raw := make([]*agent, nAgents)
+	for i := range raw {
+		js, err := jetstream.New(admin)
+		if err != nil {
+			return err
+		}
+		raw[i] = &agent{host: fleet[i].host, js: js}
+	}
 	t1 := time.Now()
-	if err := publishAll([]*agent{{js: ajs}}, nOffences, func(_ *agent, i int) (string, []byte) {
-		return "rawbench." + strconv.Itoa(i%16), payload
+	if err := publishAll(raw, nOffences, func(a *agent, i int) (string, []byte, string) {
+		_, data, id := offenceMsg(a.host, offenceID(i), netip.AddrFrom4([4]byte{100, 64 + byte(i>>16)&63, byte(i >> 8), byte(i)}))
+		return "rawbench." + strconv.Itoa(i%subject.DefaultShards) + "." + a.host, data, "raw/" + id
 	}); err != nil {
 		return err
 	}
 	rawRate := float64(nOffences) / time.Since(t1).Seconds()
+	cpu2, _ := cpuTime(s.coord.Process.Pid)
 	_ = ajs.DeleteStream(context.Background(), "RAWBENCH")
-	fmt.Printf("throughput, %d offences: coordinator %.0f offences/s judged, raw JetStream %.0f msgs/s stored: %.0f %%\n",
-		nOffences, coordRate, rawRate, 100*coordRate/rawRate)
+	fmt.Printf("throughput, %d offences: coordinator %.0f offences/s judged (the fleet's publishing acked at %.0f/s), raw JetStream %.0f msgs/s stored: %.0f %%\n",
+		nOffences, coordRate, float64(nOffences)/published.Seconds(), rawRate, 100*coordRate/rawRate)
+	// On a machine others load too, wall time says as much about them as
+	// about us: the coordinator process's CPU time per message (its
+	// embedded server's included) is the cost itself.
+	coordCPU, rawCPU := (cpu1-cpu0)/time.Duration(nOffences), (cpu2-cpu1)/time.Duration(nOffences)
+	fmt.Printf("throughput by CPU time of the coordinator process: %v per offence judged (stored, delivered, judged), %v per raw message stored: %.0f %%\n",
+		coordCPU, rawCPU, 100*float64(rawCPU)/float64(coordCPU))
 
-	rssAfter, _ := rss(s.coord.Process.Pid)
-	fmt.Printf("coordinator memory (VmRSS): idle %.1f MiB, with %d agents %.1f MiB, after %d tracked addresses %.1f MiB (%.0f bytes per address, the embedded NATS server's share included)\n",
-		mib(rssIdle), nAgents, mib(rssFleet), nOffences, mib(rssAfter), float64(rssAfter-rssFleet)/float64(nOffences))
+	if profile != nil {
+		if err := <-profile; err != nil {
+			return err
+		}
+		fmt.Printf("coordinator CPU profile: %s\n", cpuProfile)
+	}
+
+	// Memory: the live heap after the throughput run's addresses, and
+	// after more; the slope is what one more tracked address costs.
+	heap1, err := s.liveHeap()
+	if err != nil {
+		return err
+	}
+	rss1, _ := rss(s.coord.Process.Pid)
+	fmt.Printf("coordinator memory: idle VmRSS %.1f MiB; with %d agents VmRSS %.1f MiB, live heap %.1f MiB; after %d tracked addresses VmRSS %.1f MiB, live heap %.1f MiB (%.0f B per address over the fleet's)\n",
+		mib(rssIdle), nAgents, mib(rssFleet), mib(heapFleet), nOffences, mib(rss1), mib(heap1), float64(heap1-heapFleet)/float64(nOffences))
+	if nGrow > 0 {
+		if _, err := s.judge(fleet, nOffences, nOffences+nGrow); err != nil {
+			return err
+		}
+		heap2, err := s.liveHeap()
+		if err != nil {
+			return err
+		}
+		rss2, _ := rss(s.coord.Process.Pid)
+		fmt.Printf("coordinator memory: after %d tracked addresses VmRSS %.1f MiB, live heap %.1f MiB; slope %d -> %d: %.0f B of live heap per tracked (jail, address), the embedded server's per-message state included (VmRSS %.0f B)\n",
+			nOffences+nGrow, mib(rss2), mib(heap2), nOffences, nOffences+nGrow, float64(heap2-heap1)/float64(nGrow), float64(rss2-rss1)/float64(nGrow))
+	}
+	if heapProfile != "" {
+		if err := s.profile(heapProfile, "heap?gc=1"); err != nil {
+			return err
+		}
+		fmt.Printf("coordinator heap profile: %s\n", heapProfile)
+	}
 	return nil
+}
+
+// judge has the fleet publish offences lo..hi-1, each of a distinct
+// address, and waits until the coordinator has judged them all as counted
+// (no ban, no cap: each is a tracked address). It returns how long the
+// publishing took, until the last ack.
+func (s *sim) judge(fleet []*agent, lo, hi int) (time.Duration, error) {
+	if hi > 1<<22 {
+		return 0, fmt.Errorf("%d addresses: at most %d fit in 100.64.0.0/10", hi, 1<<22)
+	}
+	before, err := s.metricLabel("banfleet_coord_offences_total", `outcome="counted"`)
+	if err != nil {
+		return 0, err
+	}
+	t0 := time.Now()
+	if err := publishAll(fleet, hi-lo, func(a *agent, i int) (string, []byte, string) {
+		i += lo
+		return offenceMsg(a.host, offenceID(i), netip.AddrFrom4([4]byte{100, 64 + byte(i>>16)&63, byte(i >> 8), byte(i)}))
+	}); err != nil {
+		return 0, err
+	}
+	published := time.Since(t0)
+	return published, lab.WaitFor(10*time.Minute, func() error {
+		v, err := s.metricLabel("banfleet_coord_offences_total", `outcome="counted"`)
+		if err == nil && v-before < float64(hi-lo) {
+			err = fmt.Errorf("%v of %d judged", v-before, hi-lo)
+		}
+		return err
+	})
+}
+
+// offenceID is an offence id shaped like an agent's (jail, file, offset,
+// line hash).
+func offenceID(i int) string {
+	return fmt.Sprintf("sshd/f1x2k9q7:%d-%s", 100*i, strconv.FormatUint(uint64(i)*0x9E3779B97F4A7C15, 36))
+}
+
+// liveHeap returns the coordinator's live Go heap right after a
+// collection (runtime.MemStats.HeapAlloc as /debug/pprof/heap?gc=1 reports
+// it), the lowest of a few readings a second apart: stream caches the
+// embedded server lets expire are not a cost of what it tracks.
+func (s *sim) liveHeap() (int64, error) {
+	low := int64(-1)
+	for range 6 {
+		resp, err := http.Get("http://" + s.pprof + "/debug/pprof/heap?gc=1&debug=1")
+		if err != nil {
+			return 0, err
+		}
+		v := int64(-1)
+		sc := bufio.NewScanner(resp.Body)
+		sc.Buffer(make([]byte, 1<<20), 1<<20)
+		for sc.Scan() {
+			if n, ok := strings.CutPrefix(sc.Text(), "# HeapAlloc = "); ok {
+				v, err = strconv.ParseInt(n, 10, 64)
+			}
+		}
+		resp.Body.Close()
+		if err == nil {
+			err = sc.Err()
+		}
+		if err == nil && v < 0 {
+			err = errors.New("no HeapAlloc in the heap profile")
+		}
+		if err != nil {
+			return 0, fmt.Errorf("coordinator heap: %w", err)
+		}
+		if low < 0 || v < low {
+			low = v
+		}
+		time.Sleep(time.Second)
+	}
+	return low, nil
+}
+
+// cpuProfile writes a CPU profile of the coordinator of d to file.
+func (s *sim) cpuProfile(file string, d time.Duration) error {
+	return s.profile(file, fmt.Sprintf("profile?seconds=%d", int(d.Seconds())))
+}
+
+// profile writes the coordinator's profile /debug/pprof/<what> to file.
+func (s *sim) profile(file, what string) error {
+	resp, err := http.Get("http://" + s.pprof + "/debug/pprof/" + what)
+	if err != nil {
+		return fmt.Errorf("profile %s: %w", what, err)
+	}
+	defer resp.Body.Close()
+	f, err := os.Create(file)
+	if err != nil {
+		return err
+	}
+	if _, err := io.Copy(f, resp.Body); err != nil {
+		f.Close()
+		return fmt.Errorf("profile %s: %w", what, err)
+	}
+	return f.Close()
 }
 
 func mib(b int64) float64 { return float64(b) / (1 << 20) }
 
 // publishAll publishes n messages spread over the agents, async with acks,
-// at most 4096 outstanding per publisher.
-func publishAll(pubs []*agent, n int, msg func(*agent, int) (string, []byte)) error {
+// at most 4000 (the client's default) outstanding per publisher.
+func publishAll(pubs []*agent, n int, msg func(*agent, int) (subj string, data []byte, msgID string)) error {
 	var wg sync.WaitGroup
 	var failed atomic.Pointer[error] // the first failure
 	per := (n + len(pubs) - 1) / len(pubs)
@@ -236,8 +393,10 @@ func publishAll(pubs []*agent, n int, msg func(*agent, int) (string, []byte)) er
 			defer wg.Done()
 			defer func() { <-sem }()
 			for i := lo; i < hi; i++ {
-				subj, data := msg(a, i)
-				if _, err := a.js.PublishAsync(subj, data); err != nil {
+				subj, data, id := msg(a, i)
+				// A loaded machine may leave the publisher at its limit of
+				// outstanding messages for longer than the stall wait.
+				if _, err := a.js.PublishAsync(subj, data, jetstream.WithMsgID(id), jetstream.WithStallWait(30*time.Second)); err != nil {
 					failed.CompareAndSwap(nil, &err)
 					return
 				}
@@ -272,7 +431,7 @@ func (s *sim) startCoord(dir, bin string, n int) error {
 	if err := os.WriteFile(cfg, []byte(b.String()), 0o600); err != nil {
 		return err
 	}
-	s.coord = exec.Command(bin, "serve", "-c", cfg)
+	s.coord = exec.Command(bin, "serve", "-c", cfg, "--pprof", s.pprof)
 	s.coord.Stdout, s.coord.Stderr = os.Stderr, os.Stderr
 	s.coord.Env = []string{"PATH=" + os.Getenv("PATH")}
 	return s.coord.Start()
@@ -292,7 +451,10 @@ func (s *sim) connect(user string) (*nats.Conn, error) {
 	return nc, err
 }
 
-func (s *sim) metric(name string) (float64, error) {
+func (s *sim) metric(name string) (float64, error) { return s.metricLabel(name, "") }
+
+// metricLabel sums the series of name whose labels hold label ("": all).
+func (s *sim) metricLabel(name, label string) (float64, error) {
 	resp, err := http.Get("http://" + s.metrics + "/metrics")
 	if err != nil {
 		return 0, err
@@ -302,7 +464,7 @@ func (s *sim) metric(name string) (float64, error) {
 	sc := bufio.NewScanner(resp.Body)
 	for sc.Scan() {
 		line := sc.Text()
-		if !strings.HasPrefix(line, name+"{") && !strings.HasPrefix(line, name+" ") {
+		if !strings.HasPrefix(line, name+"{") && !strings.HasPrefix(line, name+" ") || !strings.Contains(line, label) {
 			continue
 		}
 		f := strings.Fields(line)
@@ -400,18 +562,20 @@ func (a *agent) wait(key string, deadline time.Time) error {
 }
 
 func (a *agent) offence(addr netip.Addr, k int) error {
-	subj, data := offenceMsg(a.host, fmt.Sprintf("%s-p%d", a.host, k), addr)
+	subj, data, id := offenceMsg(a.host, fmt.Sprintf("sshd/p%d", k), addr)
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
-	_, err := a.js.Publish(ctx, subj, data)
+	_, err := a.js.Publish(ctx, subj, data, jetstream.WithMsgID(id))
 	return err
 }
 
-// offenceMsg is the subject and message of an sshd offence of host for addr.
-func offenceMsg(host, id string, addr netip.Addr) (string, []byte) {
-	o := wire.Offence{ID: id, Host: host, Jail: "sshd", Addr: addr, Time: time.Now(), Line: "Failed password for root from " + addr.String() + " port 22 ssh2"}
+// offenceMsg is the subject, message and Msg-Id of an sshd offence of host
+// for addr, as the agent publishes it.
+func offenceMsg(host, id string, addr netip.Addr) (string, []byte, string) {
+	o := wire.Offence{ID: id, Host: host, Jail: "sshd", Addr: addr, Time: time.Now(), User: "root",
+		Line: "Dec  8 01:00:00 " + host + " sshd[4242]: Failed password for root from " + addr.String() + " port 22 ssh2"}
 	data, _ := wire.Encode(&o)
-	return subject.Offence(subject.Shard(addr, subject.DefaultShards), host), data
+	return subject.Offence(subject.Shard(addr, subject.DefaultShards), host), data, publish.MsgID(&o)
 }
 
 func (a *agent) close() {
@@ -436,6 +600,27 @@ func rss(pid int) (int64, error) {
 		}
 	}
 	return 0, errors.New("no VmRSS")
+}
+
+// cpuTime is the user and system CPU time process pid has used.
+func cpuTime(pid int) (time.Duration, error) {
+	data, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
+	if err != nil {
+		return 0, err
+	}
+	// The fields after the command (which may hold spaces) in parentheses.
+	_, rest, ok := strings.Cut(string(data), ") ")
+	f := strings.Fields(rest)
+	if !ok || len(f) < 13 {
+		return 0, errors.New("/proc/pid/stat: unexpected format")
+	}
+	utime, err1 := strconv.ParseInt(f[11], 10, 64)
+	stime, err2 := strconv.ParseInt(f[12], 10, 64)
+	if err := errors.Join(err1, err2); err != nil {
+		return 0, err
+	}
+	const hz = 100 // USER_HZ on Linux
+	return time.Duration(utime+stime) * time.Second / hz, nil
 }
 
 func freeAddr() string {
