@@ -67,7 +67,6 @@ type Agent struct {
 	localBans prometheus.Counter
 
 	lines, failures, ignored, unparsed *prometheus.CounterVec
-	tooLong                            prometheus.CounterFunc
 }
 
 // New builds an agent from its configuration: the firewall is opened, the
@@ -212,6 +211,9 @@ func (a *Agent) Run(ctx context.Context) error {
 				a.off.disconnected(a.now())
 			}
 		},
+		// Messages dropped by the client: the bans watch may have lost
+		// some; a new one at once.
+		slowConsumer: func() { signal(a.resync) },
 	})
 	// Its own inboxes: the server lets an agent's login read no others.
 	opts = append(opts, nats.CustomInboxPrefix(subject.AgentInbox(a.cfg.Host)))

@@ -21,6 +21,9 @@ type natsHooks struct {
 	connected nats.ConnHandler
 	// disconnected runs when the connection is lost.
 	disconnected func()
+	// slowConsumer, if set, runs when the client dropped messages of a
+	// subscription (nats.ErrSlowConsumer).
+	slowConsumer func()
 }
 
 // How the agent keeps its connection to NATS. The aim: a restarted server
@@ -127,7 +130,12 @@ func (w *connWatch) options(cfg *config.Agent, hooks natsHooks) []nats.Option {
 			w.disconnected(err)
 		}),
 		nats.ReconnectErrHandler(func(_ *nats.Conn, err error) { w.failed("", err) }),
-		nats.ErrorHandler(w.asyncError),
+		nats.ErrorHandler(func(nc *nats.Conn, sub *nats.Subscription, err error) {
+			if errors.Is(err, nats.ErrSlowConsumer) && hooks.slowConsumer != nil {
+				hooks.slowConsumer()
+			}
+			w.asyncError(nc, sub, err)
+		}),
 	}
 	return append(opts, cfg.NATS.ClientOptions()...)
 }

@@ -2,10 +2,12 @@ package e2e
 
 import (
 	"bufio"
+	"cmp"
 	"context"
 	"fmt"
 	"io"
 	"log/slog"
+	"math"
 	"math/rand/v2"
 	"net/netip"
 	"os"
@@ -56,15 +58,19 @@ func TestScaleNATSServer(t *testing.T) {
 // BenchmarkBucketToKernel measures one agent's enforcer taking a bans
 // bucket of BANFLEET_BANS bans (default 1,000,000) into the kernel, reading
 // the bucket through a pull consumer (sub-benchmark pull: Options.JetStream)
-// or a KV watch (kvwatch; BANFLEET_SCALE_WATCH picks, e.g. "pull"): from
+// or a KV watch (kvwatch; BANFLEET_SCALE_WATCH picks, e.g. "pull"; the
+// modes read-last, read-all and read-last-16k measure NATS alone, reading
+// the bucket with no enforcer, read_s): from
 // the enforcer's start until every ban is written and acknowledged by the
 // kernel (applied_s: Synced) and until Lag says the host is complete (no
 // revision behind, the kernel's element count, walked, equal to the
 // desired one: verified_s). It compares that with `nft -f` loading the same
 // elements into a set, and reports the agent's peak RSS (VmHWM, reset after
 // the bucket is filled; the NATS server runs in a child process) and its
-// peak Go heap. Both run in network namespaces the benchmark makes and
-// removes.
+// peak Go heap (sampled every 50 ms), with no memory limit unless
+// GOMEMLIMIT sets one (the agent's daemon sets a soft limit of its own;
+// the enforcer is measured without it). Both run in network namespaces
+// the benchmark makes and removes.
 //
 //	BANFLEET_E2E=1 go test -run '^$' -bench BenchmarkBucketToKernel -benchtime 1x -v ./e2e/
 func BenchmarkBucketToKernel(b *testing.B) {
@@ -117,7 +123,60 @@ func BenchmarkBucketToKernel(b *testing.B) {
 		modes = strings.Split(m, ",")
 	}
 	for _, mode := range modes {
-		b.Run(mode, func(b *testing.B) { bucketToKernel(ctx, b, js, st, n, nftTime, mode == "pull") })
+		switch mode {
+		case "read-last", "read-all", "read-last-16k":
+			b.Run(mode, func(b *testing.B) { readBucket(ctx, b, js, n, mode != "read-all", mode == "read-last-16k") })
+		default:
+			b.Run(mode, func(b *testing.B) { bucketToKernel(ctx, b, js, st, n, nftTime, mode == "pull") })
+		}
+	}
+}
+
+// readBucket measures NATS alone: an ordered pull consumer reading the
+// whole bucket (the last value of each key, or every message: the same
+// with the bucket's history of one), as the enforcer's pull reader does,
+// doing nothing with the messages.
+func readBucket(ctx context.Context, b *testing.B, js jetstream.JetStream, n int, lastPerSubject, big bool) {
+	for range b.N {
+		start := time.Now()
+		stream, err := js.Stream(ctx, "KV_"+subject.BansBucket)
+		if err != nil {
+			b.Fatal(err)
+		}
+		policy := jetstream.DeliverAllPolicy
+		if lastPerSubject {
+			policy = jetstream.DeliverLastPerSubjectPolicy
+		}
+		cons, err := stream.OrderedConsumer(ctx, jetstream.OrderedConsumerConfig{FilterSubjects: []string{"$KV." + subject.BansBucket + ".>"}, DeliverPolicy: policy})
+		if err != nil {
+			b.Fatal(err)
+		}
+		batch := 4096
+		if big {
+			batch = 16384
+		}
+		it, err := cons.Messages(jetstream.PullMaxMessages(batch))
+		if err != nil {
+			b.Fatal(err)
+		}
+		got := 0
+		for {
+			m, err := it.Next()
+			if err != nil {
+				b.Fatal(err)
+			}
+			got++
+			meta, err := m.Metadata()
+			if err != nil {
+				b.Fatal(err)
+			}
+			if meta.NumPending == 0 {
+				break
+			}
+		}
+		it.Stop()
+		b.ReportMetric(time.Since(start).Seconds(), "read_s")
+		b.Logf("read %d of %d messages in %v", got, n, time.Since(start).Round(time.Millisecond))
 	}
 }
 
@@ -171,8 +230,13 @@ func bucketToKernel(ctx context.Context, b *testing.B, js jetstream.JetStream, s
 		b.ReportMetric(float64(hwm-min(hwm, rssBefore))/(1<<20), "peakRSSgrowth_MiB")
 		b.ReportMetric(float64(heapPeak)/(1<<20), "peakHeap_MiB")
 		b.ReportMetric(float64(ms.HeapAlloc)/(1<<20), "liveHeap_MiB")
-		b.Logf("agent: %d bans written in %v, verified by a walk of the kernel at %v (nft -f: %v); RSS %d MiB before, peak %d MiB; Go heap peak %d MiB, live after GC %d MiB",
-			n, applied.Round(time.Millisecond), took.Round(time.Millisecond), nftTime.Round(time.Millisecond), rssBefore>>20, hwm>>20, heapPeak>>20, ms.HeapAlloc>>20)
+		limit := "none"
+		if l := debug.SetMemoryLimit(-1); l != math.MaxInt64 {
+			limit = fmt.Sprintf("%d MiB", l>>20)
+		}
+		b.Logf("agent: %d bans written in %v, verified by a walk of the kernel at %v (nft -f: %v); RSS %d MiB before, peak %d MiB; Go heap peak %d MiB, live after GC %d MiB; GOGC %s, memory limit %s",
+			n, applied.Round(time.Millisecond), took.Round(time.Millisecond), nftTime.Round(time.Millisecond), rssBefore>>20, hwm>>20, heapPeak>>20, ms.HeapAlloc>>20,
+			cmp.Or(os.Getenv("GOGC"), "100"), limit)
 		stop()
 		<-ran
 		done()

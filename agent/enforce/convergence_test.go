@@ -142,6 +142,9 @@ func (w *stallingWatcher) Stop() error {
 // seconds; a resync request starts a new watch and changes nothing. The
 // same through the pull consumer (Options.JetStream), without the loss.
 func TestConvergesAt100k(t *testing.T) {
+	if testing.Short() {
+		t.Skip("100k bans: a scale test, left out of -short runs (the race task)")
+	}
 	t.Run("kv-watch", func(t *testing.T) { convergesAt100k(t, false) })
 	t.Run("pull", func(t *testing.T) { convergesAt100k(t, true) })
 }

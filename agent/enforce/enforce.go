@@ -1,16 +1,20 @@
 // Package enforce mirrors the fleet's bans bucket into the host's firewall.
 //
 // At start (after every lost watch, and when asked to resync) it streams the
-// whole bucket into the firewall in chunks, then reconciles the firewall
-// with it; then it applies each change as it arrives, batching what arrives
-// together into one transaction. It knows which bucket revision it has
-// applied and the bucket's last one: a watch that stops short of the bucket
+// whole bucket into the firewall in chunks (one goroutine decodes, another
+// writes the kernel), walking the kernel meanwhile, and then reconciles the
+// firewall with it; then it applies each change as it arrives, batching
+// what arrives together into one transaction. It knows which bucket
+// revision it has applied and the bucket's last one: a watch that stops
+// short of the bucket, or that skipped a revision the bucket still holds,
 // is replaced at once. It checks the kernel against the desired state every
-// few seconds (walking the kernel's sets as a stream) and repairs at once
-// what is missing or stale. Bans of the host's own addresses are refused.
+// few seconds (walking the kernel's sets as a stream; no more often than
+// the walk's cost allows) and repairs at once what is missing or stale.
+// Bans of the host's own addresses are refused.
 //
-// The desired state is kept compactly (jail id, address, expiry: about 38
-// bytes a ban), so that a million bans fit in tens of megabytes.
+// The desired state is kept compactly (jail id, address, expiry: about 17
+// bytes an IPv4 ban), so that a million bans fit in under 20 MB; values are
+// decoded without building more than the enforcer uses.
 //
 // Besides the bucket's bans it enforces the agent's local bans: those it
 // made alone while NATS was away (BanLocally). They last their own ban time,
@@ -36,7 +40,6 @@ import (
 
 	"github.com/banfleet/banfleet/agent/firewall"
 	"github.com/banfleet/banfleet/agent/internal/atomicfile"
-	"github.com/banfleet/banfleet/shared/bans"
 	"github.com/banfleet/banfleet/shared/netaddr"
 	"github.com/banfleet/banfleet/shared/subject"
 	"github.com/banfleet/banfleet/shared/wire"
@@ -66,7 +69,7 @@ type Options struct {
 	Resync <-chan struct{}
 	// JetStream, if set, is used to read the bucket's stream through a pull
 	// ordered consumer instead of a KV watch: the client then buffers at
-	// most 4096 messages (about 2 MB) instead of up to 64 MB, and never
+	// most 8192 messages (about 4 MB) instead of up to 64 MB, and never
 	// drops any. The agent's NATS user needs
 	// "$JS.API.CONSUMER.MSG.NEXT.KV_bans.>" for it.
 	JetStream jetstream.JetStream
@@ -92,14 +95,31 @@ type Enforcer struct {
 	// Lock order: fwMu, then mu.
 	fwMu sync.Mutex
 
+	dec  banDecoder            // the watch's
+	lose func(rev uint64) bool // tests: updates the pull watch loses
+
 	mu        sync.Mutex
-	desired   banSet              // the bucket's bans this host enforces
-	jailIDs   map[string]uint16   // jail name → bkey.jail
-	jailNames []string            // bkey.jail → jail name
-	walkGen   uint16              // generation of the last check's walk (bval.walk)
-	loadGen   uint16              // generation of the last load (bval.load)
-	local     map[string]wire.Ban // bans this agent made alone, by bucket key
-	dirty     chan struct{}       // local changed since the last save (capacity 1)
+	desired   banSet            // the bucket's bans this host enforces
+	jailIDs   map[string]uint16 // jail name → bkey.jail
+	jailNames []string          // bkey.jail → jail name
+	walkGen   uint16            // generation of the last check's walk (bval.walk)
+	loadGen   uint16            // generation of the last load (bval.load)
+	// walkDelta is how many elements the kernel acknowledged since the
+	// current walk began that it had not counted (bans written whose walk
+	// is not walkGen yet), less those it counted and that were removed
+	// since.
+	walkDelta int
+	// dropped are the elements of bans that ended without their removal
+	// being written (a load's removals, its sweep), that the current walk
+	// met or that were written since it began: the reconcile removes them
+	// unless they are wanted again.
+	dropped []firewall.Entry
+	// loading, while a watch loads the bucket, is closed when the load
+	// ends; loadOK then says whether it loaded everything.
+	loading chan struct{}
+	loadOK  bool
+	local   map[string]wire.Ban // bans this agent made alone, by bucket key
+	dirty   chan struct{}       // local changed since the last save (capacity 1)
 
 	// applied is the bucket revision (stream sequence) the firewall
 	// reflects, last the bucket's last known one; kernelN and wantN are the
@@ -153,7 +173,7 @@ func New(o Options) *Enforcer {
 		elements:         prometheus.NewGauge(prometheus.GaugeOpts{Name: "banfleet_agent_bans_desired", Help: "Bans in the bucket this host enforces."}),
 		firewallElements: prometheus.NewGauge(prometheus.GaugeOpts{Name: "banfleet_agent_firewall_elements", Help: "Elements in the firewall's sets at the last check."}),
 		repaired:         prometheus.NewCounter(prometheus.CounterOpts{Name: "banfleet_agent_firewall_repaired_total", Help: "Elements a check of the kernel found missing or stale, and repaired."}),
-		resyncs:          prometheus.NewCounterVec(prometheus.CounterOpts{Name: "banfleet_agent_bans_resyncs_total", Help: "Bans watches replaced by a new one, by reason: requested, behind (the watch lost updates), failed."}, []string{"reason"}),
+		resyncs:          prometheus.NewCounterVec(prometheus.CounterOpts{Name: "banfleet_agent_bans_resyncs_total", Help: "Bans watches replaced by a new one, by reason: requested, behind (the watch stopped short of the bucket), gap (it skipped a revision the bucket holds), failed."}, []string{"reason"}),
 		changes:          prometheus.NewCounter(prometheus.CounterOpts{Name: "banfleet_agent_firewall_changes_total", Help: "Elements added or removed by incremental transactions."}),
 		reconciles:       prometheus.NewCounter(prometheus.CounterOpts{Name: "banfleet_agent_firewall_reconciles_total", Help: "Full reconciliations of the firewall with the bucket."}),
 		refused:          prometheus.NewCounter(prometheus.CounterOpts{Name: "banfleet_agent_bans_refused_total", Help: "Bans refused: this host's own address, a NATS server it uses, the jail's ignoreip here, or no single host."}),
@@ -201,35 +221,39 @@ func (e *Enforcer) declare() error {
 
 type change struct {
 	key string
-	ban *wire.Ban // nil: removed
+	put bool      // false: removed
+	ban wire.Ban  // of a put
 	at  time.Time // of a removal: when the bucket recorded it
 }
 
-// decode turns a bucket entry into a change; ok is false for a value that
-// must be ignored.
-func (e *Enforcer) decode(ent jetstream.KeyValueEntry) (change, bool) {
+// decode turns a bucket entry into a change at *c (reused: its ban is
+// overwritten in place); ok is false for a value that must be ignored.
+// Only the watch calls it (e.dec is not safe for concurrent use).
+func (e *Enforcer) decode(ent jetstream.KeyValueEntry, c *change) bool {
 	if ent.Operation() != jetstream.KeyValuePut {
 		if h := subject.BanKeyHost(ent.Key()); h != "" && h != e.o.Host {
-			return change{}, false // another host's own ban lifted: not ours
+			return false // another host's own ban lifted: not ours
 		}
-		return change{key: ent.Key(), at: ent.Created()}, true
+		c.key, c.put, c.at = ent.Key(), false, ent.Created()
+		return true
 	}
-	b, err := bans.Decode(ent)
-	if err != nil {
+	b := &c.ban
+	if err := e.dec.decode(ent.Key(), ent.Value(), b); err != nil {
 		e.badValues.Inc()
 		e.o.Logger.Warn("ban value rejected", "key", ent.Key(), "err", err)
-		return change{}, false
+		return false
 	}
 	b.Addr = netaddr.Canonical(b.Addr)
 	if b.Only != "" && b.Only != e.o.Host {
-		return change{}, false // another host's own ban
+		return false // another host's own ban
 	}
 	if why := e.refuse(b); why != "" {
 		e.refused.Inc()
 		e.o.Logger.Warn("ban refused", "jail", b.Jail, "addr", b.Addr, "why", why, "by", b.By)
-		return change{}, false
+		return false
 	}
-	return change{key: ent.Key(), ban: b}, true
+	c.key, c.put = ent.Key(), true
+	return true
 }
 
 // refuse says why this host never enforces b ("" if it does): the host's
@@ -396,11 +420,15 @@ func (e *Enforcer) applyChanges(batch []change, load bool) {
 	var add, del []firewall.Entry
 	localChanged := false
 	e.mu.Lock()
-	for _, c := range batch {
-		if c.ban != nil {
+	for i := range batch {
+		c := &batch[i]
+		if c.put {
 			k := e.keyOf(c.ban.Jail, c.ban.Addr, c.ban.Only != "")
+			if prev, ok := e.desired.get(k); !ok || prev.walk != e.walkGen {
+				e.walkDelta++ // (an expiring ban is not written: at worst counted once too many until the next walk)
+			}
 			e.desired.set(k, bval{exp: expUnix(c.ban.Expires), walk: e.walkGen, load: e.loadGen})
-			if en, ok := e.entry(c.ban, now); ok {
+			if en, ok := e.entry(&c.ban, now); ok {
 				add = append(add, en)
 			}
 			continue
@@ -415,6 +443,13 @@ func (e *Enforcer) applyChanges(batch []change, load bool) {
 		}
 		addr = netaddr.Canonical(addr)
 		if k, ok := e.lookupKey(jail, addr, host != ""); ok {
+			if v, ok := e.desired.get(k); ok && v.walk == e.walkGen {
+				if load {
+					e.dropped = append(e.dropped, firewall.Entry{Jail: jail, Addr: addr})
+				} else {
+					e.walkDelta--
+				}
+			}
 			e.desired.del(k)
 		}
 		if e.wantedLocked(jail, addr) {
@@ -434,6 +469,9 @@ func (e *Enforcer) applyChanges(batch []change, load bool) {
 			// The fleet lifted it: the local ban ends with it.
 			delete(e.local, c.key)
 			localChanged = true
+			if load {
+				e.dropped = append(e.dropped, firewall.Entry{Jail: jail, Addr: addr})
+			}
 			e.o.Logger.Info("local ban ended: the fleet lifted it", "jail", lb.Jail, "addr", lb.Addr, "lifted", c.at)
 		}
 		if !load {

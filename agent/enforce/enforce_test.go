@@ -182,7 +182,7 @@ func TestLocalBans(t *testing.T) {
 	// .8 expires (its ban time passes): the next reconcile drops it, and
 	// the file no longer holds it.
 	skew.Store(int64(3 * time.Minute))
-	e2.reconcile("test")
+	e2.reconcile(context.Background(), "test")
 	require.Zero(t, e2.Local())
 	sctx, stop := context.WithCancel(ctx)
 	stop() // RunSaver writes what changed, a last time, when it stops
@@ -209,7 +209,7 @@ func TestLocalBansRaceReconcile(t *testing.T) {
 	go func() {
 		defer close(done)
 		for range 200 {
-			e.reconcile("test")
+			e.reconcile(context.Background(), "test")
 		}
 	}()
 	now := time.Now()

@@ -6,4 +6,5 @@ import "errors"
 var (
 	errResync = errors.New("resync requested")
 	errBehind = errors.New("watch fell behind the bucket")
+	errGap    = errors.New("watch lost updates")
 )

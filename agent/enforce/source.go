@@ -19,8 +19,11 @@ type updates interface {
 	Stop() error
 }
 
-// pullBuffer is how many messages streamWatch lets the client buffer.
-const pullBuffer = 4096
+// pullBuffer is how many messages streamWatch lets the client buffer
+// (about 4 MB): reading a million bans, NATS delivers them faster than
+// with 4096 (by a tenth to a fifth with 16384, whose 8 MB the agent's
+// memory budget does not allow at a million bans).
+const pullBuffer = 8192
 
 // streamWatch reads the bans bucket like a KV watch (the last value of
 // each key, a nil entry once they are all delivered, then every change) but
@@ -28,7 +31,7 @@ const pullBuffer = 4096
 // messages, where a KV watch's push consumer lets up to 64 MB pile up in
 // the subscription while the firewall is slower than the bucket (and then
 // drops messages and resets the consumer).
-func streamWatch(ctx context.Context, js jetstream.JetStream) (updates, error) {
+func streamWatch(ctx context.Context, js jetstream.JetStream, drop func(rev uint64) bool) (updates, error) {
 	name := "KV_" + subject.BansBucket
 	stream, err := js.Stream(ctx, name)
 	if err != nil {
@@ -46,7 +49,7 @@ func streamWatch(ctx context.Context, js jetstream.JetStream) (updates, error) {
 	if err != nil {
 		return nil, fmt.Errorf("bans consumer: %w", err)
 	}
-	w := &pullWatch{ch: make(chan jetstream.KeyValueEntry, 256), it: it, stop: make(chan struct{})}
+	w := &pullWatch{ch: make(chan jetstream.KeyValueEntry, 256), it: it, stop: make(chan struct{}), drop: drop}
 	go w.run(empty)
 	return w, nil
 }
@@ -56,6 +59,7 @@ type pullWatch struct {
 	it   jetstream.MessagesContext
 	stop chan struct{}
 	once sync.Once
+	drop func(rev uint64) bool // tests: messages lost on the way
 }
 
 func (w *pullWatch) Updates() <-chan jetstream.KeyValueEntry { return w.ch }
@@ -94,7 +98,7 @@ func (w *pullWatch) run(empty bool) {
 			continue
 		}
 		key, ok := strings.CutPrefix(m.Subject(), prefix)
-		if !ok {
+		if !ok || (w.drop != nil && w.drop(meta.Sequence.Stream)) {
 			continue
 		}
 		ent := &kvEntry{key: key, value: m.Data(), rev: meta.Sequence.Stream, delta: meta.NumPending, created: meta.Timestamp, op: opOf(m)}

@@ -86,15 +86,18 @@ func (e *Enforcer) firewallEntry(k bkey, v bval, now time.Time) (firewall.Entry,
 	return firewall.Entry{Jail: e.jailNames[k.jail], Addr: k.addrOf(), Timeout: timeout}, true
 }
 
-// banSet is the desired state: IPv4 bans packed into a uint64 key (a Go
-// map of 16-byte slots: 36 MiB for a million bans, against 63 MiB with
-// bkey keys), IPv6 bans by bkey.
+// banSet is the desired state: IPv4 bans in one addrTable per jail and
+// kind (fleet or own), 12 bytes a slot (a Go map of uint64 keys takes 36
+// MiB for a million bans, these about 18), IPv6 bans in a map by bkey.
+// Slots of deleted bans stay allocated until their shard grows again or
+// empties.
 type banSet struct {
-	v4 map[uint64]bval
+	v4 []*addrTable // by jail id*2 + own
+	n4 int
 	v6 map[bkey]bval
 }
 
-func newBanSet() banSet { return banSet{v4: map[uint64]bval{}, v6: map[bkey]bval{}} }
+func newBanSet() banSet { return banSet{v6: map[bkey]bval{}} }
 
 // pack4 is the key of an IPv4 ban: address, jail id, own.
 func pack4(k bkey) uint64 {
@@ -111,43 +114,223 @@ func unpack4(u uint64) bkey {
 	return bkey{addr: a.As16(), jail: uint16(u >> 1), v4: true, own: u&1 == 1}
 }
 
-func (s banSet) get(k bkey) (bval, bool) {
-	if k.v4 {
-		v, ok := s.v4[pack4(k)]
-		return v, ok
+// table4 returns the table of k's jail and kind (nil if none and !make).
+func (s *banSet) table4(k bkey, create bool) *addrTable {
+	i := int(k.jail)*2 + b2i(k.own)
+	if i >= len(s.v4) {
+		if !create {
+			return nil
+		}
+		s.v4 = append(s.v4, make([]*addrTable, i+1-len(s.v4))...)
+	}
+	if s.v4[i] == nil && create {
+		s.v4[i] = &addrTable{}
+	}
+	return s.v4[i]
+}
+
+func b2i(b bool) int {
+	if b {
+		return 1
+	}
+	return 0
+}
+
+func addr4(k bkey) uint32 {
+	return uint32(k.addr[12])<<24 | uint32(k.addr[13])<<16 | uint32(k.addr[14])<<8 | uint32(k.addr[15])
+}
+
+// packed reports whether k goes to an addrTable (any other key, IPv6 or
+// one of the two addresses the tables reserve, goes to the map).
+func packed(k bkey) bool { return k.v4 && addr4(k) > slotGone }
+
+func (s *banSet) get(k bkey) (bval, bool) {
+	if packed(k) {
+		if t := s.table4(k, false); t != nil {
+			return t.get(addr4(k))
+		}
+		return bval{}, false
 	}
 	v, ok := s.v6[k]
 	return v, ok
 }
 
-func (s banSet) set(k bkey, v bval) {
-	if k.v4 {
-		s.v4[pack4(k)] = v
+func (s *banSet) set(k bkey, v bval) {
+	if packed(k) {
+		if s.table4(k, true).set(addr4(k), v) {
+			s.n4++
+		}
 		return
 	}
 	s.v6[k] = v
 }
 
-func (s banSet) del(k bkey) {
-	if k.v4 {
-		delete(s.v4, pack4(k))
+func (s *banSet) del(k bkey) {
+	if packed(k) {
+		if t := s.table4(k, false); t != nil && t.del(addr4(k)) {
+			s.n4--
+		}
 		return
 	}
 	delete(s.v6, k)
 }
 
-func (s banSet) len() int { return len(s.v4) + len(s.v6) }
+func (s *banSet) len() int { return s.n4 + len(s.v6) }
 
-// all yields every ban; fn may delete the ban it is given.
-func (s banSet) all(fn func(bkey, bval) bool) {
-	for u, v := range s.v4 {
-		if !fn(unpack4(u), v) {
+// all yields every ban; fn may delete the ban it is given (and no other).
+func (s *banSet) all(fn func(bkey, bval) bool) {
+	for i, t := range s.v4 {
+		if t == nil {
+			continue
+		}
+		jail, own := uint16(i/2), i%2 == 1
+		stop := false
+		t.all(func(a uint32, v bval) bool {
+			k := bkey{addr: netip.AddrFrom4([4]byte{byte(a >> 24), byte(a >> 16), byte(a >> 8), byte(a)}).As16(), jail: jail, v4: true, own: own}
+			if !fn(k, v) {
+				stop = true
+			}
+			return !stop
+		})
+		if stop {
 			return
 		}
 	}
 	for k, v := range s.v6 {
 		if !fn(k, v) {
 			return
+		}
+	}
+}
+
+// addrTable is a set of IPv4 addresses with a bval each: open addressing
+// with linear probing in addrShards shards that grow one at a time (by
+// about 1.6 times, so that slots stay 62-80% used and growing never holds
+// two copies of the whole table), 12 bytes a slot. Address 0 marks an
+// empty slot and 1 a deleted one (banSet keeps those two addresses, which
+// are no single host anyway, in its map).
+type addrTable struct {
+	shards [addrShards]addrShard
+}
+
+const (
+	addrShards = 64
+	slotEmpty  = 0
+	slotGone   = 1
+)
+
+type addrShard struct {
+	addrs      []uint32
+	vals       []bval
+	used, gone int // live slots, deleted ones
+}
+
+// hash4 spreads an address: the top 6 bits pick the shard, the next 32 the
+// first slot.
+func hash4(a uint32) uint64 { return uint64(a) * 0x9E3779B97F4A7C15 }
+
+func (t *addrTable) shard(h uint64) *addrShard { return &t.shards[h>>(64-6)] }
+
+// find returns the slot of a in s, or -1.
+func (s *addrShard) find(a uint32, h uint64) int {
+	n := len(s.addrs)
+	if n == 0 {
+		return -1
+	}
+	i := int((h << 6 >> 32) * uint64(n) >> 32)
+	for {
+		switch s.addrs[i] {
+		case a:
+			return i
+		case slotEmpty:
+			return -1
+		}
+		if i++; i == n {
+			i = 0
+		}
+	}
+}
+
+func (t *addrTable) get(a uint32) (bval, bool) {
+	h := hash4(a)
+	s := t.shard(h)
+	if i := s.find(a, h); i >= 0 {
+		return s.vals[i], true
+	}
+	return bval{}, false
+}
+
+// set stores v for a; it reports whether a is new.
+func (t *addrTable) set(a uint32, v bval) bool {
+	h := hash4(a)
+	s := t.shard(h)
+	if i := s.find(a, h); i >= 0 {
+		s.vals[i] = v
+		return false
+	}
+	if (s.used+s.gone+1)*5 > len(s.addrs)*4 {
+		s.resize(max(8, (s.used+1)*8/5))
+	}
+	n := len(s.addrs)
+	i := int((h << 6 >> 32) * uint64(n) >> 32)
+	for s.addrs[i] > slotGone {
+		if i++; i == n {
+			i = 0
+		}
+	}
+	if s.addrs[i] == slotGone {
+		s.gone--
+	}
+	s.addrs[i], s.vals[i] = a, v
+	s.used++
+	return true
+}
+
+// del removes a; it reports whether it was there.
+func (t *addrTable) del(a uint32) bool {
+	h := hash4(a)
+	s := t.shard(h)
+	i := s.find(a, h)
+	if i < 0 {
+		return false
+	}
+	s.addrs[i], s.vals[i] = slotGone, bval{}
+	s.used--
+	s.gone++
+	if s.used == 0 {
+		// Nothing left: the slots go (not while the shard is walked:
+		// all's loop reads the slices it started with).
+		*s = addrShard{}
+	}
+	return true
+}
+
+// resize rehashes s into n slots.
+func (s *addrShard) resize(n int) {
+	old, oldVals := s.addrs, s.vals
+	s.addrs, s.vals, s.gone = make([]uint32, n), make([]bval, n), 0
+	for j, a := range old {
+		if a <= slotGone {
+			continue
+		}
+		i := int((hash4(a) << 6 >> 32) * uint64(n) >> 32)
+		for s.addrs[i] != slotEmpty {
+			if i++; i == n {
+				i = 0
+			}
+		}
+		s.addrs[i], s.vals[i] = a, oldVals[j]
+	}
+}
+
+// all yields every address; fn may delete the one it is given.
+func (t *addrTable) all(fn func(uint32, bval) bool) {
+	for si := range t.shards {
+		addrs, vals := t.shards[si].addrs, t.shards[si].vals
+		for i, a := range addrs {
+			if a > slotGone && !fn(a, vals[i]) {
+				return
+			}
 		}
 	}
 }

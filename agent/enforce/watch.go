@@ -12,12 +12,13 @@ import (
 	"github.com/nats-io/nats.go/jetstream"
 
 	"github.com/banfleet/banfleet/agent/firewall"
+	"github.com/banfleet/banfleet/shared/subject"
 )
 
 const (
 	// loadChunk is how many bans of the initial values go into the firewall
 	// in one transaction: the load streams into the kernel as it arrives.
-	loadChunk = 20000
+	loadChunk = 10000
 	// repairChunk is how many elements one repair transaction adds or
 	// removes.
 	repairChunk = 20000
@@ -50,6 +51,9 @@ func (e *Enforcer) Run(ctx context.Context, kv jetstream.KeyValue) error {
 		case errors.Is(err, errBehind):
 			e.resyncs.WithLabelValues("behind").Inc()
 			e.o.Logger.Warn("bans watch restarted: it fell behind the bucket", "applied", e.applied.Load(), "last", e.last.Load())
+		case errors.Is(err, errGap):
+			e.resyncs.WithLabelValues("gap").Inc()
+			e.o.Logger.Warn("bans watch restarted: it lost updates", "err", err)
 		default:
 			e.resyncs.WithLabelValues("failed").Inc()
 			e.o.Logger.Warn("bans watch failed, retrying", "err", err)
@@ -131,7 +135,7 @@ func (e *Enforcer) watch(ctx context.Context, kv jetstream.KeyValue) error {
 	e.noteLast(start)
 	var w updates
 	if e.o.JetStream != nil {
-		w, err = streamWatch(ctx, e.o.JetStream)
+		w, err = streamWatch(ctx, e.o.JetStream, e.lose)
 	} else {
 		w, err = kv.WatchAll(ctx)
 	}
@@ -143,12 +147,44 @@ func (e *Enforcer) watch(ctx context.Context, kv jetstream.KeyValue) error {
 
 	// The initial values, up to the nil marker, go into the firewall in
 	// chunks as they arrive; then the bans the bucket no longer holds are
-	// dropped and the kernel is checked against the rest.
+	// dropped. The kernel is walked meanwhile (what it held before the
+	// load is checked; what the load writes, the kernel acknowledges):
+	// the reconcile that walks it repairs once the load is over.
 	e.mu.Lock()
 	e.loadGen++
 	load := e.loadGen
+	loading := make(chan struct{})
+	e.loading, e.loadOK = loading, false
 	e.mu.Unlock()
-	batch := make([]change, 0, loadChunk)
+	e.recheck("start")
+	// One goroutine decodes, another writes the kernel: two chunks take
+	// turns.
+	apply, free := make(chan []change, 1), make(chan []change, 2)
+	free <- make([]change, 0, loadChunk)
+	free <- make([]change, 0, loadChunk)
+	written := make(chan struct{})
+	go func() {
+		defer close(written)
+		for b := range apply {
+			e.applyChanges(b, true)
+			free <- b[:0]
+		}
+	}()
+	loaded := false
+	endLoad := func() {
+		e.mu.Lock()
+		e.loading, e.loadOK = nil, loaded
+		e.mu.Unlock()
+		close(loading)
+	}
+	defer func() {
+		if !loaded {
+			close(apply)
+			<-written
+			endLoad()
+		}
+	}()
+	batch := <-free
 	var maxRev uint64
 	for synced := false; !synced; {
 		select {
@@ -166,26 +202,35 @@ func (e *Enforcer) watch(ctx context.Context, kv jetstream.KeyValue) error {
 			}
 			maxRev = max(maxRev, ent.Revision())
 			e.noteLast(ent.Revision() + ent.Delta())
-			if c, ok := e.decode(ent); ok {
-				batch = append(batch, c)
+			if batch = batch[:len(batch)+1]; !e.decode(ent, &batch[len(batch)-1]) {
+				batch = batch[:len(batch)-1]
 			}
 			if len(batch) >= loadChunk {
-				e.applyChanges(batch, true)
-				batch = batch[:0]
+				apply <- batch
+				batch = <-free
 			}
 		}
 	}
-	e.applyChanges(batch, true)
+	apply <- batch
+	close(apply)
+	<-written
 	dropped := e.sweep(load)
+	loaded = true
+	endLoad()
 	e.noteApplied(max(start, maxRev))
 	e.loaded.Store(true)
 	e.o.Logger.Info("bans loaded", "bans", e.Desired(), "dropped", dropped, "revision", e.applied.Load())
-	e.recheck("start")
 
 	tick := time.NewTicker(e.o.Check)
 	defer tick.Stop()
 	prevApplied, prevLast := e.applied.Load(), e.last.Load()
+	// Every revision after the load's comes through this watch, in order,
+	// unless the bucket dropped it first (a newer value of its key, its
+	// TTL, a purge): the revisions skipped are checked at each check.
+	gaps := gapTracker{next: prevApplied + 1}
+	caughtUp := false // the last update said nothing else was pending
 	batch = make([]change, 0, e.o.MaxBatch)
+	// (the load's chunks are garbage now)
 	for {
 		select {
 		case <-ctx.Done():
@@ -198,13 +243,17 @@ func (e *Enforcer) watch(ctx context.Context, kv jetstream.KeyValue) error {
 			}
 			applied, last := e.applied.Load(), e.last.Load()
 			// A revision the bucket had a whole check ago is still not
-			// here, nothing arrived since and nothing waits: the watch
-			// lost updates (an ordered consumer that fell behind and
-			// whose reset failed, a consumer gone with its server).
-			if applied < prevLast && applied == prevApplied && len(updates) == 0 {
+			// here, nothing waits, and nothing arrived since or the
+			// watch says it has delivered everything: the watch lost
+			// updates (an ordered consumer that fell behind and whose
+			// reset failed, a consumer gone with its server).
+			if applied < prevLast && len(updates) == 0 && (applied == prevApplied || caughtUp) {
 				return errBehind
 			}
 			prevApplied, prevLast = applied, last
+			if err := e.checkGaps(ctx, &gaps); err != nil {
+				return err
+			}
 		case ent, ok := <-updates:
 			if !ok {
 				return errors.New("watch closed")
@@ -217,8 +266,10 @@ func (e *Enforcer) watch(ctx context.Context, kv jetstream.KeyValue) error {
 				}
 				rev = max(rev, ent.Revision())
 				e.noteLast(ent.Revision() + ent.Delta())
-				if c, ok := e.decode(ent); ok {
-					batch = append(batch, c)
+				gaps.see(ent.Revision())
+				caughtUp = ent.Delta() == 0
+				if batch = batch[:len(batch)+1]; !e.decode(ent, &batch[len(batch)-1]) {
+					batch = batch[:len(batch)-1]
 				}
 			}
 			take(ent)
@@ -250,14 +301,17 @@ func (e *Enforcer) checkEvery() time.Duration {
 }
 
 // sweep drops the bans the load generation did not see (the bucket no
-// longer holds them); the next reconcile removes their elements. It
-// returns how many it dropped.
+// longer holds them); the reconcile walking meanwhile, or the next one,
+// removes their elements. It returns how many it dropped.
 func (e *Enforcer) sweep(load uint16) int {
 	e.mu.Lock()
 	defer e.mu.Unlock()
 	n := 0
 	e.desired.all(func(k bkey, v bval) bool {
 		if v.load != load {
+			if v.walk == e.walkGen {
+				e.dropped = append(e.dropped, firewall.Entry{Jail: e.jailNames[k.jail], Addr: k.addrOf()})
+			}
 			e.desired.del(k)
 			n++
 		}
@@ -292,7 +346,7 @@ func (e *Enforcer) runChecker(ctx context.Context) {
 				continue // no watch has loaded the bucket: nothing to compare with
 			}
 		}
-		e.reconcile(why)
+		e.reconcile(ctx, why)
 		t.Reset(e.checkEvery())
 	}
 }
@@ -303,7 +357,7 @@ func (e *Enforcer) runChecker(ctx context.Context) {
 // it removes those still not wanted and adds the wanted ones it did not
 // find, in transactions of repairChunk elements. A change applied during
 // the walk is at worst written again.
-func (e *Enforcer) reconcile(why string) {
+func (e *Enforcer) reconcile(ctx context.Context, why string) {
 	e.walkMu.Lock()
 	defer e.walkMu.Unlock()
 	began := time.Now()
@@ -311,6 +365,7 @@ func (e *Enforcer) reconcile(why string) {
 	e.mu.Lock()
 	e.walkGen++
 	g := e.walkGen
+	e.walkDelta, e.dropped = 0, nil
 	expired := false
 	for k, b := range e.local {
 		if _, ok := e.entry(&b, now); !ok {
@@ -325,6 +380,10 @@ func (e *Enforcer) reconcile(why string) {
 
 	found := 0 // distinct wanted elements found (a dump may repeat some)
 	seenLocal := map[string]bool{}
+	// Elements not wanted when met (at a restart, while the load runs,
+	// that is most of the kernel): IPv4 ones packed in 8 bytes (pack4's
+	// key without own), the rest as entries.
+	var stale4 []uint64
 	var stale []firewall.Entry
 	err := e.o.Backend.Walk(func(en firewall.Entry) {
 		e.mu.Lock()
@@ -358,7 +417,11 @@ func (e *Enforcer) reconcile(why string) {
 			}
 		}
 		if !hit {
-			stale = append(stale, firewall.Entry{Jail: en.Jail, Addr: en.Addr})
+			if en.Addr.Is4() {
+				stale4 = append(stale4, pack4(e.keyOf(en.Jail, en.Addr, false)))
+			} else {
+				stale = append(stale, firewall.Entry{Jail: en.Jail, Addr: en.Addr})
+			}
 		}
 	})
 	if err != nil {
@@ -367,17 +430,55 @@ func (e *Enforcer) reconcile(why string) {
 		return
 	}
 	e.walkNs.Store(int64(time.Since(began)))
-	kernel := found + len(stale)
+
+	// A load under way: what it has not written yet looks missing or
+	// stale. Repair once it is over.
+	e.mu.Lock()
+	loading := e.loading
+	e.mu.Unlock()
+	if loading != nil {
+		select {
+		case <-loading:
+		case <-ctx.Done():
+			return
+		}
+		e.mu.Lock()
+		ok := e.loadOK
+		e.mu.Unlock()
+		if !ok {
+			e.o.Logger.Info("firewall reconcile abandoned: the load it waited for was interrupted", "why", why)
+			return
+		}
+	}
 
 	e.fwMu.Lock()
 	defer e.fwMu.Unlock()
-	// What is wanted and was not found; what was stale and still is.
+	// What is wanted and was not found; what was stale and still is. The
+	// kernel holds what the walk found, what it acknowledged since the walk
+	// began and the stale elements.
 	now = e.o.Now()
 	e.mu.Lock()
-	stale = slices.DeleteFunc(stale, func(en firewall.Entry) bool {
+	notStale := func(en firewall.Entry) bool {
 		_, local := e.local[localKey(en.Jail, en.Addr)]
 		return local || e.wantedLocked(en.Jail, en.Addr)
-	})
+	}
+	stale = slices.DeleteFunc(stale, notStale)
+	for _, u := range stale4 {
+		k := unpack4(u)
+		if en := (firewall.Entry{Jail: e.jailNames[k.jail], Addr: k.addrOf()}); !notStale(en) {
+			stale = append(stale, en)
+		}
+	}
+	stale4 = nil
+	kernel := found + e.walkDelta + len(stale)
+	// Bans that ended while the walk ran, whose elements it met (or that
+	// were written since it began): counted, now stale.
+	for _, d := range e.dropped {
+		if !notStale(d) {
+			stale = append(stale, d)
+		}
+	}
+	e.dropped = nil
 	var missing []bkey
 	want := 0
 	e.desired.all(func(k bkey, v bval) bool {
@@ -455,3 +556,70 @@ func (e *Enforcer) reconcile(why string) {
 // consumer (see Options.JetStream) instead of a KV watch; call it before
 // Run.
 func (e *Enforcer) ReadWith(js jetstream.JetStream) { e.o.JetStream = js }
+
+// maxGapSeqs bounds the skipped revisions a watch keeps for checking; more
+// than that between two checks and the watch is replaced.
+const maxGapSeqs = 4096
+
+// gapTracker notes the revisions a watch skipped.
+type gapTracker struct {
+	next     uint64   // the revision expected next
+	seqs     []uint64 // skipped, not yet checked
+	overflow bool     // more were skipped than seqs holds
+}
+
+// see notes that rev arrived.
+func (g *gapTracker) see(rev uint64) {
+	switch {
+	case rev > g.next:
+		for s := g.next; s < rev; s++ {
+			if len(g.seqs) == maxGapSeqs {
+				g.overflow = true
+				break
+			}
+			g.seqs = append(g.seqs, s)
+		}
+		g.next = rev + 1
+	case rev == g.next:
+		g.next++
+	default: // delivered again (an ordered consumer's reset): no longer missing
+		g.seqs = slices.DeleteFunc(g.seqs, func(s uint64) bool { return s == rev })
+	}
+}
+
+// checkGaps asks the bucket's stream whether it still holds a revision the
+// watch skipped: if it does, the watch lost it (a client that dropped
+// messages, a consumer that skipped them) and errGap says so. A revision
+// the stream no longer holds was dropped by the bucket, rightly. Without
+// Options.JetStream (a KV watch) skipped revisions are not checked.
+func (e *Enforcer) checkGaps(ctx context.Context, g *gapTracker) error {
+	if g.overflow {
+		return fmt.Errorf("%w: more than %d revisions skipped between two checks", errGap, maxGapSeqs)
+	}
+	if len(g.seqs) == 0 || e.o.JetStream == nil {
+		g.seqs = g.seqs[:0]
+		return nil
+	}
+	// The watch waits meanwhile: a short deadline.
+	ctx, cancel := context.WithTimeout(ctx, min(e.o.Check, 2*time.Second))
+	defer cancel()
+	seqs := g.seqs
+	g.seqs = nil
+	stream, err := e.o.JetStream.Stream(ctx, "KV_"+subject.BansBucket)
+	for _, seq := range seqs {
+		if err != nil {
+			break
+		}
+		_, err = stream.GetMsg(ctx, seq)
+		switch {
+		case err == nil:
+			return fmt.Errorf("%w: revision %d, still in the bucket, never arrived", errGap, seq)
+		case errors.Is(err, jetstream.ErrMsgNotFound):
+			err = nil
+		}
+	}
+	if err != nil {
+		e.o.Logger.Warn("revisions the bans watch skipped not checked", "revisions", len(seqs), "err", err)
+	}
+	return nil
+}

@@ -31,13 +31,14 @@ const (
 	maxAttempts = 4
 )
 
-// Elements per SetAddElements/SetDeleteElements call. All elements of a call
-// go into one netlink attribute, whose length is 16 bits; the library
-// silently truncates longer ones. With its timeout an element takes 28 bytes
-// (IPv4) or 40 bytes (IPv6).
+// Elements per SetAddElements/SetDeleteElements call: as many as one
+// netlink message carries. All elements of a call go into one netlink
+// attribute, whose length (its 4-byte header included) is 16 bits; the
+// library silently truncates longer ones. With its timeout an element
+// takes 28 bytes (IPv4) or 40 bytes (IPv6).
 const (
-	chunkV4 = 2000 // 56 000 bytes
-	chunkV6 = 1500 // 60 000 bytes
+	chunkV4 = (1<<16 - 1 - 4) / 28 // 2340: 65 520 bytes
+	chunkV6 = (1<<16 - 1 - 4) / 40 // 1638: 65 520 bytes
 )
 
 func chunkSize(f family) int {
@@ -68,6 +69,10 @@ type Nftables struct {
 	stale  bool   // sets must be re-read before the next transaction
 	lastID uint32 // set IDs handed out, unique within a batch
 	closed bool
+	// elems writes transactions that only change elements (the common
+	// case) when direct is set (by NewNftables: a kernel is there).
+	elems  elementWriter
+	direct bool
 
 	flushes int // transactions sent, for tests
 }
@@ -104,8 +109,9 @@ func NewNftables(opts NftOptions) (*Nftables, error) {
 			Priority: nftables.ChainPriorityRef(chainPriority),
 			Policy:   &accept,
 		},
-		specs: make(map[string]JailSpec),
-		stale: true,
+		specs:  make(map[string]JailSpec),
+		stale:  true,
+		direct: true,
 	}
 	conn, err := n.dial()
 	if err != nil {
@@ -586,6 +592,17 @@ func (n *Nftables) encode(c *nftables.Conn, p *plan) error {
 // in sync (the library reads every ack); after any other error it is
 // replaced.
 func (n *Nftables) commit(p *plan) error {
+	if n.direct && !n.elems.unsupported && !p.changesRules() {
+		err := n.commitElements(p)
+		if !errors.Is(err, errDestroyUnsupported) {
+			if err != nil {
+				n.stale = true
+				return fmt.Errorf("flush batch: %w", err)
+			}
+			return nil
+		}
+		n.log.Info("the kernel has no NFT_MSG_DESTROYSETELEM (Linux 6.3): deleting elements the older way")
+	}
 	c, err := n.connection()
 	if err != nil {
 		return err
@@ -673,7 +690,7 @@ func (n *Nftables) Apply(add, del []Entry) error {
 				return fmt.Errorf("apply: %w", err)
 			}
 		}
-		if attempt > 1 && len(del) > 0 {
+		if attempt > 1 && len(del) > 0 && (!n.direct || n.elems.unsupported) {
 			// Some element to delete is gone (expired, most likely):
 			// delete only those still there.
 			if del, err = n.presentOnly(del); err != nil {
@@ -753,6 +770,7 @@ func (n *Nftables) Close() error {
 		return nil
 	}
 	n.closed = true
+	n.elems.close()
 	if n.conn == nil {
 		return nil
 	}

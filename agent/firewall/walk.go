@@ -15,6 +15,9 @@ import (
 // dump message up to the largest buffer the socket has received into.
 const walkBufSize = 64 << 10
 
+// walkReadTimeout bounds the wait for each message of a set dump.
+const walkReadTimeout = 30 * time.Second
+
 // Walk implements Backend. It streams each set's dump from the kernel and
 // decodes the elements one by one, without materialising the set: listing a
 // million elements costs a 64 KiB buffer, not hundreds of megabytes.
@@ -108,11 +111,13 @@ func (n *Nftables) walkSet(c *netlink.Conn, k setKey, buf []byte, fn func(Entry)
 	if err != nil {
 		return err
 	}
-	if err := c.SetReadDeadline(time.Now().Add(time.Minute)); err != nil {
-		return err
-	}
 	defer func() { _ = c.SetReadDeadline(time.Time{}) }()
 	for {
+		// A deadline for each message, not the whole dump: a million
+		// elements take the kernel a minute and more on a busy host.
+		if err := c.SetReadDeadline(time.Now().Add(walkReadTimeout)); err != nil {
+			return err
+		}
 		var nr int
 		var rerr error
 		if err := rc.Read(func(fd uintptr) bool {

@@ -49,6 +49,7 @@ func readBucket(bucket string) []string {
 		"$JS.API.CONSUMER.INFO." + stream + ".>",
 		"$JS.API.CONSUMER.DELETE." + stream + ".>",
 		"$JS.API.CONSUMER.MSG.NEXT." + stream + ".>",
+		"$JS.API.DIRECT.GET." + stream, // by sequence: an agent checks a revision its watch skipped
 		"$JS.API.DIRECT.GET." + stream + ".>",
 		"$JS.FC." + stream + ".>",
 	}
