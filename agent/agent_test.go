@@ -15,7 +15,6 @@ import (
 
 	"github.com/banfleet/banfleet/agent"
 	"github.com/banfleet/banfleet/config"
-	"github.com/banfleet/banfleet/coordinator/serve"
 	"github.com/banfleet/banfleet/internal/testutil/natstest"
 	"github.com/banfleet/banfleet/shared/bans"
 	"github.com/banfleet/banfleet/shared/subject"
@@ -31,7 +30,8 @@ func TestAgentToCoordinator(t *testing.T) {
 	log := slog.New(slog.DiscardHandler)
 	ccfg := coordConfig(config.CoordNATS{URL: ns.URL}, 3, 10*time.Minute)
 	done := make(chan error, 3)
-	go func() { done <- serve.New(ccfg, log, prometheus.NewRegistry()).Run(ctx) }()
+	co := mustServe(t, ccfg, log, prometheus.NewRegistry())
+	go func() { done <- co.Run(ctx) }()
 
 	dir := t.TempDir()
 	logs := map[string]string{}
@@ -117,9 +117,8 @@ func TestHeartbeatMeansReading(t *testing.T) {
 	ctx, cancel := context.WithCancel(context.Background())
 	log := slog.New(slog.DiscardHandler)
 	done := make(chan error, 2)
-	go func() {
-		done <- serve.New(coordConfig(config.CoordNATS{URL: ns.URL}, 1, time.Hour), log, prometheus.NewRegistry()).Run(ctx)
-	}()
+	co := mustServe(t, coordConfig(config.CoordNATS{URL: ns.URL}, 1, time.Hour), log, prometheus.NewRegistry())
+	go func() { done <- co.Run(ctx) }()
 	logPath := filepath.Join(t.TempDir(), "auth.log")
 	require.NoError(t, os.WriteFile(logPath, []byte("Nov 26 06:00:00 h1 sshd[1]: Server listening on 0.0.0.0 port 22.\n"), 0o600))
 	acfg := &config.Agent{Host: "h1", NATS: config.AgentNATS{URL: ns.URL}, StateDir: t.TempDir(),

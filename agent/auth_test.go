@@ -21,7 +21,6 @@ import (
 	"golang.org/x/crypto/bcrypt"
 
 	"github.com/banfleet/banfleet/config"
-	"github.com/banfleet/banfleet/coordinator/serve"
 	"github.com/banfleet/banfleet/internal/testutil/testpki"
 	"github.com/banfleet/banfleet/shared/bans"
 	"github.com/banfleet/banfleet/shared/subject"
@@ -56,7 +55,8 @@ func TestPerHostNATSUsers(t *testing.T) {
 	ctx, cancel := context.WithCancel(context.Background())
 	log := slog.New(slog.DiscardHandler)
 	done := make(chan error, 2)
-	go func() { done <- serve.New(ccfg, log, prometheus.NewRegistry()).Run(ctx) }()
+	co := mustServe(t, ccfg, log, prometheus.NewRegistry())
+	go func() { done <- co.Run(ctx) }()
 	t.Cleanup(func() {
 		cancel()
 		for range 2 {

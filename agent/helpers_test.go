@@ -13,6 +13,7 @@ import (
 
 	"github.com/banfleet/banfleet/agent"
 	"github.com/banfleet/banfleet/config"
+	"github.com/banfleet/banfleet/coordinator/serve"
 	"github.com/banfleet/banfleet/shared/netaddr"
 	"github.com/banfleet/banfleet/shared/subject"
 )
@@ -79,4 +80,12 @@ func mustNew(t *testing.T, cfg *config.Agent, log *slog.Logger, reg *prometheus.
 	a, err := agent.New(t.Context(), cfg, log, reg, version)
 	require.NoError(t, err)
 	return a
+}
+
+// mustServe builds a coordinator (serve.New), failing the test if it cannot.
+func mustServe(t *testing.T, cfg *config.Coord, log *slog.Logger, reg *prometheus.Registry) *serve.Coordinator {
+	t.Helper()
+	c, err := serve.New(cfg, log, reg)
+	require.NoError(t, err)
+	return c
 }

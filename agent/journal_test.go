@@ -16,7 +16,6 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/banfleet/banfleet/config"
-	"github.com/banfleet/banfleet/coordinator/serve"
 	"github.com/banfleet/banfleet/internal/testutil/f2bref"
 	"github.com/banfleet/banfleet/internal/testutil/natstest"
 	"github.com/banfleet/banfleet/shared/bans"
@@ -89,7 +88,8 @@ func testJournalJail(t *testing.T, remote, top, jail string) {
 	// agent reports from Debian's jail.conf.
 	ccfg := coordConfig(config.CoordNATS{URL: ns.URL}, 3, time.Hour)
 	done := make(chan error, 2)
-	go func() { done <- serve.New(ccfg, log, prometheus.NewRegistry()).Run(ctx) }()
+	co := mustServe(t, ccfg, log, prometheus.NewRegistry())
+	go func() { done <- co.Run(ctx) }()
 	ag := mustNew(t, acfg, log, prometheus.NewRegistry(), "test")
 	go func() { done <- ag.Run(ctx) }()
 	t.Cleanup(func() {

@@ -13,7 +13,6 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/banfleet/banfleet/config"
-	"github.com/banfleet/banfleet/coordinator/serve"
 	"github.com/banfleet/banfleet/internal/testutil/natstest"
 )
 
@@ -36,7 +35,8 @@ func TestTwoJailsOneLine(t *testing.T) {
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 2)
 	log := slog.New(slog.DiscardHandler)
-	go func() { done <- serve.New(ccfg, log, creg).Run(ctx) }()
+	co := mustServe(t, ccfg, log, creg)
+	go func() { done <- co.Run(ctx) }()
 	ag := mustNew(t, acfg, log, areg, "test")
 	go func() { done <- ag.Run(ctx) }()
 	t.Cleanup(func() {

@@ -16,7 +16,6 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/banfleet/banfleet/config"
-	"github.com/banfleet/banfleet/coordinator/serve"
 	"github.com/banfleet/banfleet/shared/bans"
 	"github.com/banfleet/banfleet/shared/subject"
 	"github.com/banfleet/banfleet/shared/wire"
@@ -49,7 +48,8 @@ func TestStolenHostLogin(t *testing.T) {
 	creg := prometheus.NewRegistry()
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
-	go func() { done <- serve.New(ccfg, slog.New(slog.DiscardHandler), creg).Run(ctx) }()
+	co := mustServe(t, ccfg, slog.New(slog.DiscardHandler), creg)
+	go func() { done <- co.Run(ctx) }()
 	t.Cleanup(func() { cancel(); require.NoError(t, <-done) })
 
 	var admin *nats.Conn

@@ -51,7 +51,10 @@ func newServeCommand() *cobra.Command {
 			}
 			log := obs.NewLogger(os.Stderr, cfg.Log.Format, cfg.Log.SlogLevel())
 			logNATS(log, cfg, time.Now())
-			c := serve.New(cfg, log, obs.NewRegistry())
+			c, err := serve.New(cfg, log, obs.NewRegistry())
+			if err != nil {
+				return err
+			}
 			c.PprofListen = pprof
 			return c.Run(cmd.Context())
 		},

@@ -25,7 +25,9 @@ func testCoordinator(t testing.TB) *Coordinator {
 	require.NoError(t, err)
 	pol := config.JailPolicy{BanTime: time.Hour, FindTime: time.Hour, MaxRetry: 3, Scope: "fleet", Quorum: 1, Ignore: &netaddr.Set{}}
 	cfg := &config.Coord{Name: "c1", Defaults: pol, Jails: map[string]config.JailPolicy{"sshd": pol}, Ignore: ign, Limits: config.Limits{OffenceRate: 1000}}
-	return New(cfg, slog.New(slog.NewTextHandler(io.Discard, nil)), prometheus.NewRegistry())
+	c, err := New(cfg, slog.New(slog.NewTextHandler(io.Discard, nil)), prometheus.NewRegistry())
+	require.NoError(t, err)
+	return c
 }
 
 // offenceMsgs are n offences of host, each of its own address.

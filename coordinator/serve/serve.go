@@ -136,14 +136,22 @@ type Coordinator struct {
 	// exemptDirty is signalled when the fleet's addresses may have changed.
 	exemptDirty chan struct{}
 
+	// users are the embedded server's logins (nil: none, or an external
+	// server); self the coordinator's own login to it.
+	users []*server.User
+	self  []nats.Option
+	ran   atomic.Bool
+
 	// PprofListen, when set before Run, is where Go's profiles are served
 	// (net/http/pprof): for measuring, never on by default.
 	PprofListen string
 }
 
-// New prepares a coordinator; Run starts it.
-func New(cfg *config.Coord, log *slog.Logger, reg *prometheus.Registry) *Coordinator {
-	return &Coordinator{
+// New builds a coordinator: its metrics, its decision engine and, for the
+// embedded NATS server, the logins (agents', admins' and its own fresh
+// secret). It fails with an error naming what; Run runs it.
+func New(cfg *config.Coord, log *slog.Logger, reg *prometheus.Registry) (*Coordinator, error) {
+	c := &Coordinator{
 		cfg:    cfg,
 		log:    log,
 		reg:    reg,
@@ -156,42 +164,54 @@ func New(cfg *config.Coord, log *slog.Logger, reg *prometheus.Registry) *Coordin
 		disagree:    map[string]string{},
 		exemptDirty: make(chan struct{}, 1),
 	}
+	if cfg.NATS.URL == "" && len(cfg.NATS.Users) > 0 {
+		users, own, err := embeddedLogins(cfg.NATS.Users)
+		if err != nil {
+			return nil, err
+		}
+		c.users, c.self = users, []nats.Option{nats.UserInfo(coordUser, own)}
+	}
+	return c, nil
+}
+
+// embeddedLogins are the embedded server's users: the configured agents
+// and admins, and the coordinator itself with a fresh secret each start
+// (returned in clear for its own connection; the server keeps only its
+// bcrypt hash, like the operator's hashed passwords — cost 4 is plenty for
+// 192 random bits).
+func embeddedLogins(configured map[string]config.NATSUser) ([]*server.User, string, error) {
+	agents, admins := map[string]string{}, map[string]string{}
+	for name, u := range configured {
+		if u.Role == "agent" {
+			agents[name] = u.Password
+		} else {
+			admins[name] = u.Password
+		}
+	}
+	secret := make([]byte, 24)
+	if _, err := rand.Read(secret); err != nil {
+		return nil, "", fmt.Errorf("coordinator secret: %w", err)
+	}
+	own := hex.EncodeToString(secret)
+	hash, err := bcrypt.GenerateFromPassword([]byte(own), bcrypt.MinCost)
+	if err != nil {
+		return nil, "", fmt.Errorf("coordinator secret: %w", err)
+	}
+	admins[coordUser] = string(hash)
+	return natsd.Users(agents, admins), own, nil
 }
 
 // Run serves until ctx ends.
 func (c *Coordinator) Run(ctx context.Context) error {
+	if !c.ran.CompareAndSwap(false, true) {
+		return errors.New("coordinator: Run called twice")
+	}
 	url := c.cfg.NATS.URL
 	var embedded *natsd.Server
-	var self []nats.Option
+	self := c.self
 	if url == "" {
-		var users []*server.User
-		if len(c.cfg.NATS.Users) > 0 {
-			agents, admins := map[string]string{}, map[string]string{}
-			for name, u := range c.cfg.NATS.Users {
-				if u.Role == "agent" {
-					agents[name] = u.Password
-				} else {
-					admins[name] = u.Password
-				}
-			}
-			// The coordinator's own connection: a fresh secret each start.
-			secret := make([]byte, 24)
-			if _, err := rand.Read(secret); err != nil {
-				return fmt.Errorf("coordinator secret: %w", err)
-			}
-			// The server keeps only its bcrypt hash, like the operator's
-			// hashed passwords (cost 4 is plenty for 192 random bits).
-			own := hex.EncodeToString(secret)
-			hash, err := bcrypt.GenerateFromPassword([]byte(own), bcrypt.MinCost)
-			if err != nil {
-				return fmt.Errorf("coordinator secret: %w", err)
-			}
-			admins[coordUser] = string(hash)
-			users = natsd.Users(agents, admins)
-			self = append(self, nats.UserInfo(coordUser, own))
-		}
 		var err error
-		embedded, err = natsd.Start(natsd.Options{Listen: c.cfg.NATS.Listen, StoreDir: c.cfg.NATS.StoreDir, Name: c.cfg.Name, Logger: c.log, Users: users,
+		embedded, err = natsd.Start(natsd.Options{Listen: c.cfg.NATS.Listen, StoreDir: c.cfg.NATS.StoreDir, Name: c.cfg.Name, Logger: c.log, Users: c.users,
 			CertFile: c.cfg.NATS.TLS.Cert, KeyFile: c.cfg.NATS.TLS.Key})
 		if err != nil {
 			return err
