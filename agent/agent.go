@@ -227,7 +227,8 @@ func (a *Agent) Run(ctx context.Context) error {
 		return fail(fmt.Errorf("jetstream: %w", err))
 	}
 	a.pub.Attach(js)
-	for verb, answer := range map[string]nats.MsgHandler{"firewall": a.answerFirewall, "health": a.answerHealth} {
+	firewallAnswer := func(m *nats.Msg) { a.answerFirewall(nc, m) }
+	for verb, answer := range map[string]nats.MsgHandler{"firewall": firewallAnswer, "health": a.answerHealth} {
 		sub, err := nc.Subscribe(subject.AgentRequest(a.cfg.Host, verb), answer)
 		if err != nil {
 			return fail(fmt.Errorf("subscribe to %s requests: %w", verb, err))
@@ -413,26 +414,6 @@ func (a *Agent) refreshOwn() []netip.Addr {
 	}
 	a.own.Replace(ps)
 	return addrs
-}
-
-func (a *Agent) answerFirewall(m *nats.Msg) {
-	st := wire.FirewallState{Host: a.cfg.Host, Backend: a.cfg.Firewall.Backend, Entries: []wire.FirewallEntry{}}
-	st.Behind, _, _ = a.enf.Lag()
-	es, err := a.fw.List()
-	if err != nil {
-		st.Error = err.Error()
-	}
-	for _, e := range es {
-		st.Entries = append(st.Entries, wire.FirewallEntry{Jail: e.Jail, Addr: e.Addr, ExpiresIn: e.Timeout.Seconds(), Local: a.enf.LocalOnly(e.Jail, e.Addr)})
-	}
-	data, err := wire.Encode(&st)
-	if err != nil {
-		a.log.Error("firewall state not encodable", "err", err)
-		return
-	}
-	if err := m.Respond(data); err != nil {
-		a.log.Warn("firewall request not answered", "err", err)
-	}
 }
 
 // answerHealth answers a live health request (coord health).

@@ -729,7 +729,7 @@ func unbanFile(cmd *cobra.Command, g *globals, file, jail string) error {
 	if err != nil {
 		return err
 	}
-	views, err := askAll(s.ctx, g, s.nc, s.js, nil)
+	views, err := askLocal(s.ctx, g, s.nc, s.js)
 	if err != nil {
 		return err
 	}
@@ -849,7 +849,7 @@ the file was banned.`,
 			}
 			// Bans agents made alone while NATS was away are not in the
 			// bucket: ask the hosts, and lift those by a purge marker.
-			views, err := askAll(ctx, g, s.nc, js, nil)
+			views, err := askLocal(ctx, g, s.nc, js)
 			if err != nil {
 				return err
 			}

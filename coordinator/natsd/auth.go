@@ -33,10 +33,16 @@ func AgentPermissions(host string) *server.Permissions {
 			subject.AgentRequest(host, ">"),
 			subject.ExemptUpdates,
 		}},
-		// Replies to requests (coord bans --cluster) go to the asker's inbox.
-		Response: &server.ResponsePermission{MaxMsgs: 1},
+		// Replies to requests (coord bans --cluster) go to the asker's
+		// inbox: a firewall answer comes in parts, each under the
+		// server's max payload (wire.FirewallPart).
+		Response: &server.ResponsePermission{MaxMsgs: maxAnswerParts},
 	}
 }
+
+// maxAnswerParts bounds the messages an agent may send in answer to one
+// request: a firewall answer of a million elements takes a few dozen parts.
+const maxAnswerParts = 4096
 
 // readBucket is what reading and watching a KV bucket takes: its stream's
 // info, ordered consumers on it, direct gets and flow control.
