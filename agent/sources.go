@@ -20,6 +20,7 @@ import (
 	"github.com/banfleet/banfleet/agent/internal/atomicfile"
 	"github.com/banfleet/banfleet/agent/jailfilter"
 	"github.com/banfleet/banfleet/agent/journal"
+	"github.com/banfleet/banfleet/agent/publish"
 	"github.com/banfleet/banfleet/agent/tail"
 	"github.com/banfleet/banfleet/config"
 	"github.com/banfleet/banfleet/config/fail2ban"
@@ -429,7 +430,7 @@ func (a *Agent) handler(jail string, flt filter.AtFilter) lineHandler {
 			// The jail is part of the identity: two jails on one file that
 			// both match a line count it each (JetStream keeps one message
 			// per Msg-Id).
-			ID:   jail + "/" + src.place() + "-" + hashBytes(line),
+			ID:   publish.OffenceID(jail, src.place(), line),
 			Host: a.cfg.Host,
 			Jail: jail,
 			Addr: addr,

@@ -2,15 +2,27 @@
 // published with a Msg-Id built from the host and the offence's id, so a
 // retry (after a timeout, a reconnect or an agent restart that re-reads the
 // same lines) is stored once: the stream de-duplicates it.
+//
+// Offences are pipelined: up to maxInFlight are sent ahead of their acks,
+// and the acks are handled in order, so an offence is marked done (the
+// source's saved position may pass it) only when it and all before it are
+// stored. While the connection holds they are stored in the order queued;
+// when one is lost with a connection, the ones sent after it may be stored
+// before it is sent again (at most maxInFlight later; the coordinator
+// orders a window's offences by time).
 package publish
 
 import (
 	"context"
+	"crypto/sha256"
+	"encoding/base64"
 	"errors"
+	"fmt"
 	"log/slog"
 	"sync/atomic"
 	"time"
 
+	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 	"github.com/prometheus/client_golang/prometheus"
 
@@ -19,7 +31,7 @@ import (
 	"github.com/banfleet/banfleet/shared/wire"
 )
 
-// Publisher queues offences and publishes them in order.
+// Publisher queues offences and publishes them in order, pipelined.
 type Publisher struct {
 	js     jetstream.JetStream
 	host   string
@@ -32,18 +44,19 @@ type Publisher struct {
 	// change them).
 	minBackoff, maxBackoff time.Duration
 
-	// failingSince is when the publish that is still failing first failed
-	// (Unix nanoseconds; 0: the last attempt succeeded).
+	// failingSince is when the oldest offence in flight, still not
+	// stored, first failed (Unix nanoseconds; 0: the last ack was a
+	// success).
 	failingSince atomic.Int64
-	// unstored counts offences queued and not stored yet (the one being
-	// sent included).
+	// unstored counts offences queued and not stored yet (those in
+	// flight included).
 	unstored atomic.Int64
 
 	published, duplicates, dropped, errors prometheus.Counter
 }
 
-// FailingSince is when the offence being published first failed to be
-// stored, or zero when the last attempt succeeded.
+// FailingSince is when the oldest offence in flight first failed to be
+// stored, or zero when the last ack was a success.
 func (p *Publisher) FailingSince() time.Time {
 	if s := p.failingSince.Load(); s != 0 {
 		return time.Unix(0, s)
@@ -51,14 +64,14 @@ func (p *Publisher) FailingSince() time.Time {
 	return time.Time{}
 }
 
-// Queued is how many offences wait to be stored: those queued and the one
-// being sent.
+// Queued is how many offences wait to be stored: those queued and those
+// in flight.
 func (p *Publisher) Queued() int { return int(p.unstored.Load()) }
 
 // Options configures a Publisher.
 type Options struct {
 	Host     string
-	Queue    int // offences held while NATS is slow or away; default 10000
+	Queue    int // offences held while NATS is slow or away, besides those in flight; default 10000
 	Shards   int // default subject.DefaultShards
 	Logger   *slog.Logger
 	Registry prometheus.Registerer
@@ -109,7 +122,8 @@ type queued struct {
 
 // Offer queues an offence. When the queue is full (NATS slow or away) it
 // blocks, so the log is not read further: the log file itself is the
-// spool. done, if not nil, is called once JetStream has stored the offence.
+// spool. done, if not nil, is called once JetStream has stored the offence
+// and every offence offered before it, in the order offered.
 // Offer reports false when ctx ended first (or had ended).
 func (p *Publisher) Offer(ctx context.Context, o *wire.Offence, done func()) bool {
 	if ctx.Err() != nil {
@@ -131,86 +145,188 @@ func (p *Publisher) Offer(ctx context.Context, o *wire.Offence, done func()) boo
 // MsgID is the JetStream de-duplication id of an offence.
 func MsgID(o *wire.Offence) string { return o.Host + "/" + o.ID }
 
-// Run publishes queued offences until ctx ends, retrying each with the same
-// Msg-Id until JetStream stores it. When ctx ends it still tries, for up to
-// drainFor, to send what is queued.
+// Run publishes queued offences until ctx ends. Up to maxInFlight are sent
+// ahead of their acks; the acks are handled in the order the offences were
+// queued, and an offence is done (its done called) only once it and every
+// offence before it are stored. When the oldest one in flight fails (an
+// error, no ack within ackWait, a send refused), it and everything sent
+// after it are sent again with the same Msg-Ids, after a backoff: what was
+// stored already is not stored twice. When ctx ends it still tries, for up
+// to drainFor, to send what is in flight and queued.
 func (p *Publisher) Run(ctx context.Context) error {
-	for {
-		select {
-		case <-ctx.Done():
-			p.drain()
-			return nil
-		case q := <-p.queue:
-			if err := p.publish(ctx, q.o); err != nil {
-				p.unsent(1)
-				p.drain()
-				return nil // ctx ended
-			}
-			p.unstored.Add(-1)
-			if q.done != nil {
-				q.done()
-			}
-		}
-	}
-}
-
-// drainFor bounds the send of the queue at shutdown.
-const drainFor = 2 * time.Second
-
-func (p *Publisher) drain() {
-	ctx, cancel := context.WithTimeout(context.Background(), drainFor)
-	defer cancel()
-	for {
-		select {
-		case q := <-p.queue:
-			if p.publish(ctx, q.o) != nil {
-				p.unsent(1 + len(p.queue))
-				return
-			}
-			p.unstored.Add(-1)
-			if q.done != nil {
-				q.done()
-			}
-		default:
-			return
-		}
-	}
-}
-
-func (p *Publisher) unsent(n int) {
-	p.dropped.Add(float64(n))
-	p.log.Warn("offences not sent before stopping; they are read again at the next start", "count", n)
-}
-
-func (p *Publisher) publish(ctx context.Context, o *wire.Offence) error {
-	data, err := wire.Encode(o)
+	pj, err := p.asyncPublisher()
 	if err != nil {
-		p.log.Error("offence not encodable", "err", err)
+		return err
+	}
+	var w window
+	if p.pump(ctx, pj, &w, false) == nil {
 		return nil
 	}
-	subj := subject.Offence(subject.Shard(netaddr.Canonical(o.Addr), p.shards), p.host)
+	dctx, cancel := context.WithTimeout(context.Background(), drainFor)
+	defer cancel()
+	if p.pump(dctx, pj, &w, true) != nil {
+		p.unsent(len(w) + len(p.queue))
+	}
+	return nil
+}
+
+// maxInFlight bounds the offences sent and not acknowledged yet. One
+// offence per round trip caps a host at 1/RTT offences/s however fast the
+// server is; 256 in flight (about 80 kB of messages) keep a LAN or WAN
+// round trip covered at tens of thousands of offences/s, while bounding
+// what a failure sends again and staying well under the pending acks
+// allowed to the publishing context (maxPendingAcks).
+const maxInFlight = 256
+
+// maxPendingAcks bounds the acks the publishing context waits for: those
+// in flight and those of sends given up on after a failure (each is
+// dropped by the client after ackWait).
+const maxPendingAcks = 4 * maxInFlight
+
+// ackWait is how long a sent offence waits for its ack before it and
+// what follows it are sent again.
+const ackWait = 2 * time.Second
+
+// asyncPublisher is a JetStream context on the attached connection for
+// this publisher's sends alone: its acks time out after ackWait (an ack
+// that never comes would otherwise hold its slot for ever).
+func (p *Publisher) asyncPublisher() (jetstream.JetStream, error) {
+	if p.js == nil {
+		return nil, errors.New("publish offences: no JetStream attached")
+	}
+	pj, err := jetstream.New(p.js.Conn(), jetstream.WithPublishAsyncTimeout(ackWait), jetstream.WithPublishAsyncMaxPending(maxPendingAcks))
+	if err != nil {
+		return nil, fmt.Errorf("publish offences: %w", err)
+	}
+	return pj, nil
+}
+
+// flight is a queued offence taken by Run: encoded, and sent or not.
+type flight struct {
+	q    queued
+	subj string
+	data []byte // nil: not encodable (logged), done without a send
+	fut  jetstream.PubAckFuture
+	// err is why the last send was refused (fut is nil then); nil with
+	// fut nil: not sent yet (a send before it was refused).
+	err error
+}
+
+// window holds the offences taken from the queue and not stored yet, in
+// order. Each one sent was sent after all before it; after a refused send
+// nothing more is sent until the window is sent again.
+type window []*flight
+
+func (p *Publisher) take(q queued) *flight {
+	f := &flight{q: q}
+	data, err := wire.Encode(q.o)
+	if err != nil {
+		p.log.Error("offence not encodable", "jail", q.o.Jail, "id", q.o.ID, "err", err)
+		return f
+	}
+	f.data = data
+	f.subj = subject.Offence(subject.Shard(netaddr.Canonical(q.o.Addr), p.shards), p.host)
+	return f
+}
+
+// send sends f; it reports false when the send was refused.
+func (p *Publisher) send(pj jetstream.JetStream, f *flight) bool {
+	f.fut, f.err = nil, nil
+	if f.data == nil {
+		return true
+	}
+	if !pj.Conn().IsConnected() {
+		// Not into the client's reconnect buffer: what was lost with the
+		// connection is sent again first, and what follows after it.
+		f.err = nats.ErrDisconnected
+		return false
+	}
+	fut, err := pj.PublishAsync(f.subj, f.data, jetstream.WithMsgID(MsgID(f.q.o)), jetstream.WithStallWait(ackWait))
+	if err != nil {
+		f.err = err
+		return false
+	}
+	f.fut = fut
+	return true
+}
+
+// pump sends and settles offences in order until ctx ends (it returns
+// ctx's error) or, with untilEmpty, until nothing is queued or in flight
+// (it returns nil).
+func (p *Publisher) pump(ctx context.Context, pj jetstream.JetStream, w *window, untilEmpty bool) error {
 	backoff := p.minBackoff
+	// blocked: a send was refused; nothing after it is sent until the
+	// window is sent again.
+	blocked := false
 	for {
-		pctx, cancel := context.WithTimeout(ctx, 2*time.Second)
-		ack, err := p.js.Publish(pctx, subj, data, jetstream.WithMsgID(MsgID(o)))
-		cancel()
-		if err == nil {
-			p.failingSince.Store(0)
-			if ack.Duplicate {
-				p.duplicates.Inc()
+		// Take what is queued: without waiting when something is in
+		// flight (its ack is waited for below).
+		for len(*w) < maxInFlight && !blocked {
+			var q queued
+			if len(*w) == 0 {
+				if untilEmpty {
+					select {
+					case q = <-p.queue:
+					default:
+						return nil
+					}
+				} else {
+					select {
+					case <-ctx.Done():
+						return ctx.Err()
+					case q = <-p.queue:
+					}
+				}
 			} else {
-				p.published.Inc()
+				select {
+				case q = <-p.queue:
+				default:
+				}
+				if q.o == nil {
+					break
+				}
 			}
-			p.log.Debug("offence published", "jail", o.Jail, "addr", o.Addr, "id", o.ID, "duplicate", ack.Duplicate)
-			return nil
+			f := p.take(q)
+			*w = append(*w, f)
+			blocked = !p.send(pj, f)
 		}
-		if ctx.Err() != nil {
-			return ctx.Err()
+		head := (*w)[0]
+		var err error
+		switch {
+		case head.data == nil: // not encodable: nothing to wait for
+			p.settle(w, nil)
+			continue
+		case head.fut == nil:
+			err = head.err
+			if err == nil {
+				err = errNotSent
+			}
+		default:
+			var take <-chan queued
+			if len(*w) < maxInFlight && !blocked {
+				take = p.queue
+			}
+			select {
+			case ack := <-head.fut.Ok():
+				p.settle(w, ack)
+				backoff = p.minBackoff
+				continue
+			case err = <-head.fut.Err():
+			case q := <-take:
+				f := p.take(q)
+				*w = append(*w, f)
+				blocked = !p.send(pj, f)
+				continue
+			case <-ctx.Done():
+				return ctx.Err()
+			}
 		}
+		// The oldest offence was not stored: wait, then send it and all
+		// after it again.
 		p.errors.Inc()
 		p.failingSince.CompareAndSwap(0, time.Now().UnixNano())
-		if !errors.Is(err, context.DeadlineExceeded) {
-			p.log.Warn("publish failed, retrying", "jail", o.Jail, "addr", o.Addr, "err", err, "retry_in", backoff)
+		if !errors.Is(err, jetstream.ErrAsyncPublishTimeout) && !errors.Is(err, context.DeadlineExceeded) {
+			p.log.Warn("publish failed, retrying", "jail", head.q.o.Jail, "addr", head.q.o.Addr, "in_flight", len(*w), "err", err, "retry_in", backoff)
 		}
 		t := time.NewTimer(backoff)
 		select {
@@ -220,18 +336,102 @@ func (p *Publisher) publish(ctx context.Context, o *wire.Offence) error {
 		case <-p.wake:
 			t.Stop()
 			backoff = p.minBackoff
-			continue
 		case <-t.C:
+			backoff = min(backoff*2, p.maxBackoff)
 		}
-		backoff = min(backoff*2, p.maxBackoff)
+		blocked = !p.resend(pj, *w)
 	}
 }
 
+// resend sends w again in order, but not what is known stored already.
+// It stops at a refused send and reports false then.
+func (p *Publisher) resend(pj jetstream.JetStream, w window) bool {
+	for i, f := range w {
+		if f.fut != nil {
+			select {
+			case ack := <-f.fut.Ok():
+				// Stored since: keep the ack for settle.
+				f.fut = storedFuture{ack}
+				continue
+			default:
+			}
+		}
+		if !p.send(pj, f) {
+			for _, after := range w[i+1:] {
+				if _, stored := after.fut.(storedFuture); !stored {
+					after.fut, after.err = nil, nil // not sent since
+				}
+			}
+			return false
+		}
+	}
+	return true
+}
+
+// settle completes the oldest offence in w: JetStream has stored it
+// (ack), or it is not encodable (ack nil).
+func (p *Publisher) settle(w *window, ack *jetstream.PubAck) {
+	f := (*w)[0]
+	(*w)[0] = nil
+	*w = (*w)[1:]
+	if ack != nil {
+		p.failingSince.Store(0)
+		if ack.Duplicate {
+			p.duplicates.Inc()
+		} else {
+			p.published.Inc()
+		}
+		p.log.Debug("offence published", "jail", f.q.o.Jail, "addr", f.q.o.Addr, "id", f.q.o.ID, "duplicate", ack.Duplicate)
+	}
+	p.unstored.Add(-1)
+	if f.q.done != nil {
+		f.q.done()
+	}
+}
+
+// storedFuture is the future of a send whose ack came already.
+type storedFuture struct{ ack *jetstream.PubAck }
+
+func (s storedFuture) Ok() <-chan *jetstream.PubAck {
+	c := make(chan *jetstream.PubAck, 1)
+	c <- s.ack
+	return c
+}
+func (storedFuture) Err() <-chan error { return nil }
+func (storedFuture) Msg() *nats.Msg    { return nil }
+
+var _ jetstream.PubAckFuture = storedFuture{}
+
+// drainFor bounds the send of what is in flight and queued at shutdown.
+const drainFor = 2 * time.Second
+
+func (p *Publisher) unsent(n int) {
+	p.dropped.Add(float64(n))
+	p.log.Warn("offences not sent before stopping; they are read again at the next start", "count", n)
+}
+
 // Retry delays of a publish that failed: doubling from minBackoff up to
-// maxBackoff. A publish attempt itself waits up to 2 s for its ack, so an
+// maxBackoff. A publish attempt itself waits up to ackWait for its ack, so an
 // outage costs at most about 3 s of delay after NATS is back, and nothing
 // once the reconnection is announced (Wake).
 const (
 	minBackoff = 50 * time.Millisecond
 	maxBackoff = time.Second
 )
+
+// OffenceID is the id of an offence: the first 128 bits of a SHA-256 of
+// the jail, the line's place in its source (file and offset, or journal
+// cursor) and the line, in unpadded base64url: 22 characters whatever the
+// names and the line. It is as unique as those three together (two jails
+// matching one line get two ids) and, with MsgID, is what the server keeps
+// per offence for the stream's de-duplication window: small and fixed.
+func OffenceID(jail, place string, line []byte) string {
+	h := sha256.New()
+	h.Write([]byte(jail))
+	h.Write([]byte{0})
+	h.Write([]byte(place))
+	h.Write([]byte{0})
+	h.Write(line)
+	var sum [sha256.Size]byte
+	return base64.RawURLEncoding.EncodeToString(h.Sum(sum[:0])[:16])
+}

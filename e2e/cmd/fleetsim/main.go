@@ -307,10 +307,10 @@ func (s *sim) judge(fleet []*agent, lo, hi int) (time.Duration, error) {
 	})
 }
 
-// offenceID is an offence id shaped like an agent's (jail, file, offset,
-// line hash).
+// offenceID is an offence id built as an agent builds it (from the jail,
+// the line's place in its file and the line): the same size.
 func offenceID(i int) string {
-	return fmt.Sprintf("sshd/f1x2k9q7:%d-%s", 100*i, strconv.FormatUint(uint64(i)*0x9E3779B97F4A7C15, 36))
+	return publish.OffenceID("sshd", "f1x2k9q7-"+strconv.FormatInt(int64(100*i), 36), []byte(strconv.Itoa(i)))
 }
 
 // liveHeap returns the coordinator's live Go heap right after a
@@ -562,7 +562,7 @@ func (a *agent) wait(key string, deadline time.Time) error {
 }
 
 func (a *agent) offence(addr netip.Addr, k int) error {
-	subj, data, id := offenceMsg(a.host, fmt.Sprintf("sshd/p%d", k), addr)
+	subj, data, id := offenceMsg(a.host, publish.OffenceID("sshd", "p-"+strconv.Itoa(k), nil), addr)
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
 	_, err := a.js.Publish(ctx, subj, data, jetstream.WithMsgID(id))
