@@ -1,7 +1,10 @@
 #!/usr/bin/env bash
 # Installs what the fleet lab needs (the demo and the end-to-end tests) when it
 # is missing: nftables, iproute2, OpenSSH server and client, sshpass, rsyslog,
-# systemd-journal-remote.
+# systemd-journal-remote; and what a minimal Debian (a container, a
+# debootstrap) may lack: python3, which runs the unpacked Fail2Ban of the
+# comparisons (e2e/scripts/fail2ban.sh), and netbase (/etc/protocols, without
+# which nft prints protocols as numbers).
 # Debian/Ubuntu only; needs root (or sudo). Prints what it does.
 set -euo pipefail
 
@@ -10,12 +13,14 @@ have() { command -v "$1" >/dev/null 2>&1 || [ -x "/usr/sbin/$1" ] || [ -x "/sbin
 have nft     || need+=(nftables)
 have ip      || need+=(iproute2)
 have sshd    || need+=(openssh-server)
-have ssh     || need+=(openssh-client)
-have ssh-keygen || need+=(openssh-client)
+{ have ssh && have ssh-keygen; } || need+=(openssh-client)
 have sshpass || need+=(sshpass)
 have rsyslogd || need+=(rsyslog)
 have journalctl || need+=(systemd)
 have systemd-journal-remote || [ -x /lib/systemd/systemd-journal-remote ] || need+=(systemd-journal-remote)
+# The Fail2Ban comparisons run /usr/bin/python3 (internal/testutil/f2bref).
+[ -x /usr/bin/python3 ] || need+=(python3)
+[ -e /etc/protocols ] || need+=(netbase)
 
 if [ ${#need[@]} -eq 0 ]; then
   exit 0
