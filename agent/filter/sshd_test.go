@@ -276,17 +276,31 @@ func TestSSHDNotSSHD(t *testing.T) {
 			_, v := newSSHD(t, mode, false).Match([]byte(line), testNow)
 			require.Equal(t, filter.NoMatch, v, "%s: %q", mode, line)
 		}
+		// A line of another program with a date is NoMatch before any
+		// rule runs (it lacks "sshd").
+		for _, line := range []string{
+			"Nov 26 06:35:46 host cron[1]: Invalid user x from 1.2.3.4",
+			"Nov 26 06:35:46 host sshd[1]: Server listening on 0.0.0.0 port 22.",
+		} {
+			_, v := newSSHD(t, mode, false).Match([]byte(line), testNow)
+			require.Equal(t, filter.NoMatch, v, "%s: %q", mode, line)
+		}
 		// A syslog line without a (valid) date is BadLine: the agent counts
 		// it as unparsed.
 		for _, line := range []string{
 			"garbage",
 			"",
 			"\x00\x01\x02\xff\xfe binary \x1b[31m",
+			"Feb 30 06:35:46 host cron[1]: Invalid user x from 1.2.3.4",
 			"Foo 26 06:35:46 host sshd[123]: Invalid user x from 1.2.3.4",
 			"Feb 30 06:35:46 host sshd[123]: Invalid user x from 1.2.3.4",
 			"Nov 26 24:00:00 host sshd[123]: Invalid user x from 1.2.3.4",
 			"Nov 99 99:99:99 h1 sshd[1]: Failed password for root from 192.0.2.1 port 1 ssh2",
 			"2026-13-26T06:35:46+00:00 host sshd[123]: Invalid user x from 1.2.3.4",
+			"2026-02-30T06:35:46+00:00 host sshd[123]: Invalid user x from 1.2.3.4",
+			"2026-02-30T06:35:46.123456+00:00 host sshd-session[123]: Invalid user x from 1.2.3.4",
+			"2026-11-31 06:35:46 host sshd[123]: Invalid user x from 1.2.3.4",
+			"Nov 26 06:35:60 host sshd[123]: Invalid user x from 1.2.3.4",
 			"host sshd[123]: Invalid user x from 1.2.3.4",
 		} {
 			fail, v := newSSHD(t, mode, false).Match([]byte(line), testNow)

@@ -50,27 +50,14 @@ func New(name string, j config.AgentJail) (Factory, error) {
 			return nil, fmt.Errorf("jail %s: filter: %w", name, err)
 		}
 	}
-	c, err := f2b.Compile(Definition(name, j), f2b.Options{Dates: DateFinder, AddressGuard: true})
+	// The built-in filters read syslog lines, which always carry a date:
+	// a line in which none is found is BadLine, which the agent counts as
+	// unparsed, where Fail2Ban would match it with the previous line's date
+	// or now. (A line whose date is no valid time is BadLine for every
+	// filter.)
+	c, err := f2b.Compile(Definition(name, j), f2b.Options{Dates: DateFinder, AddressGuard: true, DateRequired: j.BuiltinFilter()})
 	if err != nil {
 		return nil, err // names the filter and the regex
 	}
-	if j.BuiltinFilter() {
-		return func() filter.AtFilter { return dated{c.New()} }, nil
-	}
 	return func() filter.AtFilter { return c.New() }, nil
-}
-
-// dated runs a built-in filter. The built-in filters read syslog lines,
-// which always carry a date: a line in which none is found (or whose date
-// is no valid time) is BadLine, which the agent counts as unparsed, where
-// Fail2Ban would match it with the previous line's date or now.
-type dated struct{ *f2b.Matcher }
-
-func (d dated) Match(line []byte, now time.Time) (filter.Failure, filter.Verdict) {
-	before := d.Stats().NoDate
-	fail, v := d.Matcher.Match(line, now)
-	if d.Stats().NoDate != before || (v == filter.Failed || v == filter.Ignored) && fail.Time.IsZero() {
-		return filter.Failure{}, filter.BadLine
-	}
-	return fail, v
 }

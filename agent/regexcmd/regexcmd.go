@@ -19,8 +19,10 @@
 // of the buffer move from missed to matched. A failure whose host is a
 // name, not an address, is missed: banfleet never resolves names, and
 // fail2ban-regex --usedns no (or offline) finds no address in it. Every
-// line's date is looked for, and counted by template. Options may follow
-// the positional arguments.
+// line's date is looked for, and counted by template. A line whose date
+// is no valid time (Feb 30, 24:00:00) is matched as fail2ban-regex does,
+// but --json has no record for it: the agent skips such a line as
+// unparsed. Options may follow the positional arguments.
 //
 // Two differences remain. A line longer than MaxLine is skipped, counted
 // as missed (its date counted from its first LongHead bytes) and reported,
@@ -344,7 +346,7 @@ func run(c *f2b.Compiled, maxLines int, in io.Reader, o options, dates *dateCoun
 			sum.Matched += k
 			sum.Missed -= k
 		}
-		if o.jsonOut && v.Ignore < 0 && v.Verdict == filter.Failed && !v.NoFail && !v.Pending {
+		if o.jsonOut && v.Ignore < 0 && v.Verdict == filter.Failed && !v.NoFail && !v.Pending && !v.BadDate {
 			jw.record(out, lr.n, &v)
 		}
 	}

@@ -161,3 +161,20 @@ func TestAppendJSON(t *testing.T) {
 		require.Equal(t, string(want), string(appendFloat(nil, f)), "%v", f)
 	}
 }
+
+// A line whose date is no valid time (Feb 30) counts in the summary as
+// fail2ban-regex counts it (matched), but --json, the daemon's decisions,
+// has no record for it: the agent skips such a line as unparsed.
+func TestImpossibleDate(t *testing.T) {
+	log := writeLog(t, "Nov 26 06:35:46 h1 x: bad login for user a from 198.51.100.4\n"+
+		"Feb 30 06:35:47 h1 x: bad login for user b from 198.51.100.5\n"+
+		"2026-02-30T06:35:48+00:00 h1 x: bad login for user c from 198.51.100.6\n")
+	var out, errb bytes.Buffer
+	require.Equal(t, 0, Run([]string{log, badLogin}, &out, &errb), errb.String())
+	require.Contains(t, out.String(), "Lines: 3 lines, 0 ignored, 3 matched, 0 missed")
+	out.Reset()
+	require.Equal(t, 0, Run([]string{"--json", log, badLogin}, &out, &errb), errb.String())
+	lines := strings.Split(strings.TrimSuffix(out.String(), "\n"), "\n")
+	require.Len(t, lines, 1, out.String())
+	require.Contains(t, lines[0], `"host":"198.51.100.4"`)
+}

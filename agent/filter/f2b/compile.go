@@ -3,7 +3,9 @@ package f2b
 import (
 	"github.com/banfleet/banfleet/agent/filter/internal/pyre"
 
+	"bytes"
 	"fmt"
+	"slices"
 	"strings"
 	"time"
 )
@@ -66,6 +68,13 @@ type Options struct {
 	// from 203.0.113.10 port 4444 ssh2"). It costs nothing on lines that
 	// match no failregex. See guard.go.
 	AddressGuard bool
+	// DateRequired makes Match return BadLine for a line in which no date
+	// is found (banfleet's built-in filters: syslog lines always carry
+	// one), where Fail2Ban takes the last date or now; the line is then
+	// not matched. Every line's date is looked for, also on lines the
+	// filter's words rule out (see lineFilter), so that such lines are
+	// counted. MatchAt and Process are not affected.
+	DateRequired bool
 }
 
 // Compiled is a compiled filter. It is immutable and safe for concurrent
@@ -91,11 +100,9 @@ type Compiled struct {
 
 	// prefGroups / the content group of the prefregex (0 if none)
 	contentGroup int
-	fast         *prefixParser // hand-written prefregex, nil if not recognised
-	// lineLits: one of these must occur in a line for it to match (the
-	// literal daemon names of a recognised standard prefregex, for
-	// single-line file filters without ignoreregex); nil = no such test.
-	lineLits [][]byte
+	// lines: the literals a line must hold to match (single-line file
+	// filters without ignoreregex); nil = no such test.
+	lines *lineFilter
 
 	// dispatch[c] lists, in order, the failregex that can match a buffer
 	// starting with byte c.
@@ -137,10 +144,7 @@ func Compile(def Definition, o Options) (*Compiled, error) {
 		}
 		c.contentGroup = c.pref.groupNumber("content")
 		c.prefGuard = newGuardInfo(c.pref)
-		if !multiBuf {
-			c.fast = recognisePrefix(c.pref)
-			c.lineLits = literalDaemons(c.fast)
-		}
+
 	}
 	for i, s := range def.FailRegex {
 		r, err := compileRegex("failregex", i, s, c.useDNS, multiBuf, multiBuf, steps)
@@ -174,7 +178,10 @@ func Compile(def Definition, o Options) (*Compiled, error) {
 		}
 	}
 	if len(c.ignore) > 0 || c.journal || c.maxLines != 1 {
-		c.lineLits = nil // ignoreregex may match any line; journal lines have no date to defer
+		// ignoreregex may match any line; journal lines have no date to
+		// defer; multi-line buffers join lines
+	} else {
+		c.lines = newLineFilter(def, c.pref, c.fail)
 	}
 	return c, nil
 }
@@ -245,18 +252,187 @@ func (c *Compiled) newDates() (DateFinder, error) {
 	return c.opts.Dates(c.def.DatePattern, c.opts.Location)
 }
 
-// literalDaemons returns the daemon names of a standard prefregex when all
-// of them are plain text.
-func literalDaemons(p *prefixParser) [][]byte {
-	if p == nil || len(p.daemons) == 0 {
+// lineFilter rejects, before its date is looked for, a line that cannot
+// match: one that lacks a word every prefregex match contains, or, for
+// every failregex, a word (or one of the words its alternative prefixes
+// hold) every match of that failregex contains. Words are runs of ASCII
+// letters, digits and '_' inside the regexes' required literals. The
+// regexes search the line with its date cut out; cutting can join two
+// halves of a word only if the date text both follows and precedes a
+// word character, which the datepatterns the filter is used with
+// (Fail2Ban's default templates, {^LN-BEG}: line-anchored or at word
+// boundaries) rule out. Other datepatterns get no line filter.
+type lineFilter struct {
+	all [][]byte // every one must occur
+	any [][]byte // one must occur (nil: no such test)
+}
+
+// minLineWord is the shortest word worth a search.
+const minLineWord = 3
+
+func newLineFilter(def Definition, pref *regex, fail []*regex) *lineFilter {
+	switch strings.TrimSpace(def.DatePattern) {
+	case "", "{DEFAULT}", "{^LN-BEG}":
+	default:
 		return nil
 	}
-	var out [][]byte
-	for _, d := range p.daemons {
-		if d == "" || strings.ContainsAny(d, `\.^$*+?()[]{}|`) {
+	f := &lineFilter{}
+	if pref != nil {
+		lits := pref.pf.Req
+		if pref.pf.Anchored && len(pref.pf.Prefix) > 0 {
+			lits = append(slices.Clip(lits), pref.pf.Prefix)
+		}
+		for _, l := range lits {
+			if w := longestWord(l); len(w) >= minLineWord {
+				f.all = append(f.all, w)
+			}
+		}
+	}
+	f.any = anyWords(fail)
+	if len(f.all) == 0 && len(f.any) == 0 {
+		return nil
+	}
+	return f
+}
+
+// anyWords returns words one of which every failregex match contains,
+// few and likely first: each failregex offers the words of its required
+// literals (any one of them is enough) or, with only alternative prefixes,
+// the words of each; the word covering the most failregexes still
+// uncovered is taken first (a set cover). Nil when a failregex offers
+// none.
+func anyWords(fail []*regex) [][]byte {
+	type offer struct {
+		words [][]byte // any one covers the regex
+		alts  [][]byte // or: all of these are needed
+	}
+	offers := make([]offer, len(fail))
+	for i, r := range fail {
+		lits := r.pf.Req
+		if r.pf.Anchored && len(r.pf.Prefix) > 0 {
+			lits = append(slices.Clip(lits), r.pf.Prefix)
+		}
+		for _, l := range lits {
+			offers[i].words = append(offers[i].words, wordsOf(l)...)
+		}
+		if len(offers[i].words) > 0 {
+			continue
+		}
+		if !r.pf.Anchored || len(r.pf.Prefixes) == 0 {
 			return nil
 		}
-		out = append(out, []byte(d))
+		for _, p := range r.pf.Prefixes {
+			w := longestWord(p)
+			if len(w) < minLineWord {
+				return nil
+			}
+			offers[i].alts = append(offers[i].alts, w)
+		}
+	}
+	var out [][]byte
+	add := func(w []byte) {
+		if !slices.ContainsFunc(out, func(o []byte) bool { return bytes.Equal(o, w) }) {
+			out = append(out, w)
+		}
+	}
+	covered := make([]bool, len(fail))
+	for i, o := range offers {
+		covered[i] = o.words == nil
+	}
+	for {
+		var best []byte
+		bestN := 0
+		for i, o := range offers {
+			if covered[i] {
+				continue
+			}
+			for _, w := range o.words {
+				n := 0
+				for j, o2 := range offers {
+					if !covered[j] && slices.ContainsFunc(o2.words, func(x []byte) bool { return bytes.Contains(x, w) }) {
+						n++
+					}
+				}
+				if n > bestN || n == bestN && len(w) > len(best) {
+					best, bestN = w, n
+				}
+			}
+		}
+		if bestN == 0 {
+			break
+		}
+		add(best)
+		for j, o := range offers {
+			if slices.ContainsFunc(o.words, func(x []byte) bool { return bytes.Contains(x, best) }) {
+				covered[j] = true
+			}
+		}
+	}
+	for _, o := range offers {
+		for _, w := range o.alts {
+			add(w)
+		}
 	}
 	return out
+}
+
+// wordsOf returns the runs of ASCII letters, digits and '_' of l that are
+// long enough to search for.
+func wordsOf(l []byte) [][]byte {
+	var out [][]byte
+	start := -1
+	for i := 0; i <= len(l); i++ {
+		if i < len(l) && isWordByte(l[i]) {
+			if start < 0 {
+				start = i
+			}
+			continue
+		}
+		if start >= 0 && i-start >= minLineWord {
+			out = append(out, l[start:i])
+		}
+		start = -1
+	}
+	return out
+}
+
+// longestWord is the longest run of ASCII letters, digits and '_' in l.
+func longestWord(l []byte) []byte {
+	var best []byte
+	start := -1
+	for i := 0; i <= len(l); i++ {
+		if i < len(l) && isWordByte(l[i]) {
+			if start < 0 {
+				start = i
+			}
+			continue
+		}
+		if start >= 0 && i-start > len(best) {
+			best = l[start:i]
+		}
+		start = -1
+	}
+	return best
+}
+
+func isWordByte(c byte) bool {
+	return c == '_' || c >= '0' && c <= '9' || c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z'
+}
+
+// pass reports whether line can match.
+func (f *lineFilter) pass(line []byte) bool {
+	for _, l := range f.all {
+		if !bytes.Contains(line, l) {
+			return false
+		}
+	}
+	if f.any == nil {
+		return true
+	}
+	for _, l := range f.any {
+		if bytes.Contains(line, l) {
+			return true
+		}
+	}
+	return false
 }

@@ -45,6 +45,13 @@
 //     than 60 s older than now, otherwise now. Fail2Ban's further timing
 //     rules (entries older than findtime, dates far from now) are the
 //     caller's business: Failure.Time is the line's own time.
+//   - A date that is no valid time (Feb 30, 24:00:00, an unknown zone):
+//     Fail2Ban logs an error and matches the line with the last date or
+//     now. Match and MatchAt return BadLine for it (counted in
+//     Stats.BadDate; the line is not matched and is not the last date), so
+//     a failure never carries a made-up or zero time; Process, for the
+//     tools that count as fail2ban-regex, matches it with a zero Time and
+//     Result.BadDate.
 //
 // testdata/gen_samples.py records what Fail2Ban itself decides for every
 // line of its sample logs (every stock filter and option set in the
@@ -133,9 +140,18 @@
 // The agent must process 2,000,000 lines/s on one core with the stock sshd
 // filter. What makes that possible:
 //
-//   - The standard prefregex (common.conf's __prefix_line with a literal
-//     daemon, as in sshd.conf) is recognised at compile time and parsed by
-//     hand (prefix.go); it hands back to the regex whenever it is unsure.
+//   - A prefregex of the syslog-header shape "^ P (?P<content>.+)$" (P
+//     built from literals, classes and their repeats, optional groups,
+//     alternations: common.conf's __prefix_line, banfleet's own sshd.conf
+//     _head, whatever their text) runs as a prefix program
+//     (pyre.PrefixProg, prefix.go): a backtracking walk over P alone in
+//     Python's order, which never reads the message; a line it cannot
+//     settle within a step bound goes to the regex.
+//   - A line that lacks a word every prefregex match needs, or, for every
+//     failregex, a word that one needs (chosen so that few words cover
+//     all failregexes), is rejected before its date is looked for
+//     (lineFilter in compile.go; single-line file filters without
+//     ignoreregex, with Fail2Ban's default date templates).
 //   - Each regex has a prefilter derived from its tree: literal prefixes
 //     (or a small set of them), possible first bytes, literals every match
 //     contains. A dispatch table picks, from the content's first byte, the

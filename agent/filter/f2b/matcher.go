@@ -26,7 +26,7 @@ type Matcher struct {
 	hasLast  bool
 	lastDate time.Time
 
-	// A line rejected before date detection (see Compiled.lineLits): its
+	// A line rejected before date detection (see Compiled.lines): its
 	// date is only looked for if a later line without a date needs it.
 	pend    []byte
 	pendNow time.Time
@@ -64,6 +64,7 @@ type Stats struct {
 	Failed  uint64 // verdict Failed
 	Ignored uint64 // verdict Ignored
 	NoDate  uint64 // lines without a date (they took the last date or now)
+	BadDate uint64 // lines whose date is no valid time (Feb 30, 24:00:00): BadLine for Match
 	GaveUp  uint64 // backtracking searches abandoned after Options.MaxSteps (counted as no match)
 }
 
@@ -87,7 +88,7 @@ func (m *Matcher) Stats() Stats { return m.stats }
 // the current time: it completes dates without a year and stands in for a
 // missing date. It allocates only when a failregex matches.
 func (m *Matcher) Match(line []byte, now time.Time) (filter.Failure, filter.Verdict) {
-	o := m.run(line, now, time.Time{}, false)
+	o := m.run(line, now, time.Time{}, false, true)
 	return m.failure(&o), o.verdict
 }
 
@@ -95,7 +96,7 @@ func (m *Matcher) Match(line []byte, now time.Time) (filter.Failure, filter.Verd
 // "HOST IDENT[PID]: MESSAGE" like Fail2Ban's systemd backend does); no date
 // is looked for in the text.
 func (m *Matcher) MatchAt(line []byte, t time.Time) (filter.Failure, filter.Verdict) {
-	o := m.run(line, t, t, true)
+	o := m.run(line, t, t, true, true)
 	return m.failure(&o), o.verdict
 }
 
@@ -132,6 +133,9 @@ type Result struct {
 	// NoDate: no date was found; Time is the last date (if under 60 s old)
 	// or now.
 	NoDate bool
+	// BadDate: the line's date is no valid time (Feb 30, 24:00:00); Time
+	// is zero. Match and MatchAt return BadLine for such a line.
+	BadDate bool
 	// Line is the buffer the failregexes were searched on, without the
 	// final newline: the line with its date cut out, or the prefregex's
 	// content.
@@ -140,13 +144,13 @@ type Result struct {
 
 // Process is Match with the full result.
 func (m *Matcher) Process(line []byte, now time.Time) Result {
-	o := m.run(line, now, time.Time{}, false)
+	o := m.run(line, now, time.Time{}, false, false)
 	return m.result(&o)
 }
 
 // ProcessAt is MatchAt with the full result.
 func (m *Matcher) ProcessAt(line []byte, t time.Time) Result {
-	o := m.run(line, t, t, true)
+	o := m.run(line, t, t, true, false)
 	return m.result(&o)
 }
 
@@ -157,6 +161,7 @@ type outcome struct {
 	rule    int
 	t       time.Time
 	noDate  bool
+	badDate bool
 	ignore  int
 	fail    *failInfo
 	addr    netip.Addr
@@ -169,6 +174,9 @@ type outcome struct {
 }
 
 func (m *Matcher) failure(o *outcome) filter.Failure {
+	if o.verdict == filter.BadLine {
+		return filter.Failure{}
+	}
 	if o.verdict != filter.Failed && o.verdict != filter.Ignored {
 		return filter.Failure{Time: o.t}
 	}
@@ -183,7 +191,7 @@ func (m *Matcher) failure(o *outcome) filter.Failure {
 
 func (m *Matcher) result(o *outcome) Result {
 	r := Result{Verdict: o.verdict, Failure: m.failure(o), ID: strings.Clone(o.id), Host: strings.Clone(o.host), NoFail: o.nofail,
-		Pending: o.pending, IgnoreRegex: o.ignore, NoDate: o.noDate, Line: string(bytes.TrimSuffix(o.fbuf, []byte("\n")))}
+		Pending: o.pending, IgnoreRegex: o.ignore, NoDate: o.noDate, BadDate: o.badDate, Line: string(bytes.TrimSuffix(o.fbuf, []byte("\n")))}
 	if o.verdict != filter.Failed && o.verdict != filter.Ignored {
 		r.Rule = -1
 	}
@@ -221,7 +229,11 @@ func (m *Matcher) lastOrNow(now time.Time) time.Time {
 
 // run is Filter.processLine + findFailure with checkAllRegex off (the
 // daemon's behaviour).
-func (m *Matcher) run(line []byte, now, at time.Time, atSet bool) (o outcome) {
+//
+// skipBadDate (the filter path, Match and MatchAt) makes a line whose date
+// is no valid time BadLine at once; otherwise (Process, the tools) it is
+// matched as Fail2Ban does, with a zero time and outcome.badDate set.
+func (m *Matcher) run(line []byte, now, at time.Time, atSet, skipBadDate bool) (o outcome) {
 	c := m.c
 	m.stats.Lines++
 	m.cache.recycle()
@@ -231,10 +243,11 @@ func (m *Matcher) run(line []byte, now, at time.Time, atSet bool) (o outcome) {
 		o.verdict = filter.BadLine
 		return o
 	}
-	// 0. A line that holds none of the daemon names the standard prefregex
-	// requires cannot match: reject it before looking for its date (kept
-	// for later, Fail2Ban's last-date rule may need it).
-	if c.lineLits != nil && !atSet && m.dates != nil && !containsAny(line, c.lineLits) {
+	// 0. A line without the literals a match needs (Compiled.lines) is
+	// rejected before its date is looked for (kept for later: Fail2Ban's
+	// last-date rule may need it), unless a missing date must be counted.
+	required := c.opts.DateRequired && skipBadDate && !atSet
+	if c.lines != nil && !atSet && m.dates != nil && !required && !c.lines.pass(line) {
 		m.pend = append(m.pend[:0], line...)
 		m.pendNow, m.hasPend = now, true
 		o.verdict = filter.NoMatch
@@ -251,14 +264,28 @@ func (m *Matcher) run(line []byte, now, at time.Time, atSet bool) (o outcome) {
 		m.hasLast, m.lastDate = true, o.t
 	case m.dates != nil:
 		dt, s, e, ok := m.dates.Find(line, now)
-		if ok && s < e {
-			m.hasPend = false // this line's date is newer than a pending one
-		}
 		if ok && s >= 0 && s <= e && e <= len(line) {
 			cutS, cutE = s, e
 			if e > s {
-				o.t = dt
-				m.hasLast, m.lastDate = true, dt
+				if dt.IsZero() {
+					// A date that is no time (Feb 30, 24:00:00, an
+					// unknown zone). Fail2Ban logs an error and matches
+					// the line anyway, with the last date or now (the
+					// tools, which count as fail2ban-regex, do that with
+					// a zero Time); a filter never hands out a failure
+					// without its own time: the line is BadLine, skipped
+					// before any rule sees it.
+					m.stats.BadDate++
+					o.badDate = true
+					if skipBadDate {
+						o.verdict = filter.BadLine
+						return o
+					}
+				} else {
+					m.hasPend = false // this line's date is newer than a pending one
+					o.t = dt
+					m.hasLast, m.lastDate = true, dt
+				}
 			} else {
 				o.t = m.lastOrNow(now)
 			}
@@ -272,6 +299,14 @@ func (m *Matcher) run(line []byte, now, at time.Time, atSet bool) (o outcome) {
 	}
 	if o.noDate {
 		m.stats.NoDate++
+		if required {
+			o.verdict = filter.BadLine
+			return o
+		}
+	}
+	if required && c.lines != nil && !c.lines.pass(line) {
+		o.verdict = filter.NoMatch
+		return o
 	}
 	// 2. the buffer
 	var buf []byte
@@ -299,8 +334,8 @@ func (m *Matcher) run(line []byte, now, at time.Time, atSet bool) (o outcome) {
 	var pspans []int
 	if c.pref != nil {
 		var matched, definite bool
-		if c.fast != nil && c.maxLines == 1 {
-			m.pspans, matched, definite = c.fast.parse(buf, m.pspans)
+		if c.pref.prefix != nil {
+			m.pspans, matched, definite = c.pref.prefix.Match(buf, m.pspans)
 		}
 		if !definite {
 			matched = m.searchOK(c.pref, buf, &m.pspans)
@@ -725,13 +760,4 @@ func splitLinesPy(b []byte) [][]byte {
 		b = b[i+1:]
 	}
 	return out
-}
-
-func containsAny(line []byte, lits [][]byte) bool {
-	for _, l := range lits {
-		if bytes.Contains(line, l) {
-			return true
-		}
-	}
-	return false
 }

@@ -45,6 +45,10 @@ type regex struct {
 	maxSteps int
 
 	pf pyre.Prefilter // for the whole regex
+
+	// prefix: the prefregex's fast path (prefix.go), nil if its shape is
+	// not the syslog header's or the buffers hold several lines
+	prefix *pyre.PrefixProg
 }
 
 type altPair struct{ k, n string }
@@ -97,6 +101,9 @@ func compileRegex(kind string, idx int, raw, useDNS string, multiline, multiBuf 
 		r.skiplines = append(r.skiplines, g)
 	}
 
+	if kind == "prefregex" && !multiBuf {
+		r.prefix = py.Prefix()
+	}
 	// the backtracking engine: the original tree
 	r.bt, err = py.Program()
 	if err != nil {

@@ -34,6 +34,7 @@ type LineView struct {
 	NoFail  bool   // the deciding rule is not a failure by itself (NOFAIL, MLFGAINED)
 	Pending bool   // the connection has no address yet (MLFID)
 	NoDate  bool
+	BadDate bool // the date is no valid time: Time is zero (Match says BadLine)
 	// Ignore is the ignoreregex that dropped the line in the daemon's
 	// decision, or -1.
 	Ignore int
@@ -69,18 +70,18 @@ type RuleHit struct {
 
 // ProcessView is Process into v, without allocating once v has grown.
 func (m *Matcher) ProcessView(v *LineView, line []byte, now time.Time) {
-	o := m.run(line, now, time.Time{}, false)
+	o := m.run(line, now, time.Time{}, false, false)
 	m.view(v, &o, now)
 }
 
 // ProcessViewAt is ProcessAt into v (a journal entry whose time is t).
 func (m *Matcher) ProcessViewAt(v *LineView, line []byte, t time.Time) {
-	o := m.run(line, t, t, true)
+	o := m.run(line, t, t, true, false)
 	m.view(v, &o, t)
 }
 
 func (m *Matcher) view(v *LineView, o *outcome, now time.Time) {
-	v.Verdict, v.NoDate, v.Ignore = o.verdict, o.noDate, o.ignore
+	v.Verdict, v.NoDate, v.BadDate, v.Ignore = o.verdict, o.noDate, o.badDate, o.ignore
 	v.Failure = filter.Failure{Time: o.t, Rule: -1}
 	v.Host, v.NoFail, v.Pending, v.Attempts, v.MLFID = "", false, false, 0, false
 	v.Groups, v.Hits, v.Ignores, v.arena = v.Groups[:0], v.Hits[:0], v.Ignores[:0], v.arena[:0]

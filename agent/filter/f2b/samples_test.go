@@ -67,18 +67,27 @@ type recordedDates struct {
 	i     int
 }
 
+// A line rejected before its date is needed (Compiled.lines) asks for it
+// later, or never: the step is found by its text, the next one first.
 func (r *recordedDates) Find(line []byte, now time.Time) (time.Time, int, int, bool) {
-	for r.i < len(r.steps) && r.steps[r.i].Journal {
-		r.i++
+	k := -1
+	for i := r.i; i < len(r.steps) && k < 0; i++ {
+		if !r.steps[i].Journal && r.steps[i].Line == string(line) {
+			k = i
+		}
 	}
-	if r.i >= len(r.steps) {
+	for i := min(r.i, len(r.steps)) - 1; i >= 0 && k < 0; i-- {
+		if !r.steps[i].Journal && r.steps[i].Line == string(line) {
+			k = i
+		}
+	}
+	if k < 0 {
 		r.t.Errorf("date asked for an unexpected line %q", line)
 		return time.Time{}, 0, 0, false
 	}
-	st := r.steps[r.i]
-	r.i++
-	if st.Line != string(line) {
-		r.t.Errorf("date asked for %q, expected %q", line, st.Line)
+	st := r.steps[k]
+	if k >= r.i {
+		r.i = k + 1
 	}
 	if st.Date == nil || st.Date[2] == nil {
 		return time.Time{}, 0, 0, false

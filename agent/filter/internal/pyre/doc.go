@@ -22,6 +22,10 @@
 //     (split.go): Regex.RE2 returns the programs, or none when RE2 cannot
 //     run the regex with Python's meaning. Prefilters (prefilter.go) come
 //     from the rewritten tree.
+//   - Prefix programs (prefix.go): a regex of the syslog-header shape
+//     "^ P (?P<content>.+)$" (Fail2Ban's and banfleet's prefregexes) runs
+//     as a backtracking walk over P alone, with Python's semantics:
+//     Regex.Prefix.
 //
 // The tests replay searches recorded from Python's re
 // (testdata/pyre_oracle.py, kept in testdata/pyre_golden.json.gz; -update
