@@ -41,15 +41,22 @@ func ServeMetrics(ctx context.Context, addr string, reg *prometheus.Registry, lo
 		<-ctx.Done()
 		return nil
 	}
-	ln, err := net.Listen("tcp", addr)
-	if err != nil {
-		return fmt.Errorf("metrics listen %s: %w", addr, err)
-	}
 	mux := http.NewServeMux()
 	mux.Handle("/metrics", promhttp.HandlerFor(reg, promhttp.HandlerOpts{Registry: reg}))
 	mux.HandleFunc("/healthz", func(w http.ResponseWriter, _ *http.Request) { _, _ = io.WriteString(w, "ok\n") })
-	srv := &http.Server{Handler: mux, ReadHeaderTimeout: 5 * time.Second}
-	log.Info("metrics listening", "addr", ln.Addr().String())
+	return Serve(ctx, "metrics", addr, mux, func(bound string) { log.Info("metrics listening", "addr", bound) })
+}
+
+// Serve listens on addr and serves h until ctx ends, then shuts down within
+// 2 s; listening tells the bound address once the listener is open. Errors
+// name what (metrics, pprof) and where.
+func Serve(ctx context.Context, what, addr string, h http.Handler, listening func(bound string)) error {
+	ln, err := net.Listen("tcp", addr)
+	if err != nil {
+		return fmt.Errorf("%s listen %s: %w", what, addr, err)
+	}
+	srv := &http.Server{Handler: h, ReadHeaderTimeout: 5 * time.Second}
+	listening(ln.Addr().String())
 	errc := make(chan error, 1)
 	go func() { errc <- srv.Serve(ln) }()
 	select {
@@ -62,7 +69,7 @@ func ServeMetrics(ctx context.Context, addr string, reg *prometheus.Registry, lo
 		if errors.Is(err, http.ErrServerClosed) {
 			return nil
 		}
-		return fmt.Errorf("metrics server: %w", err)
+		return fmt.Errorf("%s server: %w", what, err)
 	}
 }
 
