@@ -177,13 +177,8 @@ func (m *Machine) prepare(re *Regexp, in []byte) {
 // visible to lookbehinds and \b but ^ matches only at 0; endpos acts as
 // the end of the string. On success the groups are available from m.
 func (re *Regexp) Search(m *Machine, input []byte, pos, endpos int) bool {
-	if endpos < 0 || endpos > len(input) {
-		endpos = len(input)
-	}
-	if pos < 0 {
-		pos = 0
-	}
-	if pos > endpos {
+	pos, endpos, ok := span(len(input), pos, endpos)
+	if !ok {
 		m.caps = m.caps[:0]
 		return false
 	}
@@ -229,15 +224,20 @@ func (re *Regexp) Search(m *Machine, input []byte, pos, endpos int) bool {
 	return false
 }
 
+// span clamps pos and endpos to a string of n bytes as Python does (an
+// endpos out of range is the end); ok is false when pos is past endpos.
+func span(n, pos, endpos int) (int, int, bool) {
+	if endpos < 0 || endpos > n {
+		endpos = n
+	}
+	pos = max(pos, 0)
+	return pos, endpos, pos <= endpos
+}
+
 // Match is Search anchored at pos (Python's Pattern.match).
 func (re *Regexp) Match(m *Machine, input []byte, pos, endpos int) bool {
-	if endpos < 0 || endpos > len(input) {
-		endpos = len(input)
-	}
-	if pos < 0 {
-		pos = 0
-	}
-	if pos > endpos {
+	pos, endpos, ok := span(len(input), pos, endpos)
+	if !ok {
 		m.caps = m.caps[:0]
 		return false
 	}

@@ -103,21 +103,35 @@ func nullable(n *Node) bool {
 }
 
 // firstSet returns the characters n can consume first.
-func firstSet(n *Node) cset {
+func firstSet(n *Node) cset { return edgeSet(n, false) }
+
+// lastSet returns the characters n can consume last.
+func lastSet(n *Node) cset { return edgeSet(n, true) }
+
+// edgeSet returns the characters n can consume first, or last.
+func edgeSet(n *Node, last bool) cset {
 	switch n.kind {
 	case nLit:
 		if len(n.runes) == 0 {
 			return cset{}
 		}
-		return runeSet(n.runes[0], n.flags)
+		r := n.runes[0]
+		if last {
+			r = n.runes[len(n.runes)-1]
+		}
+		return runeSet(r, n.flags)
 	case nClass:
 		return nodeClassSet(n)
-	case nAny:
+	case nAny, nBackref:
 		return cset{any: true}
 	case nConcat:
 		var out cset
-		for _, s := range n.subs {
-			out = out.union(firstSet(s))
+		for i := range n.subs {
+			s := n.subs[i]
+			if last {
+				s = n.subs[len(n.subs)-1-i]
+			}
+			out = out.union(edgeSet(s, last))
 			if !nullable(s) {
 				break
 			}
@@ -126,58 +140,16 @@ func firstSet(n *Node) cset {
 	case nAlt:
 		var out cset
 		for _, s := range n.subs {
-			out = out.union(firstSet(s))
+			out = out.union(edgeSet(s, last))
 		}
 		return out
 	case nGroup, nAtomic, nRepeat:
 		if n.kind == nRepeat && n.max == 0 {
 			return cset{}
 		}
-		return firstSet(n.subs[0])
+		return edgeSet(n.subs[0], last)
 	case nCond:
-		return firstSet(n.subs[0]).union(firstSet(n.subs[1]))
-	case nBackref:
-		return cset{any: true}
-	}
-	return cset{}
-}
-
-// lastSet returns the characters n can consume last.
-func lastSet(n *Node) cset {
-	switch n.kind {
-	case nLit:
-		if len(n.runes) == 0 {
-			return cset{}
-		}
-		return runeSet(n.runes[len(n.runes)-1], n.flags)
-	case nClass:
-		return nodeClassSet(n)
-	case nAny:
-		return cset{any: true}
-	case nConcat:
-		var out cset
-		for i := len(n.subs) - 1; i >= 0; i-- {
-			out = out.union(lastSet(n.subs[i]))
-			if !nullable(n.subs[i]) {
-				break
-			}
-		}
-		return out
-	case nAlt:
-		var out cset
-		for _, s := range n.subs {
-			out = out.union(lastSet(s))
-		}
-		return out
-	case nGroup, nAtomic, nRepeat:
-		if n.kind == nRepeat && n.max == 0 {
-			return cset{}
-		}
-		return lastSet(n.subs[0])
-	case nCond:
-		return lastSet(n.subs[0]).union(lastSet(n.subs[1]))
-	case nBackref:
-		return cset{any: true}
+		return edgeSet(n.subs[0], last).union(edgeSet(n.subs[1], last))
 	}
 	return cset{}
 }
