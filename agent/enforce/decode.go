@@ -44,7 +44,7 @@ func (d *banDecoder) decode(key string, data []byte, b *wire.Ban) error {
 // fast is the fast path: errSlowPath for what it leaves to bans.Decode.
 func (d *banDecoder) fast(key string, data []byte, b *wire.Ban) error {
 	*b = wire.Ban{}
-	p := scanner{data: data}
+	p := scanner{wire.Scanner{Data: data}}
 	if !p.byte('{') {
 		return errSlowPath
 	}
@@ -101,8 +101,8 @@ func (d *banDecoder) fast(key string, data []byte, b *wire.Ban) error {
 		}
 		return errSlowPath
 	}
-	p.space()
-	if p.i != len(p.data) || !created || !expires || b.V != wire.Version || b.Validate() != nil || !keyMatches(key, b) {
+	p.Space()
+	if p.Pos != len(p.Data) || !created || !expires || b.V != wire.Version || b.Validate() != nil || !keyMatches(key, b) {
 		return errSlowPath
 	}
 	return nil
@@ -196,52 +196,21 @@ func (d *banDecoder) portList(p *scanner, b *wire.Ban) bool {
 	return true
 }
 
-// scanner reads the JSON of one value, skipping white space before each
-// token.
-type scanner struct {
-	data []byte
-	i    int
-}
-
-func (p *scanner) space() {
-	for p.i < len(p.data) {
-		switch p.data[p.i] {
-		case ' ', '\t', '\n', '\r':
-			p.i++
-		default:
-			return
-		}
-	}
-}
+// scanner reads the JSON of one value (wire.Scanner), skipping white
+// space before each token.
+type scanner struct{ wire.Scanner }
 
 // byte consumes c if it comes next.
 func (p *scanner) byte(c byte) bool {
-	p.space()
-	if p.i < len(p.data) && p.data[p.i] == c {
-		p.i++
-		return true
-	}
-	return false
+	p.Space()
+	return p.Byte(c)
 }
 
 // str reads a string without escapes or control characters, and returns
-// its bytes (a view of the input).
+// its bytes (a view of the input); escaped strings are the slow path's.
 func (p *scanner) str() ([]byte, bool) {
-	if !p.byte('"') {
-		return nil, false
-	}
-	end := bytes.IndexByte(p.data[p.i:], '"')
-	if end < 0 {
-		return nil, false
-	}
-	s := p.data[p.i : p.i+end]
-	for _, c := range s {
-		if c < 0x20 || c == '\\' || c >= 0x80 {
-			return nil, false // escapes and non-ASCII (JSON replaces invalid UTF-8) are the slow path's
-		}
-	}
-	p.i += end + 1
-	return s, true
+	p.Space()
+	return p.Raw()
 }
 
 // intern reads a string, reusing *last when it is the same.
@@ -257,43 +226,21 @@ func (p *scanner) intern(last *string) (string, bool) {
 }
 
 // int reads an integer as JSON writes one: no fraction, no exponent, no
-// leading zero, at most 18 digits.
+// leading zero.
 func (p *scanner) int(v *int) bool {
-	p.space()
-	i, neg := p.i, false
-	if i < len(p.data) && p.data[i] == '-' {
-		neg = true
-		i++
-	}
-	start, n := i, 0
-	for i < len(p.data) && p.data[i] >= '0' && p.data[i] <= '9' {
-		n = n*10 + int(p.data[i]-'0')
-		i++
-	}
-	digits := i - start
-	if digits == 0 || digits > 18 || (digits > 1 && p.data[start] == '0') {
-		return false
-	}
-	if i < len(p.data) {
-		switch p.data[i] {
-		case '.', 'e', 'E':
-			return false
-		}
-	}
-	if neg {
-		n = -n
-	}
-	*v, p.i = n, i
-	return true
+	p.Space()
+	n, ok := p.Int()
+	*v = n
+	return ok
 }
 
 func (p *scanner) bool(v *bool) bool {
-	p.space()
+	p.Space()
 	switch {
-	case bytes.HasPrefix(p.data[p.i:], []byte("true")):
-		*v, p.i = true, p.i+4
-	case bytes.HasPrefix(p.data[p.i:], []byte("false")):
-		*v, p.i = false, p.i+5
+	case bytes.HasPrefix(p.Data[p.Pos:], []byte("true")):
+		*v, p.Pos = true, p.Pos+4
+	case bytes.HasPrefix(p.Data[p.Pos:], []byte("false")):
+		*v, p.Pos = false, p.Pos+5
 	default:
 		return false
 	}
