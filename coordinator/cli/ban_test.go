@@ -157,7 +157,7 @@ not-an-address
 
 // fleetServer is a NATS server with what coord serve would have made: the
 // offence stream, the bans bucket and, with pol, the fleet bucket's policy.
-func fleetServer(t *testing.T, pol *wire.Policy) (*natstest.Server, *bans.Store) {
+func fleetServer(t testing.TB, pol *wire.Policy) (*natstest.Server, *bans.Store) {
 	t.Helper()
 	ns := natstest.Start(t)
 	ctx := natstest.Ctx(t, 30*time.Second)

@@ -3,10 +3,6 @@ package cli
 import (
 	"encoding/json"
 	"net/netip"
-	"os"
-	"os/exec"
-	"path/filepath"
-	"strconv"
 	"strings"
 	"sync/atomic"
 	"testing"
@@ -31,25 +27,12 @@ import (
 // request and its answer (firewall_KB, tapped on the server) and those
 // of the whole run's NATS traffic to the CLI (bucket read included).
 func BenchmarkClusterView(b *testing.B) {
-	n := 1_000_000
-	if s := os.Getenv("BANFLEET_BANS"); s != "" {
-		var err error
-		n, err = strconv.Atoi(s)
-		require.NoError(b, err)
-	}
-	timeCmd, err := exec.LookPath("time")
-	if err != nil || !filepath.IsAbs(timeCmd) {
-		timeCmd = "/usr/bin/time"
-	}
-	_, err = os.Stat(timeCmd)
-	require.NoError(b, err, "GNU time (Debian package time) measures the CLI's peak RSS")
-	bin := filepath.Join(b.TempDir(), "coord")
-	out, err := exec.Command("go", "build", "-o", bin, "github.com/banfleet/banfleet/coordinator/cmd/coord").CombinedOutput()
-	require.NoError(b, err, string(out))
+	n := benchBans(b)
+	bin := buildCoord(b)
 
 	ns := natstest.Start(b)
 	ctx := natstest.Ctx(b, 30*time.Minute)
-	_, err = bans.Open(ctx, ns.JS, true, 1)
+	_, err := bans.Open(ctx, ns.JS, true, 1)
 	require.NoError(b, err)
 	_, err = ns.JS.CreateOrUpdateKeyValue(ctx, jetstream.KeyValueConfig{Bucket: subject.AgentsBucket})
 	require.NoError(b, err)
@@ -100,36 +83,24 @@ func BenchmarkClusterView(b *testing.B) {
 			for b.Loop() {
 				reqBytes.Store(0)
 				ansBytes.Store(0)
-				// Through time(1): a child of this process would count the
-				// benchmark's own memory (shared until exec) in its peak.
-				cmd := exec.Command(timeCmd, "-f", "maxrss_kb=%M", bin, "--nats", ns.URL, "--timeout", "10m", "bans", "--cluster", "-o", "json")
-				var stderr strings.Builder
-				cmd.Stderr = &stderr
-				began := time.Now()
-				out, err := cmd.Output()
-				took := time.Since(began)
-				code := cmd.ProcessState.ExitCode()
+				out, took, rss, code := runTimed(b, bin, "--nats", ns.URL, "--timeout", "10m", "bans", "--cluster", "-o", "json")
 				if c.drop == 0 {
-					require.NoError(b, err, string(out))
+					require.Equal(b, ExitOK, code, out)
 				} else {
-					require.Equal(b, ExitDrift, code, string(out))
+					require.Equal(b, ExitDrift, code, out)
 				}
 				var res struct {
 					Hosts []HostView `json:"hosts"`
 				}
-				require.NoError(b, json.Unmarshal(out, &res))
+				require.NoError(b, json.Unmarshal([]byte(out), &res))
 				require.Len(b, res.Hosts, 1)
 				h := res.Hosts[0]
 				b.Logf("%s: status %s held %d missing %d extra %d (%d listed); %v", c.name, h.Status, h.Held, h.MissingCount, h.ExtraCount, len(h.Extra), took.Round(time.Millisecond))
 				require.Equal(b, c.drop, h.ExtraCount, h.Error)
 				require.Len(b, h.Extra, c.drop)
-				_, rss, ok := strings.Cut(stderr.String(), "maxrss_kb=")
-				require.True(b, ok, stderr.String())
-				kb, err := strconv.Atoi(strings.TrimSpace(rss))
-				require.NoError(b, err, stderr.String())
 				require.NoError(b, tap.Flush())
 				b.ReportMetric(took.Seconds(), "cluster_s")
-				b.ReportMetric(float64(kb)/1024, "cli_maxrss_MB")
+				b.ReportMetric(rss, "cli_maxrss_MB")
 				b.ReportMetric(float64(reqBytes.Load()+ansBytes.Load())/1024, "firewall_KB")
 			}
 		})
